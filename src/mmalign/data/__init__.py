@@ -1,0 +1,1 @@
+"""mmalign.data"""
