@@ -1,0 +1,352 @@
+"""Building blocks shared by the implicit models: input checks, masks, attention, save/load."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from mmalign._utils import atomic_path, atomic_write
+from mmalign.implicit.config import ModelConfig, config_class
+
+__all__ = [
+    "prepare_inputs",
+    "sinusoidal_embedding",
+    "MultiheadAttention",
+    "FeedForward",
+    "PretrainedMixin",
+    "masked_mean",
+    "key_padding_mask",
+    "last_valid",
+]
+
+
+def prepare_inputs(
+    config: ModelConfig,
+    inputs: dict[str, Tensor],
+    lengths: dict[str, Tensor] | None,
+) -> tuple[list[Tensor], list[Tensor], list[Tensor]]:
+    """Validate a batch and return per-modality features, lengths and validity masks.
+
+    Parameters
+    ----------
+    inputs : dict of str to Tensor of shape (B, T_m, D_m)
+        Right-padded float features, one entry per modality of ``config.input_dims``.
+    lengths : dict of str to LongTensor of shape (B,), or None
+        Valid lengths (1 <= length <= T_m); a missing modality (or None) is full length.
+
+    Returns
+    -------
+    xs : list of Tensor (B, T_m, D_m)
+        In config order, with padded steps set to 0 (so that padding content never leaks).
+    lens : list of LongTensor (B,)
+    masks : list of BoolTensor (B, T_m)
+        True on valid steps.
+    """
+    mods = config.modalities
+    if not isinstance(inputs, dict):
+        raise TypeError(
+            f"inputs must be a dict modality name -> Tensor (B, T, D), got {type(inputs).__name__}."
+        )
+    if set(inputs) != set(mods):
+        raise ValueError(
+            f"inputs must have exactly the modalities {mods} (config.input_dims), got "
+            f"{sorted(inputs)}; pass one tensor per modality."
+        )
+    if lengths is None:
+        lengths = {}
+    if not isinstance(lengths, dict):
+        raise TypeError(
+            f"lengths must be a dict modality name -> LongTensor (B,) or None, got "
+            f"{type(lengths).__name__}."
+        )
+    unknown = sorted(set(lengths) - set(mods))
+    if unknown:
+        raise ValueError(f"lengths names unknown modalities {unknown}; valid ones are {mods}.")
+    batch = None
+    xs, lens, masks = [], [], []
+    for m in mods:
+        x = inputs[m]
+        if not isinstance(x, Tensor) or not x.is_floating_point():
+            raise TypeError(
+                f"inputs[{m!r}] must be a float Tensor of shape (B, T, {config.input_dims[m]}), "
+                f"got {type(x).__name__}{'' if not isinstance(x, Tensor) else ' ' + str(x.dtype)}."
+            )
+        if x.dim() != 3 or x.shape[-1] != config.input_dims[m] or x.shape[1] == 0:
+            raise ValueError(
+                f"inputs[{m!r}] must have shape (B, T, {config.input_dims[m]}) with T >= 1, got "
+                f"{tuple(x.shape)}; check the feature dim against config.input_dims."
+            )
+        if batch is None:
+            batch = x.shape[0]
+        elif x.shape[0] != batch:
+            raise ValueError(
+                f"inputs[{m!r}] has batch size {x.shape[0]} but an earlier modality has {batch}; "
+                f"all modalities must share B."
+            )
+        steps = torch.arange(x.shape[1], device=x.device)
+        if m in lengths and lengths[m] is not None:
+            n = torch.as_tensor(lengths[m], device=x.device)
+            if n.dim() != 1 or n.shape[0] != batch or n.is_floating_point():
+                raise ValueError(
+                    f"lengths[{m!r}] must be an integer tensor of shape ({batch},), got "
+                    f"{tuple(n.shape)} {n.dtype}."
+                )
+            n = n.long()
+            if bool((n < 1).any()) or bool((n > x.shape[1]).any()):
+                raise ValueError(
+                    f"lengths[{m!r}] must lie in [1, {x.shape[1]}] (T of inputs[{m!r}]), got "
+                    f"min {int(n.min())}, max {int(n.max())}."
+                )
+            mask = steps[None, :] < n[:, None]
+            x = x.masked_fill(~mask[:, :, None], 0.0)
+        else:
+            n = torch.full((batch,), x.shape[1], dtype=torch.long, device=x.device)
+            mask = torch.ones(batch, x.shape[1], dtype=torch.bool, device=x.device)
+        xs.append(x)
+        lens.append(n)
+        masks.append(mask)
+    return xs, lens, masks
+
+
+def sinusoidal_embedding(n_positions: int, dim: int, *, offset: int = 1, device=None) -> Tensor:
+    """Sinusoidal position embeddings as fairseq builds them (sin half, then cos half).
+
+    Row ``t`` encodes position ``t + offset`` (fairseq numbers real steps from 1):
+    ``[sin(p w_0) .. sin(p w_{h-1}), cos(p w_0) .. cos(p w_{h-1})]`` with
+    ``w_i = 10000^(-i / (h - 1))``, ``h = dim // 2``, and a zero column when ``dim`` is odd.
+
+    Returns
+    -------
+    Tensor of shape (n_positions, dim)
+    """
+    half = dim // 2
+    rate = math.log(10000) / max(half - 1, 1)
+    freqs = torch.exp(torch.arange(half, dtype=torch.float32, device=device) * -rate)
+    pos = torch.arange(offset, offset + n_positions, dtype=torch.float32, device=device)
+    angles = pos[:, None] * freqs[None, :]
+    emb = torch.cat([torch.sin(angles), torch.cos(angles)], dim=1)
+    if dim % 2:
+        emb = torch.cat([emb, emb.new_zeros(n_positions, 1)], dim=1)
+    return emb
+
+
+def key_padding_mask(mask: Tensor) -> Tensor | None:
+    """(B, T_k) validity -> (B, 1, 1, T_k) attention mask, or None when nothing is padded."""
+    if bool(mask.all()):
+        return None
+    return mask[:, None, None, :]
+
+
+def combine_masks(*masks: Tensor | None) -> Tensor | None:
+    """Logical AND of broadcastable boolean masks, skipping None."""
+    out = None
+    for m in masks:
+        if m is None:
+            continue
+        out = m if out is None else out & m
+    return out
+
+
+def masked_mean(x: Tensor, mask: Tensor) -> Tensor:
+    """Mean over valid steps: x (B, T, d), mask (B, T) -> (B, d)."""
+    w = mask.to(x.dtype)[:, :, None]
+    return (x * w).sum(1) / w.sum(1).clamp_min(1.0)
+
+
+def last_valid(x: Tensor, lengths: Tensor) -> Tensor:
+    """The last valid step: x (B, T, d), lengths (B,) -> (B, d)."""
+    idx = (lengths - 1).clamp_min(0)
+    return x[torch.arange(x.shape[0], device=x.device), idx]
+
+
+def attend(
+    q: Tensor,
+    k: Tensor,
+    v: Tensor,
+    mask: Tensor | None,
+    dropout: float,
+    need_weights: bool,
+) -> tuple[Tensor, Tensor | None]:
+    """Scaled dot-product attention, fused unless the weights are needed.
+
+    q (B, H, T_q, d_h), k and v (B, H, T_k, d_h); mask boolean, broadcastable to
+    (B, H, T_q, T_k), True = may attend. Returns the output (B, H, T_q, d_h) and the weights
+    (B, H, T_q, T_k) before dropout, or None.
+    """
+    if not need_weights:
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout)
+        return out, None
+    scores = torch.matmul(q * (q.shape[-1] ** -0.5), k.transpose(-1, -2))
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = torch.softmax(scores.float(), dim=-1).to(q.dtype)
+    dropped = F.dropout(weights, p=dropout) if dropout > 0 else weights
+    return torch.matmul(dropped, v), weights
+
+
+class MultiheadAttention(nn.Module):
+    """Multi-head attention with one packed input projection (as fairseq and MulT pack it).
+
+    Parameters
+    ----------
+    dim : int
+        Model width of queries, keys and values.
+    n_heads : int
+    dropout : float
+        Dropout on the attention weights (training only).
+    """
+
+    def __init__(self, dim: int, n_heads: int, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.dim, self.n_heads, self.dropout = dim, n_heads, dropout
+        self.in_proj_weight = nn.Parameter(torch.empty(3 * dim, dim))
+        self.in_proj_bias = nn.Parameter(torch.zeros(3 * dim))
+        self.out_proj = nn.Linear(dim, dim)
+        nn.init.xavier_uniform_(self.in_proj_weight)
+        nn.init.xavier_uniform_(self.out_proj.weight)
+        nn.init.zeros_(self.out_proj.bias)
+
+    def _heads(self, x: Tensor) -> Tensor:  # (B, T, d) -> (B, H, T, d_h)
+        b, t, _ = x.shape
+        return x.view(b, t, self.n_heads, self.dim // self.n_heads).transpose(1, 2)
+
+    def forward(
+        self,
+        query: Tensor,
+        key: Tensor | None = None,
+        value: Tensor | None = None,
+        *,
+        mask: Tensor | None = None,
+        need_weights: bool = False,
+    ) -> tuple[Tensor, Tensor | None]:
+        """query (B, T_q, d); key/value (B, T_k, d), None for self-attention.
+
+        Returns the output (B, T_q, d) and the weights (B, H, T_q, T_k) or None.
+        """
+        w, b, d = self.in_proj_weight, self.in_proj_bias, self.dim
+        if key is None:
+            q, k, v = F.linear(query, w, b).chunk(3, dim=-1)
+        else:
+            q = F.linear(query, w[:d], b[:d])
+            if value is None or value is key:
+                k, v = F.linear(key, w[d:], b[d:]).chunk(2, dim=-1)
+            else:
+                k = F.linear(key, w[d : 2 * d], b[d : 2 * d])
+                v = F.linear(value, w[2 * d :], b[2 * d :])
+        p = self.dropout if self.training else 0.0
+        out, weights = attend(self._heads(q), self._heads(k), self._heads(v), mask, p, need_weights)
+        bsz, _, t_q, _ = out.shape
+        out = out.transpose(1, 2).reshape(bsz, t_q, d)
+        return self.out_proj(out), weights
+
+
+class FeedForward(nn.Module):
+    """Linear -> activation -> dropout -> Linear (width ``mult * dim``)."""
+
+    def __init__(self, dim: int, mult: int = 4, dropout: float = 0.0, act: str = "gelu") -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(dim, mult * dim)
+        self.fc2 = nn.Linear(mult * dim, dim)
+        self.dropout = dropout
+        self.act = F.gelu if act == "gelu" else F.relu
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = F.dropout(self.act(self.fc1(x)), p=self.dropout, training=self.training)
+        return self.fc2(x)
+
+
+class PostLNLayer(nn.Module):
+    """BERT-style post-LN block: ``x = LN(x + Drop(Attn(x, kv)))``; ``x = LN(x + Drop(FFN(x)))``.
+
+    With ``ffn=False`` only the attention sub-block is built (LXMERT splits its layers).
+    """
+
+    def __init__(
+        self, dim: int, n_heads: int, ff_mult: int, dropout: float, attn_dropout: float, ffn=True
+    ) -> None:
+        super().__init__()
+        self.attn = MultiheadAttention(dim, n_heads, attn_dropout)
+        self.norm1 = nn.LayerNorm(dim)
+        self.dropout = dropout
+        self.ffn = FeedForward(dim, ff_mult, dropout) if ffn else None
+        self.norm2 = nn.LayerNorm(dim) if ffn else None
+
+    def forward(
+        self,
+        x: Tensor,
+        kv: Tensor | None = None,
+        *,
+        mask: Tensor | None = None,
+        need_weights: bool = False,
+    ) -> tuple[Tensor, Tensor | None]:
+        h, weights = self.attn(x, kv, kv, mask=mask, need_weights=need_weights)
+        x = self.norm1(x + F.dropout(h, p=self.dropout, training=self.training))
+        if self.ffn is not None:
+            h = self.ffn(x)
+            x = self.norm2(x + F.dropout(h, p=self.dropout, training=self.training))
+        return x, weights
+
+
+class PretrainedMixin:
+    """``save_pretrained(dir)`` / ``from_pretrained(dir)`` with safetensors + JSON config."""
+
+    config: ModelConfig
+
+    def save_pretrained(self, directory: str | os.PathLike) -> Path:
+        """Write ``config.json`` (model name + fields) and ``model.safetensors`` atomically.
+
+        Returns the directory.
+        """
+        from safetensors.torch import save_file
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()}
+        with atomic_path(directory / "model.safetensors") as tmp:
+            save_file(state, str(tmp))
+        payload = {"model": self.config.model_name, "config": self.config.to_dict()}
+        with atomic_write(directory / "config.json") as fh:
+            json.dump(payload, fh, indent=2)
+        return directory
+
+    @classmethod
+    def from_pretrained(cls, directory: str | os.PathLike, *, map_location: str = "cpu") -> Any:
+        """Rebuild a model saved with :meth:`save_pretrained`."""
+        model = load_pretrained(directory, map_location=map_location)
+        if not isinstance(model, cls):
+            raise ValueError(
+                f"{directory} holds a {type(model).__name__}, not a {cls.__name__}; load it "
+                f"with mmalign.implicit.from_pretrained instead."
+            )
+        return model
+
+
+def load_pretrained(directory: str | os.PathLike, *, map_location: str = "cpu") -> nn.Module:
+    """Rebuild any implicit model from a ``save_pretrained`` directory."""
+    from safetensors.torch import load_file
+
+    from mmalign.implicit.registry import MODEL_CLASSES
+
+    directory = Path(directory)
+    cfg_path, weights_path = directory / "config.json", directory / "model.safetensors"
+    for p in (cfg_path, weights_path):
+        if not p.is_file():
+            raise FileNotFoundError(
+                f"{p} not found; a pretrained directory holds config.json and model.safetensors "
+                f"written by save_pretrained."
+            )
+    payload = json.loads(cfg_path.read_text(encoding="utf-8"))
+    if not isinstance(payload, dict) or "model" not in payload or "config" not in payload:
+        raise ValueError(f"{cfg_path} must hold {{'model': name, 'config': {{...}}}}.")
+    cfg = config_class(payload["model"]).from_dict(payload["config"])
+    model = MODEL_CLASSES[payload["model"]](cfg)
+    model.load_state_dict(load_file(str(weights_path), device=map_location))
+    model.eval()
+    return model

@@ -1,0 +1,37 @@
+"""The output dataclass shared by every implicit alignment model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from torch import Tensor
+
+__all__ = ["ModelOutput"]
+
+
+@dataclass
+class ModelOutput:
+    """What a model's forward pass returns.
+
+    Attributes
+    ----------
+    predictions : Tensor of shape (B, n_outputs)
+        Raw logits or regression outputs.
+    pooled : Tensor of shape (B, d_pooled)
+        The representation the head reads.
+    attentions : dict of (str, str) to list of Tensor
+        ``(target modality, source modality)`` -> one tensor per layer of attention weights of
+        shape ``(B, n_heads, T_target, T_source)`` (rows sum to 1 over the valid source steps;
+        rows of padded target steps are meaningless). Filled only when the forward pass is
+        called with ``return_attention=True``; empty otherwise (the fused kernels that make
+        training fast never materialise the weights).
+    lengths : dict of str to Tensor of shape (B,)
+        The valid length of every modality that the model used.
+    """
+
+    predictions: Tensor
+    pooled: Tensor
+    attentions: dict[tuple[str, str], list[Tensor]] = field(default_factory=dict)
+    lengths: dict[str, Tensor] = field(default_factory=dict)
