@@ -1,1 +1,54 @@
-"""mmalign.data"""
+"""Dataset readers and the built-in benchmark with exact ground truth.
+
+* :func:`load_mult_pickle`, :func:`load_mmsa_pickle`, :func:`save_mult_pickle` -- the pickled
+  releases of CMU-MOSI / MOSEI / IEMOCAP (MulT, MultiBench, MMSA layouts), read through a
+  restricted unpickler (:func:`safe_load_pickle`).
+* :func:`read_csd`, :func:`write_csd`, :func:`align_sequences` -- CMU Multimodal SDK
+  computational sequences and its word-level alignment.
+* :func:`load_digits_av` -- digits-av, unaligned audio / vision / text with exact ground truth
+  (:func:`true_intervals`).
+
+Every reader returns a :class:`MultimodalDataset` of RIGHT-padded arrays with lengths.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    "MultimodalDataset": "mmalign.data._types",
+    "MultimodalSplit": "mmalign.data._types",
+    "left_to_right_padding": "mmalign.data._types",
+    "UnsafePickleError": "mmalign.data.pickles",
+    "safe_load_pickle": "mmalign.data.pickles",
+    "load_mult_pickle": "mmalign.data.pickles",
+    "load_mmsa_pickle": "mmalign.data.pickles",
+    "save_mult_pickle": "mmalign.data.pickles",
+    "ComputationalSequence": "mmalign.data.csd",
+    "read_csd": "mmalign.data.csd",
+    "write_csd": "mmalign.data.csd",
+    "align_sequences": "mmalign.data.csd",
+    "DigitsAVConfig": "mmalign.data.digits_av",
+    "DIGITS_AV_LABELS": "mmalign.data.digits_av",
+    "load_digits_av": "mmalign.data.digits_av",
+    "generate_digits_av": "mmalign.data.digits_av",
+    "true_intervals": "mmalign.data.digits_av",
+    "default_cache_dir": "mmalign.data.digits_av",
+    "load_dataset": "mmalign.data._load",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mmalign.data' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,167 @@
+"""The in-memory dataset every reader returns and every trainer consumes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+__all__ = ["MultimodalSplit", "MultimodalDataset", "TASKS", "left_to_right_padding"]
+
+#: Prediction tasks the trainer understands.
+#: ``regression``: labels (N,) float, ``n_outputs`` 1.
+#: ``classification``: labels (N,) int in [0, n_outputs).
+#: ``multilabel``: labels (N, K) int in {0, 1}, ``n_outputs`` 2 K (K two-way heads, IEMOCAP style).
+TASKS = ("regression", "classification", "multilabel")
+
+
+@dataclass
+class MultimodalSplit:
+    """One split of a multimodal dataset, RIGHT-padded.
+
+    Attributes
+    ----------
+    features : dict of str to ndarray of shape (N, T_m, D_m)
+        Per-modality float32 features, valid frames first, zeros after ``lengths``.
+        Insertion order is the modality order.
+    lengths : dict of str to ndarray of shape (N,)
+        Number of valid frames of each sample in each modality (int64).
+    labels : ndarray of shape (N,) or (N, K)
+        Targets of the dataset's task.
+    ids : list of str
+        One identifier per sample.
+    extras : dict
+        Anything else a reader keeps (raw text, other label sets, alignment ground truth).
+    """
+
+    features: dict[str, np.ndarray]
+    lengths: dict[str, np.ndarray]
+    labels: np.ndarray
+    ids: list[str]
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        n = len(self.labels)
+        for m, x in self.features.items():
+            if x.ndim != 3 or x.shape[0] != n:
+                raise ValueError(
+                    f"features[{m!r}] must have shape (N={n}, T, D), got {x.shape}; "
+                    "every modality needs one padded sequence per label."
+                )
+            if self.lengths[m].shape != (n,):
+                raise ValueError(
+                    f"lengths[{m!r}] must have shape ({n},), got {self.lengths[m].shape}."
+                )
+        if len(self.ids) != n:
+            raise ValueError(f"ids must hold {n} entries (one per label), got {len(self.ids)}.")
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        return tuple(self.features)
+
+    def subset(self, index: np.ndarray | list[int]) -> MultimodalSplit:
+        """The samples at ``index`` (extras that are per-sample lists or arrays are sliced too)."""
+        index = np.asarray(index, dtype=np.int64)
+        n = len(self)
+        extras: dict[str, Any] = {}
+        for k, v in self.extras.items():
+            if isinstance(v, np.ndarray) and v.shape[:1] == (n,):
+                extras[k] = v[index]
+            elif isinstance(v, list) and len(v) == n:
+                extras[k] = [v[i] for i in index]
+            elif isinstance(v, dict) and all(
+                isinstance(x, (list, np.ndarray)) and len(x) == n for x in v.values()
+            ):
+                extras[k] = {
+                    kk: (vv[index] if isinstance(vv, np.ndarray) else [vv[i] for i in index])
+                    for kk, vv in v.items()
+                }
+            else:
+                extras[k] = v
+        return MultimodalSplit(
+            {m: x[index] for m, x in self.features.items()},
+            {m: x[index] for m, x in self.lengths.items()},
+            self.labels[index],
+            [self.ids[i] for i in index],
+            extras,
+        )
+
+
+@dataclass
+class MultimodalDataset:
+    """Splits (``train``, ``valid``, ``test``) plus what a model needs to be built for them.
+
+    Attributes
+    ----------
+    splits : dict of str to MultimodalSplit
+    task : {"regression", "classification", "multilabel"}
+    n_outputs : int
+        Width of the model's prediction head for ``task``.
+    name : str
+    """
+
+    splits: dict[str, MultimodalSplit]
+    task: str
+    n_outputs: int
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if self.task not in TASKS:
+            raise ValueError(f"Unknown task {self.task!r}; valid options are: {', '.join(TASKS)}.")
+        if not self.splits:
+            raise ValueError("splits is empty; a dataset needs at least one split.")
+        mods = {s.modalities for s in self.splits.values()}
+        if len(mods) != 1:
+            raise ValueError(f"every split must have the same modalities, got {sorted(mods)}.")
+
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        return next(iter(self.splits.values())).modalities
+
+    @property
+    def input_dims(self) -> dict[str, int]:
+        """Modality name -> feature dimension, in modality order (what ``build_model`` takes)."""
+        split = next(iter(self.splits.values()))
+        return {m: int(x.shape[2]) for m, x in split.features.items()}
+
+    def __getitem__(self, split: str) -> MultimodalSplit:
+        if split not in self.splits:
+            raise KeyError(f"no split {split!r}; this dataset has {', '.join(self.splits)}.")
+        return self.splits[split]
+
+
+def left_to_right_padding(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Move LEFT zero-padding to the right and return the lengths.
+
+    A frame is padding when all its features are zero and every frame before it is too
+    (leading zero frames); zero frames after the first non-zero frame count as data.
+
+    Parameters
+    ----------
+    x : ndarray of shape (N, T, D)
+
+    Returns
+    -------
+    right : ndarray of shape (N, T, D)
+        The same sequences, valid frames first.
+    lengths : ndarray of shape (N,)
+    """
+    x = np.asarray(x)
+    if x.ndim != 3:
+        raise ValueError(f"x must have shape (N, T, D), got {x.shape}.")
+    n, t, _ = x.shape
+    nonzero = np.any(x != 0, axis=2)  # (N, T)
+    has = nonzero.any(axis=1)
+    first = np.where(has, nonzero.argmax(axis=1), t)
+    lengths = (t - first).astype(np.int64)
+    # Gather with a per-row shift: right[i, j] = x[i, first_i + j] for j < length_i.
+    idx = np.arange(t)[None, :] + first[:, None]  # (N, T)
+    valid = idx < t
+    idx = np.minimum(idx, t - 1)
+    right = np.take_along_axis(x, idx[:, :, None], axis=1)
+    right = np.where(valid[:, :, None], right, 0).astype(x.dtype, copy=False)
+    return right, lengths

@@ -1,0 +1,580 @@
+"""digits-av: an unaligned audio / vision / text benchmark with exact ground-truth alignment.
+
+Each sample is a string of ``n_digits`` distinct digits, in three streams that are NOT aligned:
+
+* **audio** -- the digits spoken one after another (eSpeak NG voices by default, or real
+  recordings of the Free Spoken Digit Dataset with ``fsdd_root``), with random pauses; each
+  word is either *stressed* (full level) or *unstressed* (``unstressed_gain``). Features: MFCC
+  at ``audio_fps`` frames per second (100 by default).
+* **vision** -- handwritten digits (scikit-learn's 8x8 ``load_digits``) shown one after another
+  at ``vision_fps`` frames per second, each appearing with its own random lag after the spoken
+  word starts and staying until the next one appears (so each shows for a random duration);
+  each is drawn either *bright* or *dim*. Features: the 64 pixels plus camera noise.
+* **text** -- the digit tokens in order, each marked *emphasized* or not (one-hot digit + flag).
+
+The stress, emphasis and brightness marks are independent coin flips, so a label that compares
+them element by element can only be predicted by pairing each spoken word with its token or
+its image (aligning the streams):
+
+==================  ============================================================  ==========
+label               definition                                                    streams
+==================  ============================================================  ==========
+``emphasis_match``  number of digits whose written emphasis equals spoken stress   text+audio
+``bright_match``    number of digits whose brightness equals spoken stress         vision+audio
+``n_stressed``      number of stressed words (control)                             audio
+``n_bright``        number of bright images (control)                              vision
+``n_emphasized``    number of emphasized tokens (control)                          text
+``first_digit``     the first digit (control)                                      any one
+==================  ============================================================  ==========
+
+Every label is a class in ``0..n_digits`` (``0..9`` for ``first_digit``). The ground truth
+is exact: :func:`true_intervals` gives, for each element of one stream, the ``[start, end)``
+interval of the element(s) of another stream it corresponds to. Splits are by speaker (voice)
+and by the handwritten image pool. Generation is deterministic from ``seed`` and cached on disk
+as an ``.npz`` keyed by the config's hash.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from mmalign.data._types import MultimodalDataset, MultimodalSplit
+
+__all__ = [
+    "DigitsAVConfig",
+    "DIGITS_AV_LABELS",
+    "load_digits_av",
+    "generate_digits_av",
+    "true_intervals",
+    "default_cache_dir",
+]
+
+DIGITS_AV_LABELS = (
+    "emphasis_match",
+    "bright_match",
+    "n_stressed",
+    "n_bright",
+    "n_emphasized",
+    "first_digit",
+)
+_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+MODALITIES = ("text", "audio", "vision")
+
+# eSpeak NG voices (accent + variant) standing in for speakers, split disjointly.
+_VOICES = {
+    "train": (
+        "en",
+        "en+f3",
+        "en-us+m3",
+        "en-gb-x-rp+f2",
+        "en-029",
+        "en+m7",
+        "en-us+f4",
+        "en-gb-scotland+m3",
+    ),
+    "valid": ("en-us", "en+f2"),
+    "test": ("en-gb-x-rp+m3", "en-029+f3"),
+}
+_FSDD_SPEAKERS = {
+    "train": ("jackson", "nicolas", "theo"),
+    "valid": ("lucas",),
+    "test": ("yweweler",),
+}
+_SPLITS = ("train", "valid", "test")
+
+
+@dataclass(frozen=True)
+class DigitsAVConfig:
+    """How to generate digits-av. Every field is part of the cache key.
+
+    Attributes
+    ----------
+    n_train, n_valid, n_test : int
+        Samples per split (defaults 2000 / 300 / 500).
+    n_digits : int
+        Digits per sample, distinct, 2 to 10 (default 4).
+    label : str
+        The label used as ``labels`` (one of ``DIGITS_AV_LABELS``; default ``"emphasis_match"``).
+        All labels are kept in ``extras["labels"]``.
+    audio_fps : int
+        Audio feature frames per second (MFCC hop; default 100).
+    n_mfcc : int
+        MFCC coefficients (default 13).
+    vision_fps : int
+        Frames per second of the digit video (default 15).
+    rate_range : (int, int)
+        eSpeak speaking rate in words per minute, drawn per sample (default 200-280).
+    pitch_range : (int, int)
+        eSpeak pitch 0-100, drawn per sample (default 30-70).
+    pause_range : (float, float)
+        Silence between words in seconds (default 0.03-0.15).
+    lag_range : (float, float)
+        Delay of each image after its word starts, seconds, drawn per digit (default -0.05-0.2).
+    unstressed_gain : float
+        Amplitude of unstressed words (default 0.3; stressed words 1.0).
+    dim_level : float
+        Brightness of dim images (default 0.35; bright images 1.0).
+    vision_noise : float
+        Standard deviation of the per-frame pixel noise (default 0.05).
+    fsdd_root : str or None
+        Folder of FSDD ``{digit}_{speaker}_{index}.wav`` recordings; None synthesizes speech.
+    seed : int
+    """
+
+    n_train: int = 2000
+    n_valid: int = 300
+    n_test: int = 500
+    n_digits: int = 4
+    label: str = "emphasis_match"
+    audio_fps: int = 100
+    n_mfcc: int = 13
+    vision_fps: int = 15
+    rate_range: tuple[int, int] = (200, 280)
+    pitch_range: tuple[int, int] = (30, 70)
+    pause_range: tuple[float, float] = (0.03, 0.15)
+    lag_range: tuple[float, float] = (-0.05, 0.2)
+    unstressed_gain: float = 0.3
+    dim_level: float = 0.35
+    vision_noise: float = 0.05
+    fsdd_root: str | None = None
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        for name in ("n_train", "n_valid", "n_test"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, np.integer)) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"{name} must be a positive int, got {v!r}.")
+        if not isinstance(self.n_digits, (int, np.integer)) or not 2 <= self.n_digits <= 10:
+            raise ValueError(
+                f"n_digits must be an int from 2 to 10 (the digits of a sample are distinct), "
+                f"got {self.n_digits!r}."
+            )
+        if self.label not in DIGITS_AV_LABELS:
+            raise ValueError(
+                f"Unknown label {self.label!r}; valid options are: {', '.join(DIGITS_AV_LABELS)}."
+            )
+        for name in ("audio_fps", "vision_fps", "n_mfcc"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, np.integer)) or v < 1:
+                raise ValueError(f"{name} must be a positive int, got {v!r}.")
+        for name in ("rate_range", "pitch_range", "pause_range", "lag_range"):
+            v = getattr(self, name)
+            if len(v) != 2 or v[0] > v[1]:
+                raise ValueError(f"{name} must be a (low, high) pair with low <= high, got {v!r}.")
+        if self.lag_range[0] < -0.1 or self.pause_range[0] < 0:
+            raise ValueError(
+                "lag_range must start at -0.1 s or later and pause_range at 0 or more, got "
+                f"{self.lag_range!r} and {self.pause_range!r}; images must keep the words' order."
+            )
+
+    def key(self) -> str:
+        """A short hash of every field (the cache key)."""
+        blob = json.dumps(dataclasses.asdict(self), sort_keys=True, default=str)
+        return hashlib.sha256(f"digits-av-v1:{blob}".encode()).hexdigest()[:16]
+
+
+def default_cache_dir() -> Path:
+    """``$MMALIGN_CACHE`` or ``$XDG_CACHE_HOME/mmalign`` or ``~/.cache/mmalign``."""
+    if os.environ.get("MMALIGN_CACHE"):
+        return Path(os.environ["MMALIGN_CACHE"])
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "mmalign"
+
+
+# ----------------------------------------------------------------------------- sources
+
+
+class _SpeechSource:
+    """Per-word waveforms at 16 kHz, trimmed to the word, from eSpeak NG or FSDD."""
+
+    sr = 16000
+
+    def __init__(self, fsdd_root: str | None) -> None:
+        self.fsdd_root = fsdd_root
+        self._cache: dict[tuple, np.ndarray] = {}
+        self._fsdd: dict[tuple[int, str], list[Path]] = {}
+        if fsdd_root is not None:
+            root = Path(fsdd_root)
+            if not root.is_dir():
+                raise FileNotFoundError(
+                    f"fsdd_root {str(root)!r} is not a folder; point it at the FSDD 'recordings' "
+                    "folder or pass None to synthesize speech."
+                )
+            for f in sorted(root.glob("*_*_*.wav")):
+                d, spk, _ = f.stem.split("_", 2)
+                if d.isdigit():
+                    self._fsdd.setdefault((int(d), spk), []).append(f)
+            if not self._fsdd:
+                raise FileNotFoundError(
+                    f"no FSDD recordings ({{digit}}_{{speaker}}_{{i}}.wav) in {root}."
+                )
+
+    def speakers(self, split: str) -> tuple[str, ...]:
+        return _FSDD_SPEAKERS[split] if self.fsdd_root is not None else _VOICES[split]
+
+    def word(
+        self, digit: int, speaker: str, rate: int, pitch: int, rng: np.random.Generator
+    ) -> np.ndarray:
+        if self.fsdd_root is not None:
+            files = self._fsdd.get((digit, speaker))
+            if not files:
+                raise FileNotFoundError(f"no FSDD recording of digit {digit} by {speaker!r}.")
+            f = files[int(rng.integers(len(files)))]
+            key = ("fsdd", str(f))
+            if key not in self._cache:
+                self._cache[key] = self._load_fsdd(f)
+            return self._cache[key]
+        key = ("tts", digit, speaker, rate, pitch)
+        if key not in self._cache:
+            from mmalign.speech.tts import synthesize
+
+            syn = synthesize(_WORDS[digit], voice=speaker, rate=int(rate), pitch=int(pitch))
+            _, start, end = syn.words[0]
+            y = syn.samples[int(start * syn.sample_rate) : int(np.ceil(end * syn.sample_rate))]
+            self._cache[key] = self._resample(np.asarray(y, dtype=np.float32), syn.sample_rate)
+        return self._cache[key]
+
+    def _resample(self, y: np.ndarray, sr: int) -> np.ndarray:
+        if sr != self.sr:
+            import soxr
+
+            y = soxr.resample(y, sr, self.sr).astype(np.float32)
+        peak = float(np.max(np.abs(y))) or 1.0
+        return y / peak  # every word at the same peak level before the stress gain
+
+    def _load_fsdd(self, f: Path) -> np.ndarray:
+        import librosa
+        import soundfile as sf
+
+        y, sr = sf.read(str(f), dtype="float32", always_2d=False)
+        if y.ndim > 1:
+            y = y.mean(axis=1)
+        y, _ = librosa.effects.trim(y, top_db=30)
+        return self._resample(y, sr)
+
+
+class _MFCC:
+    """MFCC as librosa computes it (Hann window of 4 hops, centred frames, 40 mel bands, log
+    power in dB, orthonormal DCT-II), vectorized over one signal without librosa's overhead."""
+
+    def __init__(self, sr: int, hop: int, n_mfcc: int, n_mels: int = 40) -> None:
+        import librosa
+
+        self.hop, self.n_fft, self.n_mfcc = hop, 4 * hop, n_mfcc
+        self.window = np.hanning(self.n_fft + 1)[:-1].astype(np.float32)
+        self.mel = librosa.filters.mel(sr=sr, n_fft=self.n_fft, n_mels=n_mels).T.astype(np.float32)
+
+    def __call__(self, y: np.ndarray) -> np.ndarray:
+        from numpy.lib.stride_tricks import sliding_window_view
+        from scipy.fft import dct
+
+        pad = self.n_fft // 2
+        y = np.pad(y, pad, mode="constant")
+        n_frames = 1 + (len(y) - self.n_fft) // self.hop
+        frames = sliding_window_view(y, self.n_fft)[:: self.hop][:n_frames] * self.window
+        power = np.abs(np.fft.rfft(frames, axis=1)) ** 2  # (T, n_fft / 2 + 1)
+        mel_db = 10.0 * np.log10(np.maximum(power @ self.mel, 1e-10))
+        mel_db = np.maximum(mel_db, mel_db.max() - 80.0)
+        return dct(mel_db, type=2, axis=1, norm="ortho")[:, : self.n_mfcc].astype(np.float32)
+
+
+def _digit_images(split: str) -> tuple[np.ndarray, np.ndarray]:
+    """The 8x8 images of scikit-learn's digits as (n, 64) in [0, 1], split 60/20/20 by index."""
+    from sklearn.datasets import load_digits
+
+    d = load_digits()
+    x = (d.data / 16.0).astype(np.float32)
+    n = len(x)
+    bounds = {
+        "train": (0, int(0.6 * n)),
+        "valid": (int(0.6 * n), int(0.8 * n)),
+        "test": (int(0.8 * n), n),
+    }
+    lo, hi = bounds[split]
+    return x[lo:hi], d.target[lo:hi]
+
+
+# -------------------------------------------------------------------------- generation
+
+
+def _make_split(
+    cfg: DigitsAVConfig, split: str, n: int, speech: _SpeechSource
+) -> dict[str, np.ndarray]:
+    seed = np.random.SeedSequence([cfg.seed, _SPLITS.index(split)])
+    rng = np.random.default_rng(seed)
+    speakers = speech.speakers(split)
+    images, image_digit = _digit_images(split)
+    by_digit = [np.flatnonzero(image_digit == d) for d in range(10)]
+    sr, k = speech.sr, cfg.n_digits
+    hop = sr // cfg.audio_fps
+    mfcc_fn = _MFCC(sr, hop, cfg.n_mfcc)
+
+    audio, vision, text = [], [], []
+    a_seg = np.zeros((n, k, 2), np.int64)
+    v_seg = np.zeros((n, k, 2), np.int64)
+    digits = np.zeros((n, k), np.int64)
+    marks = np.zeros((n, 3, k), np.int64)  # stress, emphasis, brightness
+    speaker_of = []
+    for i in range(n):
+        dg = rng.choice(10, size=k, replace=False)
+        stress, emph, bright = rng.integers(0, 2, size=(3, k))
+        spk = speakers[int(rng.integers(len(speakers)))]
+        rate = int(rng.integers(cfg.rate_range[0], cfg.rate_range[1] + 1))
+        pitch = int(rng.integers(cfg.pitch_range[0], cfg.pitch_range[1] + 1))
+        # ---- audio: words with pauses; exact word boundaries in samples
+        pieces = [np.zeros(int(rng.uniform(0.05, 0.15) * sr), np.float32)]
+        pos = len(pieces[0])
+        word_span = []
+        for j in range(k):
+            w = speech.word(int(dg[j]), spk, rate, pitch, rng)
+            w = w * (1.0 if stress[j] else cfg.unstressed_gain)
+            word_span.append((pos, pos + len(w)))
+            pieces.append(w)
+            pos += len(w)
+            gap = rng.uniform(*cfg.pause_range) if j < k - 1 else rng.uniform(0.05, 0.15)
+            pieces.append(np.zeros(int(gap * sr), np.float32))
+            pos += len(pieces[-1])
+        y = np.concatenate(pieces)
+        y = y + rng.normal(0.0, 1e-3, size=len(y)).astype(np.float32)  # a quiet noise floor
+        mfcc = mfcc_fn(y)  # (T_a, n_mfcc); frame t is centred at t / audio_fps seconds
+        t_a = len(mfcc)
+        for j, (s, e) in enumerate(word_span):
+            a_seg[i, j] = (min(int(round(s / hop)), t_a - 1), min(int(round(e / hop)), t_a))
+        # ---- vision: each image from its word's onset + lag until the next image appears
+        dur = len(y) / sr
+        onsets = np.array([word_span[j][0] / sr + rng.uniform(*cfg.lag_range) for j in range(k)])
+        onsets = np.maximum.accumulate(np.maximum(onsets, 0.0))
+        t_v = int(np.ceil(dur * cfg.vision_fps))
+        frame_start = np.minimum(np.round(onsets * cfg.vision_fps).astype(np.int64), t_v - 1)
+        for j in range(1, k):  # every image gets at least one frame
+            frame_start[j] = max(frame_start[j], frame_start[j - 1] + 1)
+        t_v = max(t_v, int(frame_start[-1]) + 2)
+        bounds = np.append(frame_start, t_v)
+        frames = rng.normal(0.0, cfg.vision_noise, size=(t_v, 64)).astype(np.float32)
+        for j in range(k):
+            img = images[by_digit[dg[j]][int(rng.integers(len(by_digit[dg[j]])))]]
+            level = 1.0 if bright[j] else cfg.dim_level
+            frames[bounds[j] : bounds[j + 1]] += level * img
+            v_seg[i, j] = (bounds[j], bounds[j + 1])
+        # ---- text: one-hot digit + emphasis flag
+        tok = np.zeros((k, 11), np.float32)
+        tok[np.arange(k), dg] = 1.0
+        tok[:, 10] = emph
+        audio.append(mfcc)
+        vision.append(frames)
+        text.append(tok)
+        digits[i] = dg
+        marks[i] = (stress, emph, bright)
+        speaker_of.append(f"{spk}|r{rate}|p{pitch}")
+
+    def pad(seqs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        t = max(len(s) for s in seqs)
+        out = np.zeros((len(seqs), t, seqs[0].shape[1]), np.float32)
+        for j, s in enumerate(seqs):
+            out[j, : len(s)] = s
+        return out, np.array([len(s) for s in seqs], np.int64)
+
+    x_a, l_a = pad(audio)
+    x_v, l_v = pad(vision)
+    x_t, l_t = pad(text)
+    return {
+        "audio": x_a,
+        "audio_lengths": l_a,
+        "vision": x_v,
+        "vision_lengths": l_v,
+        "text": x_t,
+        "text_lengths": l_t,
+        "audio_segments": a_seg,
+        "vision_segments": v_seg,
+        "digits": digits,
+        "marks": marks,
+        "speaker": np.array(speaker_of),
+    }
+
+
+def _labels(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    stress, emph, bright = arrays["marks"].transpose(1, 0, 2)
+    return {
+        "emphasis_match": (emph == stress).sum(1),
+        "bright_match": (bright == stress).sum(1),
+        "n_stressed": stress.sum(1),
+        "n_bright": bright.sum(1),
+        "n_emphasized": emph.sum(1),
+        "first_digit": arrays["digits"][:, 0],
+    }
+
+
+def generate_digits_av(config: DigitsAVConfig) -> dict[str, dict[str, np.ndarray]]:
+    """Generate the raw arrays of every split (unnormalized features, segments, marks)."""
+    speech = _SpeechSource(config.fsdd_root)
+    sizes = {"train": config.n_train, "valid": config.n_valid, "test": config.n_test}
+    return {s: _make_split(config, s, sizes[s], speech) for s in _SPLITS}
+
+
+def _segments_to_slots(segments: np.ndarray, lengths: np.ndarray, t: int) -> np.ndarray:
+    """Slot (digit index) of every frame: the segment it lies in; frames between or outside
+    segments (silences, blank frames) go to the nearest segment. Padding gets -1. (N, T)."""
+    n, k, _ = segments.shape
+    frames = np.arange(t)[None, None, :] + 0.5  # frame centres
+    centre_dist = np.maximum(
+        segments[:, :, 0:1] - frames, frames - segments[:, :, 1:2]
+    )  # (N, k, T)
+    slots = centre_dist.argmin(axis=1)
+    slots[np.arange(t)[None, :] >= lengths[:, None]] = -1
+    return slots.astype(np.int64)
+
+
+def load_digits_av(
+    config: DigitsAVConfig | None = None,
+    *,
+    cache: bool = True,
+    cache_dir: str | os.PathLike | None = None,
+    **overrides,
+) -> MultimodalDataset:
+    """Load (generating and caching on first use) the digits-av benchmark.
+
+    Parameters
+    ----------
+    config : DigitsAVConfig, optional
+        Defaults to ``DigitsAVConfig()``; keyword ``overrides`` replace its fields.
+    cache : bool
+        Read / write the generated arrays as ``<cache_dir>/digits-av/<config hash>.npz``.
+    cache_dir : path-like, optional
+        Defaults to :func:`default_cache_dir`.
+
+    Returns
+    -------
+    MultimodalDataset
+        A ``classification`` dataset with modalities ``text`` (11), ``audio`` (``n_mfcc``) and
+        ``vision`` (64); features standardized with the train split's statistics; labels
+        ``config.label``. ``extras`` of each split hold ``labels`` (every label), ``segments``
+        (per modality, (N, n_digits, 2) [start, end) frames of each digit), ``digits``,
+        ``marks`` and ``speaker``.
+
+    Examples
+    --------
+    >>> ds = load_digits_av(n_train=8, n_valid=4, n_test=4, cache=False)  # doctest: +SKIP
+    >>> ds.input_dims
+    {'text': 11, 'audio': 13, 'vision': 64}
+    """
+    if config is None:
+        config = DigitsAVConfig()
+    elif not isinstance(config, DigitsAVConfig):
+        raise TypeError(f"config must be a DigitsAVConfig, got {type(config).__name__}.")
+    if overrides:
+        valid = {f.name for f in dataclasses.fields(DigitsAVConfig)}
+        unknown = sorted(set(overrides) - valid)
+        if unknown:
+            raise ValueError(
+                f"Unknown digits-av option(s) {unknown}; valid options are: {', '.join(sorted(valid))}."
+            )
+        config = dataclasses.replace(config, **overrides)
+    raw = None
+    path = None
+    # Labels are derived on load, so the cache key ignores which one is chosen.
+    key = dataclasses.replace(config, label="emphasis_match").key()
+    if cache:
+        path = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        path = path / "digits-av" / f"{key}.npz"
+        if path.is_file():
+            with np.load(path, allow_pickle=False) as z:
+                raw = {s: {} for s in _SPLITS}
+                for name in z.files:
+                    s, field_name = name.split("/", 1)
+                    raw[s][field_name] = z[name]
+    if raw is None:
+        raw = generate_digits_av(config)
+        if cache and path is not None:
+            from mmalign._utils import atomic_path
+
+            flat = {f"{s}/{k}": v for s, d in raw.items() for k, v in d.items()}
+            with atomic_path(path) as tmp:
+                with open(tmp, "wb") as fh:
+                    np.savez_compressed(fh, **flat)
+    return _assemble(config, raw)
+
+
+def _assemble(config: DigitsAVConfig, raw: dict[str, dict[str, np.ndarray]]) -> MultimodalDataset:
+    train = raw["train"]
+    stats = {}
+    for m in ("audio", "vision"):
+        x, lens = train[m], train[f"{m}_lengths"]
+        valid = np.arange(x.shape[1])[None, :] < lens[:, None]
+        rows = x[valid]
+        stats[m] = (rows.mean(axis=0), rows.std(axis=0) + 1e-6)
+    splits = {}
+    for s in _SPLITS:
+        d = raw[s]
+        feats, lens = {}, {}
+        for m in MODALITIES:
+            x, n_m = d[m].astype(np.float32), d[f"{m}_lengths"].astype(np.int64)
+            if m in stats:
+                mean, std = stats[m]
+                mask = np.arange(x.shape[1])[None, :, None] < n_m[:, None, None]
+                x = np.where(mask, (x - mean) / std, 0.0).astype(np.float32)
+            feats[m], lens[m] = x, n_m
+        labels = _labels(d)
+        k = config.n_digits
+        n = len(n_m)
+        text_seg = np.broadcast_to(
+            np.stack([np.arange(k), np.arange(k) + 1], axis=1), (n, k, 2)
+        ).copy()
+        extras = {
+            "labels": labels,
+            "segments": {
+                "text": text_seg,
+                "audio": d["audio_segments"],
+                "vision": d["vision_segments"],
+            },
+            "digits": d["digits"],
+            "marks": d["marks"],
+            "speaker": [str(x) for x in d["speaker"]],
+        }
+        ids = [f"{s}-{i:05d}" for i in range(n)]
+        splits[s] = MultimodalSplit(feats, lens, labels[config.label].astype(np.int64), ids, extras)
+    n_out = 10 if config.label == "first_digit" else config.n_digits + 1
+    return MultimodalDataset(splits, task="classification", n_outputs=n_out, name="digits-av")
+
+
+def true_intervals(split: MultimodalSplit, target: str, source: str) -> list[np.ndarray]:
+    """Ground-truth alignment from ``target`` elements to ``source`` intervals, per sample.
+
+    Element ``t`` of the target stream belongs to digit ``slot(t)`` (the digit it shows, or
+    for a silence / blank frame the nearest one); its true interval in the source stream is
+    that digit's ``[start, end)`` frames there.
+
+    Parameters
+    ----------
+    split : MultimodalSplit
+        A digits-av split (it carries ``extras["segments"]``).
+    target, source : str
+        Modality names, e.g. ``"text"`` and ``"audio"``.
+
+    Returns
+    -------
+    list of ndarray of shape (T_target_valid, 2)
+        One int array per sample, the format of ``mmalign.implicit.alignment_accuracy``.
+    """
+    segs = split.extras.get("segments") if isinstance(split.extras, dict) else None
+    if segs is None:
+        raise ValueError(
+            "split has no extras['segments']; true_intervals needs a digits-av split "
+            "(load it with load_digits_av)."
+        )
+    from mmalign._utils import check_option
+
+    check_option(target, "target", list(segs))
+    check_option(source, "source", list(segs))
+    lens = split.lengths[target]
+    slots = _segments_to_slots(segs[target], lens, int(max(lens.max(), 1)))
+    out = []
+    for i, n in enumerate(lens):
+        out.append(segs[source][i][slots[i, :n]].astype(np.int64))
+    return out
