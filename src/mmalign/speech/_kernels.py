@@ -1,0 +1,84 @@
+"""numba kernels of the speech backends: dumb loops over arrays, validated by the callers."""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+
+
+@nb.njit(cache=True)
+def dtw_accumulate(cost, open_begin, band_lo, band_hi):  # pragma: no cover - numba
+    """Symmetric2 DTW accumulation with x on rows (consumed fully) and y on columns.
+
+    ``open_begin`` lets row 0 start at any column. ``band_lo[i] <= j < band_hi[i]`` limits
+    the cells evaluated. Returns the accumulated matrix and the step taken (0 diag, 1 up,
+    2 left) into each cell.
+    """
+    n, m = cost.shape
+    inf = np.inf
+    acc = np.full((n, m), inf)
+    step = np.full((n, m), -1, dtype=np.int8)
+    for i in range(n):
+        for j in range(band_lo[i], band_hi[i]):
+            c = cost[i, j]
+            if i == 0:
+                if j == 0 or open_begin:
+                    acc[i, j] = c
+                    step[i, j] = 3
+                else:
+                    acc[i, j] = acc[i, j - 1] + c
+                    step[i, j] = 2
+                continue
+            best = acc[i - 1, j] + c
+            s = 1
+            if j > 0:
+                d = acc[i - 1, j - 1] + 2.0 * c
+                if d <= best:
+                    best = d
+                    s = 0
+                left = acc[i, j - 1] + c
+                if left < best:
+                    best = left
+                    s = 2
+            acc[i, j] = best
+            step[i, j] = s
+    return acc, step
+
+
+@nb.njit(cache=True)
+def dtw_backtrack(step, i, j):  # pragma: no cover - numba
+    """Path (k, 2) from cell (i, j) back to the start recorded in ``step``."""
+    out = np.empty((i + j + 2, 2), dtype=np.int64)
+    k = 0
+    while True:
+        out[k, 0] = i
+        out[k, 1] = j
+        k += 1
+        s = step[i, j]
+        if s == 3:
+            break
+        if s == 0:
+            i -= 1
+            j -= 1
+        elif s == 1:
+            i -= 1
+        elif s == 2:
+            j -= 1
+        else:
+            break
+    return out[:k][::-1].copy()
+
+
+def local_dtw_path(cost: np.ndarray, *, open_begin: bool = False, open_end: bool = False):
+    """Fallback DTW on a cost matrix (n, m): returns (path (k, 2), normalised cost)."""
+    n, m = cost.shape
+    lo = np.zeros(n, dtype=np.int64)
+    hi = np.full(n, m, dtype=np.int64)
+    acc, step = dtw_accumulate(np.ascontiguousarray(cost, dtype=np.float64), open_begin, lo, hi)
+    if open_end:
+        j = int(np.argmin(acc[n - 1] / (n + np.arange(1, m + 1))))
+    else:
+        j = m - 1
+    path = dtw_backtrack(step, n - 1, j)
+    span = path[-1, 1] - path[0, 1] + 1
+    return path, float(acc[n - 1, j] / (n + span))
