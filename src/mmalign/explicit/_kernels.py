@@ -1,0 +1,376 @@
+"""numba kernels of the DTW core: plain loops over arrays, no validation.
+
+The public wrappers in :mod:`mmalign.explicit.dtw` validate, convert and dispatch. Conventions:
+
+- The local cost of cell ``(i, j)`` comes from ``x`` / ``yt`` and an integer ``metric`` code:
+  for the built-in metrics ``x`` is ``(n, d)`` and ``yt`` is ``y`` transposed, ``(d, m)``,
+  so that a row of costs vectorises over ``j``; for ``PRECOMPUTED`` ``x`` holds a block of
+  the cost matrix whose element ``[0, 0]`` is cell ``(r0, c0)``.
+- A window is a pair of per-row column ranges ``lo[i] <= j <= hi[i]`` (row-convex, O(n)
+  memory) and optionally a boolean ``mask`` (shape ``(0, 0)`` when absent).
+- Step patterns: ``SYMMETRIC`` has the steps (1, 0), (1, 1), (0, 1) with weights
+  ``w[0], w[1], w[2]`` on the local cost of the cell reached; ``ASYMMETRIC`` has (1, 0),
+  (1, 1), (1, 2) with weights ``w[0], w[1], w[2]``. Both use (di, dj) = (x step, y step).
+- The start cell of a sub-problem costs its local cost once (weight 1), as in dtw-python.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+SQEUCLIDEAN = 0
+EUCLIDEAN = 1
+CITYBLOCK = 2
+COSINE = 3
+PRECOMPUTED = 4
+
+SYMMETRIC = 0
+ASYMMETRIC = 1
+
+_INF = np.inf
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def cost_row(x, yt, metric, mask, r0, c0, i, jl, jh, j0, buf):
+    """Fill ``buf[j - j0]`` with the local cost of cells ``(i, jl..jh)``."""
+    if metric == PRECOMPUTED:
+        for j in range(jl, jh + 1):
+            buf[j - j0] = x[i - r0, j - c0]
+    else:
+        for j in range(jl, jh + 1):
+            buf[j - j0] = 0.0
+        d = x.shape[1]
+        for k in range(d):
+            xv = x[i, k]
+            if metric == COSINE:
+                for j in range(jl, jh + 1):
+                    buf[j - j0] += xv * yt[k, j]
+            elif metric == CITYBLOCK:
+                for j in range(jl, jh + 1):
+                    buf[j - j0] += abs(xv - yt[k, j])
+            else:
+                for j in range(jl, jh + 1):
+                    t = xv - yt[k, j]
+                    buf[j - j0] += t * t
+        if metric == EUCLIDEAN:
+            for j in range(jl, jh + 1):
+                buf[j - j0] = np.sqrt(buf[j - j0])
+        elif metric == COSINE:
+            for j in range(jl, jh + 1):
+                v = 1.0 - buf[j - j0]
+                buf[j - j0] = v if v > 0.0 else 0.0
+    if mask.shape[0] > 0:
+        for j in range(jl, jh + 1):
+            if not mask[i, j]:
+                buf[j - j0] = _INF
+
+
+@njit(cache=True, nogil=True)
+def sakoe_chiba_ranges(n, m, radius, lo, hi):
+    """Slanted Sakoe-Chiba band: distance to the line (0, 0)-(n-1, m-1) along the longer axis."""
+    eps = 1e-9
+    if n == 1 or m == 1:
+        for i in range(n):
+            lo[i] = 0
+            hi[i] = m - 1
+        return
+    if m >= n:
+        s = (m - 1) / (n - 1)
+        half = radius + (s - 1.0) / 2.0
+        for i in range(n):
+            a = int(np.ceil(s * i - half - eps))
+            b = int(np.floor(s * i + half + eps))
+            lo[i] = max(a, 0)
+            hi[i] = min(b, m - 1)
+    else:
+        s = (n - 1) / (m - 1)
+        half = radius + (s - 1.0) / 2.0
+        # |s * j - i| <= half  <=>  (i - half) / s <= j <= (i + half) / s
+        for i in range(n):
+            a = int(np.ceil((i - half) / s - eps))
+            b = int(np.floor((i + half) / s + eps))
+            lo[i] = max(a, 0)
+            hi[i] = min(b, m - 1)
+
+
+@njit(cache=True, nogil=True)
+def itakura_ranges(n, m, max_slope, lo, hi):
+    """Itakura parallelogram with slopes in [1/max_slope, max_slope] in normalised axes."""
+    eps = 1e-9
+    if n == 1 or m == 1:
+        for i in range(n):
+            lo[i] = 0
+            hi[i] = m - 1
+        return
+    # work in units of y indices: u = i * (m - 1) / (n - 1)
+    r = (m - 1) / (n - 1)
+    for i in range(n):
+        u = i * r
+        v = (n - 1 - i) * r
+        a = max(u / max_slope, (m - 1) - v * max_slope)
+        b = min(u * max_slope, (m - 1) - v / max_slope)
+        lo[i] = max(int(np.ceil(a - eps)), 0)
+        hi[i] = min(int(np.floor(b + eps)), m - 1)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _dp_row(prev, plo, phi, cur, blo, bhi, buf, first, open_begin, pattern, w0, w1, w2):
+    """One row of the forward recursion on column-local indices ``b``."""
+    for b in range(blo, bhi + 1):
+        d = buf[b]
+        if first:
+            if open_begin or b == 0:
+                cur[b] = d
+            elif pattern == SYMMETRIC and b - 1 >= blo:
+                cur[b] = cur[b - 1] + w2 * d
+            else:
+                cur[b] = _INF
+            continue
+        best = _INF
+        if pattern == SYMMETRIC:
+            if plo <= b <= phi:
+                best = prev[b] + w0 * d
+            if plo <= b - 1 <= phi:
+                v = prev[b - 1] + w1 * d
+                if v < best:
+                    best = v
+            if b - 1 >= blo:
+                v = cur[b - 1] + w2 * d
+                if v < best:
+                    best = v
+        else:
+            if plo <= b <= phi:
+                best = prev[b] + w0 * d
+            if plo <= b - 1 <= phi:
+                v = prev[b - 1] + w1 * d
+                if v < best:
+                    best = v
+            if plo <= b - 2 <= phi:
+                v = prev[b - 2] + w2 * d
+                if v < best:
+                    best = v
+        cur[b] = best
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def accumulate(x, yt, metric, mask, r0, c0, i0, j0, lo, hi, pattern, w, open_begin, acc):
+    """Full accumulated-cost matrix ``acc`` (ns, ms) of the sub-grid starting at (i0, j0)."""
+    ns, ms = acc.shape
+    buf = np.empty(ms)
+    w0, w1, w2 = w[0], w[1], w[2]
+    plo, phi = 1, 0
+    for a in range(ns):
+        i = i0 + a
+        jl = max(lo[i], j0)
+        jh = min(hi[i], j0 + ms - 1)
+        for b in range(ms):
+            acc[a, b] = _INF
+        if jl > jh:
+            plo, phi = 1, 0
+            continue
+        cost_row(x, yt, metric, mask, r0, c0, i, jl, jh, j0, buf)
+        prev = acc[a - 1] if a > 0 else acc[a]
+        _dp_row(
+            prev, plo, phi, acc[a], jl - j0, jh - j0, buf, a == 0, open_begin, pattern, w0, w1, w2
+        )
+        plo, phi = jl - j0, jh - j0
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def backtrack(acc, x, yt, metric, mask, r0, c0, i0, j0, end_b, pattern, w, open_begin):
+    """Optimal path (global indices) through ``acc`` ending at local cell (ns-1, end_b)."""
+    ns, ms = acc.shape
+    out = np.empty((ns + ms, 2), dtype=np.int64)
+    buf = np.empty(1)
+    a, b = ns - 1, end_b
+    k = 0
+    while True:
+        out[k, 0] = i0 + a
+        out[k, 1] = j0 + b
+        k += 1
+        if a == 0 and (open_begin or b == 0):
+            break
+        cost_row(x, yt, metric, mask, r0, c0, i0 + a, j0 + b, j0 + b, j0 + b, buf)
+        d = buf[0]
+        best = _INF
+        na, nb = -1, -1
+        if pattern == SYMMETRIC:
+            if a > 0 and b > 0:
+                v = acc[a - 1, b - 1] + w[1] * d
+                if v < best:
+                    best, na, nb = v, a - 1, b - 1
+            if a > 0:
+                v = acc[a - 1, b] + w[0] * d
+                if v < best:
+                    best, na, nb = v, a - 1, b
+            if b > 0:
+                v = acc[a, b - 1] + w[2] * d
+                if v < best:
+                    best, na, nb = v, a, b - 1
+        elif a > 0:
+            if b > 0:
+                v = acc[a - 1, b - 1] + w[1] * d
+                if v < best:
+                    best, na, nb = v, a - 1, b - 1
+            v = acc[a - 1, b] + w[0] * d
+            if v < best:
+                best, na, nb = v, a - 1, b
+            if b > 1:
+                v = acc[a - 1, b - 2] + w[2] * d
+                if v < best:
+                    best, na, nb = v, a - 1, b - 2
+        if na < 0:  # unreachable cell: no finite predecessor
+            return out[:0]
+        a, b = na, nb
+    res = out[:k][::-1].copy()
+    return res
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def forward_rows(
+    x, yt, metric, mask, r0, c0, i_start, i_stop, first, j0, j1, lo, hi, pattern, w,
+    open_begin, prev, plo, phi,
+):  # fmt: skip
+    """Rolling forward recursion over rows i_start..i_stop (inclusive) of columns j0..j1.
+
+    ``prev`` holds the accumulated row ``i_start - 1`` on its local range ``plo..phi``
+    (ignored when ``first``); on return it holds row ``i_stop``; returns its range.
+    """
+    ms = j1 - j0 + 1
+    buf = np.empty(ms)
+    cur = np.empty(ms)
+    w0, w1, w2 = w[0], w[1], w[2]
+    for i in range(i_start, i_stop + 1):
+        jl = max(lo[i], j0)
+        jh = min(hi[i], j1)
+        if jl > jh:
+            plo, phi = 1, 0
+            first = False
+            continue
+        cost_row(x, yt, metric, mask, r0, c0, i, jl, jh, j0, buf)
+        _dp_row(prev, plo, phi, cur, jl - j0, jh - j0, buf, first, open_begin, pattern, w0, w1, w2)
+        for b in range(jl - j0, jh - j0 + 1):
+            prev[b] = cur[b]
+        plo, phi = jl - j0, jh - j0
+        first = False
+    return plo, phi
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def backward_rows(
+    x, yt, metric, mask, r0, c0, i_start, i_stop, last, j0, j1, lo, hi, pattern, w,
+    nxt, nbuf, nlo, nhi,
+):  # fmt: skip
+    """Rolling cost-to-go over rows i_start down to i_stop (i_start >= i_stop).
+
+    The cost-to-go of (i, j) sums the weighted local costs of the cells after (i, j) on the
+    best path to the end cell (i_end, j1), excluding its own. ``nxt`` / ``nbuf`` hold the
+    cost-to-go and the local costs of row ``i_start + 1`` (ignored when ``last``); on return
+    they hold row ``i_stop``; returns its range.
+    """
+    ms = j1 - j0 + 1
+    cbuf = np.empty(ms)
+    cur = np.empty(ms)
+    w0, w1, w2 = w[0], w[1], w[2]
+    for i in range(i_start, i_stop - 1, -1):
+        jl = max(lo[i], j0)
+        jh = min(hi[i], j1)
+        if jl > jh:
+            nlo, nhi = 1, 0
+            last = False
+            continue
+        cost_row(x, yt, metric, mask, r0, c0, i, jl, jh, j0, cbuf)
+        blo, bhi = jl - j0, jh - j0
+        for b in range(bhi, blo - 1, -1):
+            best = _INF
+            if last:
+                if b == ms - 1:
+                    best = 0.0
+                elif pattern == SYMMETRIC and b + 1 <= bhi:
+                    best = cur[b + 1] + w2 * cbuf[b + 1]
+                cur[b] = best
+                continue
+            if pattern == SYMMETRIC:
+                if nlo <= b <= nhi:
+                    best = nxt[b] + w0 * nbuf[b]
+                if nlo <= b + 1 <= nhi:
+                    v = nxt[b + 1] + w1 * nbuf[b + 1]
+                    if v < best:
+                        best = v
+                if b + 1 <= bhi:
+                    v = cur[b + 1] + w2 * cbuf[b + 1]
+                    if v < best:
+                        best = v
+            else:
+                if nlo <= b <= nhi:
+                    best = nxt[b] + w0 * nbuf[b]
+                if nlo <= b + 1 <= nhi:
+                    v = nxt[b + 1] + w1 * nbuf[b + 1]
+                    if v < best:
+                        best = v
+                if nlo <= b + 2 <= nhi:
+                    v = nxt[b + 2] + w2 * nbuf[b + 2]
+                    if v < best:
+                        best = v
+            cur[b] = best
+        for b in range(blo, bhi + 1):
+            nxt[b] = cur[b]
+            nbuf[b] = cbuf[b]
+        nlo, nhi = blo, bhi
+        last = False
+    return nlo, nhi
+
+
+@njit(cache=True, nogil=True, error_model="numpy")
+def _pair_cost(x, yt, metric, lo, hi, pattern, w, open_begin, open_end, norm):
+    """Distance-only DTW of one pair in O(m) memory; ``norm`` 0 none, 1 by n, 2 by n + m."""
+    n = x.shape[0]
+    m = yt.shape[1]
+    prev = np.empty(m)
+    empty_mask = np.zeros((0, 0), dtype=np.bool_)
+    plo, phi = forward_rows(
+        x, yt, metric, empty_mask, 0, 0, 0, n - 1, True, 0, m - 1, lo, hi, pattern, w,
+        open_begin, prev, 1, 0,
+    )  # fmt: skip
+    if not open_end:
+        if plo <= m - 1 <= phi:
+            return prev[m - 1]
+        return _INF
+    best = _INF
+    best_cost = _INF
+    for b in range(plo, phi + 1):
+        v = prev[b]
+        if norm == 1:
+            v = v / n
+        elif norm == 2:
+            v = v / (n + b + 1)
+        if v < best:
+            best = v
+            best_cost = prev[b]
+    return best_cost
+
+
+@njit(cache=True, parallel=True, error_model="numpy")
+def cdist(
+    xs, x_off, yts, y_off, pairs, metric, window, param, pattern, w, open_begin, open_end, norm,
+    out,
+):  # fmt: skip
+    """DTW cost of every (i, j) in ``pairs`` over concatenated sequences, in parallel."""
+    for p in prange(pairs.shape[0]):
+        a = pairs[p, 0]
+        b = pairs[p, 1]
+        x = xs[x_off[a] : x_off[a + 1]]
+        yt = yts[:, y_off[b] : y_off[b + 1]]
+        n = x.shape[0]
+        m = yt.shape[1]
+        lo = np.zeros(n, dtype=np.int64)
+        hi = np.full(n, m - 1, dtype=np.int64)
+        if window == 1:
+            sakoe_chiba_ranges(n, m, param, lo, hi)
+        elif window == 2:
+            itakura_ranges(n, m, param, lo, hi)
+        out[a, b] = _pair_cost(
+            np.ascontiguousarray(x), np.ascontiguousarray(yt), metric, lo, hi, pattern, w,
+            open_begin, open_end, norm,
+        )  # fmt: skip
