@@ -1,0 +1,80 @@
+import numpy as np
+import pytest
+
+from mmalign.connections.grounding import (
+    GroundingConfig,
+    align_words,
+    embed_scenes,
+    pointing_accuracy,
+    train_grounding,
+)
+from mmalign.data.digit_scenes import make_digit_scenes
+
+
+def test_pointing_accuracy_hand_cases():
+    true = np.array([[2, -1, 0, 1], [1, 0, -1, -1]])
+    mask = np.array([[True, True, True], [True, True, False]])
+    perfect = pointing_accuracy(np.where(true >= 0, true, 7), true, mask)
+    assert perfect.accuracy == 1.0 and perfect.n_words == 5
+    # chance: three words in a 3-region scene, two in a 2-region scene
+    assert perfect.chance == pytest.approx((3 / 3 + 2 / 2) / 5)
+    half = pointing_accuracy([[2, 0, 1, 1], [0, 0, 0, 0]], true, mask)
+    assert half.accuracy == pytest.approx(3 / 5)
+    assert half.correct.tolist() == [True, False, True, False, True]
+
+
+def test_pointing_accuracy_validation():
+    with pytest.raises(ValueError, match="same 2-D shape"):
+        pointing_accuracy([[0]], [[0, 1]], [[True, True]])
+    with pytest.raises(ValueError, match="nothing to evaluate"):
+        pointing_accuracy([[0]], [[-1]], [[True]])
+    with pytest.raises(ValueError, match="points past the 1 regions"):
+        pointing_accuracy([[0]], [[3]], [[True]])
+    with pytest.raises(ValueError, match="Unknown text_encoder 'bert'"):
+        GroundingConfig(text_encoder="bert")
+    with pytest.raises(ValueError, match="steps must be a positive int"):
+        GroundingConfig(steps=0)
+
+
+def test_align_words_on_hand_made_embeddings():
+    # 1 scene, words 0 and 2 are queries; regions 0..2 with region 2 padding
+    regions = np.array([[[1.0, 0.0], [0.0, 1.0], [0.7, 0.7]]])
+    words = np.array([[[0.1, 1.0], [1.0, 1.0], [0.9, 0.8]]])
+    wmask = np.array([[True, True, True]])
+    rmask = np.array([[True, True, False]])
+    query = np.array([[True, False, True]])
+    att = align_words(words, regions, wmask, rmask, method="attention", query_mask=query)
+    assert att.tolist() == [[1, -1, 0]]
+    # both query words prefer region 0 when word 0 is ambiguous; OT spreads them one-to-one
+    words2 = np.array([[[1.0, 0.9], [0.0, 0.0], [1.0, 0.1]]])
+    att2 = align_words(words2, regions, wmask, rmask, method="attention", query_mask=query)
+    assert att2.tolist() == [[0, -1, 0]]
+    for method in ("ot", "assign"):
+        one_to_one = align_words(words2, regions, wmask, rmask, method=method, query_mask=query)
+        assert one_to_one.tolist() == [[1, -1, 0]]
+    with pytest.raises(ValueError, match="Unknown method"):
+        align_words(words, regions, wmask, rmask, method="greedy")
+
+
+@pytest.mark.parametrize("supervised", [False, True])
+def test_tiny_training_beats_chance(supervised):
+    train = make_digit_scenes(n_scenes=200, seed=0, max_digits=3)
+    test = make_digit_scenes(n_scenes=40, seed=1, split="test", max_digits=3)
+    model = train_grounding(train, steps=60, batch_size=32, supervised=supervised, seed=0)
+    w, r = embed_scenes(model, test)
+    assert w.shape == (40, test.tokens.shape[1], 64) and r.shape == (40, 3, 64)
+    np.testing.assert_allclose(np.linalg.norm(w, axis=-1), 1.0, atol=1e-5)
+    query = test.token_region >= 0
+    pred = align_words(w, r, test.token_mask, test.region_mask, method="ot", query_mask=query)
+    res = pointing_accuracy(pred, test.token_region, test.region_mask)
+    assert res.accuracy > res.chance + 0.15
+
+
+def test_wra_loss_variant_runs_and_is_deterministic():
+    train = make_digit_scenes(n_scenes=40, seed=2, max_digits=3)
+    a = train_grounding(train, steps=3, batch_size=8, wra_weight=0.5, seed=3)
+    b = train_grounding(train, steps=3, batch_size=8, wra_weight=0.5, seed=3)
+    wa, _ = embed_scenes(a, train.subset(slice(0, 4)))
+    wb, _ = embed_scenes(b, train.subset(slice(0, 4)))
+    np.testing.assert_array_equal(wa, wb)
+    assert a.config.wra_weight == 0.5
