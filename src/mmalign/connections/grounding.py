@@ -206,7 +206,6 @@ def minilm_word_features(scenes: DigitScenes, *, batch_size: int = 256) -> np.nd
 
 
 def _build(config: GroundingConfig, n_vocab: int, text_dim: int | None, region_dim: int):
-    import torch
     from torch import nn
 
     class GroundingModel(nn.Module):
