@@ -68,7 +68,11 @@ def cost_row(x, yt, metric, mask, r0, c0, i, jl, jh, j0, buf):
 
 @njit(cache=True, nogil=True)
 def sakoe_chiba_ranges(n, m, radius, lo, hi):
-    """Slanted Sakoe-Chiba band: distance to the line (0, 0)-(n-1, m-1) along the longer axis."""
+    """Slanted Sakoe-Chiba band: distance to the line (0, 0)-(n-1, m-1) along the longer axis.
+
+    The half width is ``radius + s / 2`` with ``s = (L-1)/(S-1)``: the ``s / 2`` term covers
+    the cells the line passes through, so ``radius=0`` is the (connected) digital diagonal.
+    """
     eps = 1e-9
     if n == 1 or m == 1:
         for i in range(n):
@@ -77,7 +81,7 @@ def sakoe_chiba_ranges(n, m, radius, lo, hi):
         return
     if m >= n:
         s = (m - 1) / (n - 1)
-        half = radius + (s - 1.0) / 2.0
+        half = radius + s / 2.0
         for i in range(n):
             a = int(np.ceil(s * i - half - eps))
             b = int(np.floor(s * i + half + eps))
@@ -85,7 +89,7 @@ def sakoe_chiba_ranges(n, m, radius, lo, hi):
             hi[i] = min(b, m - 1)
     else:
         s = (n - 1) / (m - 1)
-        half = radius + (s - 1.0) / 2.0
+        half = radius + s / 2.0
         # |s * j - i| <= half  <=>  (i - half) / s <= j <= (i + half) / s
         for i in range(n):
             a = int(np.ceil((i - half) / s - eps))
@@ -103,6 +107,9 @@ def itakura_ranges(n, m, max_slope, lo, hi):
             lo[i] = 0
             hi[i] = m - 1
         return
+    # the digital diagonal is always kept: on a coarse grid the parallelogram near its
+    # corners can be thinner than a cell, which would leave rows without any cell
+    sakoe_chiba_ranges(n, m, 0.0, lo, hi)
     # work in units of y indices: u = i * (m - 1) / (n - 1)
     r = (m - 1) / (n - 1)
     for i in range(n):
@@ -110,8 +117,11 @@ def itakura_ranges(n, m, max_slope, lo, hi):
         v = (n - 1 - i) * r
         a = max(u / max_slope, (m - 1) - v * max_slope)
         b = min(u * max_slope, (m - 1) - v / max_slope)
-        lo[i] = max(int(np.ceil(a - eps)), 0)
-        hi[i] = min(int(np.floor(b + eps)), m - 1)
+        a_i = int(np.ceil(a - eps))
+        b_i = int(np.floor(b + eps))
+        if a_i <= b_i:
+            lo[i] = max(min(lo[i], a_i), 0)
+            hi[i] = min(max(hi[i], b_i), m - 1)
 
 
 @njit(cache=True, nogil=True, inline="always")

@@ -23,6 +23,8 @@ References
 
 from __future__ import annotations
 
+import sys
+import types
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -326,13 +328,14 @@ def sakoe_chiba_mask(n: int, m: int, radius: float) -> np.ndarray:
     """Boolean mask of the Sakoe-Chiba band, slanted for unequal lengths.
 
     A cell ``(i, j)`` is inside when its distance to the straight line from ``(0, 0)`` to
-    ``(n-1, m-1)``, measured along the longer axis, is at most ``radius + (s - 1) / 2``,
-    where ``s = (L-1)/(S-1) >= 1`` is the slope between the longer and the shorter length.
+    ``(n-1, m-1)``, measured along the longer axis, is at most ``radius + s / 2``, where
+    ``s = (L-1)/(S-1) >= 1`` is the slope between the longer and the shorter length (the
+    ``s / 2`` term takes in the cells the line passes through).
     For ``n == m`` this is exactly ``|i - j| <= radius`` (tslearn, dtw-python, and
     dtaidistance with ``window = radius + 1``). For unequal lengths the peers differ:
     dtw-python keeps ``|i - j| <= radius`` (no path unless ``radius >= |n - m|``), tslearn
     widens the band by ``|n - m|``. mmalign follows the slanted definition because a band is
-    meant to bound the deviation from the *diagonal*, and the half-step term keeps it
+    meant to bound the deviation from the *diagonal*, and the ``s / 2`` term keeps it
     connected (``radius=0`` is the digital diagonal) however different the lengths are.
 
     Parameters
@@ -362,7 +365,9 @@ def itakura_mask(n: int, m: int, max_slope: float = 2.0) -> np.ndarray:
     ``[1 / max_slope, max_slope]`` from both corners: ``p / s <= q <= p * s`` and
     ``1 - (1 - p) * s <= q <= 1 - (1 - p) / s``. tslearn scales the slopes by ``n / m``
     instead of ``(n-1) / (m-1)``; the two agree for ``n == m``. mmalign uses
-    ``(n-1) / (m-1)`` so that the corners are exactly the two end cells.
+    ``(n-1) / (m-1)`` so that the corners are exactly the two end cells, and always keeps the
+    digital diagonal (``sakoe_chiba_mask(n, m, 0)``) so that the window is never empty near
+    the corners of an unequal-length grid (where tslearn warns that it is unfeasible).
 
     Parameters
     ----------
@@ -955,7 +960,8 @@ def cdist_dtw(
     Returns
     -------
     ndarray of shape (len(X), len(Y))
-        ``out[a, b] == dtw(X[a], Y[b], ...)``.
+        ``out[a, b] == dtw(X[a], Y[b], ...)``; ``inf`` for a pair that has no warping path
+        within the window or step pattern (where :func:`dtw` raises).
     """
     xs = _check_list(X, "X")
     ys = xs if Y is None else _check_list(Y, "Y")
@@ -1018,12 +1024,6 @@ def cdist_dtw(
             numba.set_num_threads(old)
     if symmetric:
         out = np.where(np.isnan(out), out.T, out)
-    if np.isinf(out).any():
-        a, b = np.argwhere(np.isinf(out))[0]
-        raise ValueError(
-            f"no warping path for pair (X[{a}], Y[{b}]) within the window; widen radius / "
-            f"max_slope or drop the window."
-        )
     return out
 
 
@@ -1042,3 +1042,18 @@ def _check_list(seqs: Any, name: str) -> list[np.ndarray]:
             f"all sequences of {name} must have the same number of features, got {sorted(dims)}."
         )
     return out
+
+
+class _CallableModule(types.ModuleType):
+    """This module shares its name with its main function ``dtw``.
+
+    Importing ``mmalign.explicit.dtw`` binds the *module* to the package attribute ``dtw``,
+    which then shadows the lazy export of the *function*; making the module callable keeps
+    ``from mmalign.explicit import dtw; dtw(x, y)`` right whatever the import order.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> float:
+        return dtw(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
