@@ -42,7 +42,7 @@ def pseudo_alignment_windows(n_short: int, n_long: int, window_factor: float = 2
     Examples
     --------
     >>> pseudo_alignment_windows(2, 5).tolist()
-    [[0, 2], [2, 4]]
+    [[0, 1], [3, 4]]
     >>> pseudo_alignment_windows(3, 4).tolist()
     [[0, 1], [1, 2], [2, 3]]
     """
