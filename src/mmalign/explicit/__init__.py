@@ -31,10 +31,12 @@ _EXPORTS: dict[str, str] = {
     "soft_dtw_divergence": "mmalign.explicit.soft_dtw",
     "soft_dtw_grad": "mmalign.explicit.soft_dtw",
     "SoftDTWLoss": "mmalign.explicit.soft_dtw_torch",
+    "soft_dtw_batch": "mmalign.explicit.soft_dtw_torch",
     # canonical time warping and DTW barycenter averaging (ctw.py, dba.py)
     "CTWResult": "mmalign.explicit.ctw",
     "ctw": "mmalign.explicit.ctw",
     "dba": "mmalign.explicit.dba",
+    "DBAResult": "mmalign.explicit.dba",
     # set to set (ot.py; the torch loss in ot_torch.py)
     "OTAlignment": "mmalign.explicit.ot",
     "ot_align": "mmalign.explicit.ot",
