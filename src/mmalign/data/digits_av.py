@@ -57,13 +57,15 @@ __all__ = [
 ]
 
 DIGITS_AV_LABELS = (
-    "emphasis_match",
-    "bright_match",
-    "n_stressed",
-    "n_bright",
-    "n_emphasized",
+    "text_vision",
+    "text_audio",
+    "audio_vision",
+    "text_only",
+    "audio_only",
+    "vision_only",
     "first_digit",
 )
+_N_INKS = 3
 _WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 MODALITIES = ("text", "audio", "vision")
 
@@ -101,7 +103,7 @@ class DigitsAVConfig:
     n_digits : int
         Digits per sample, distinct, 2 to 10 (default 4).
     label : str
-        The label used as ``labels`` (one of ``DIGITS_AV_LABELS``; default ``"emphasis_match"``).
+        The label used as ``labels`` (one of ``DIGITS_AV_LABELS``; default ``"text_vision"``).
         All labels are kept in ``extras["labels"]``.
     audio_fps : int
         Audio feature frames per second (MFCC hop; default 100).
@@ -119,8 +121,6 @@ class DigitsAVConfig:
         Delay of each image after its word starts, seconds, drawn per digit (default -0.05-0.2).
     unstressed_gain : float
         Amplitude of unstressed words (default 0.3; stressed words 1.0).
-    dim_level : float
-        Brightness of dim images (default 0.35; bright images 1.0).
     vision_noise : float
         Standard deviation of the per-frame pixel noise (default 0.05).
     fsdd_root : str or None
@@ -132,7 +132,7 @@ class DigitsAVConfig:
     n_valid: int = 300
     n_test: int = 500
     n_digits: int = 4
-    label: str = "emphasis_match"
+    label: str = "text_vision"
     audio_fps: int = 100
     n_mfcc: int = 13
     vision_fps: int = 15
@@ -141,7 +141,6 @@ class DigitsAVConfig:
     pause_range: tuple[float, float] = (0.03, 0.15)
     lag_range: tuple[float, float] = (-0.05, 0.2)
     unstressed_gain: float = 0.3
-    dim_level: float = 0.35
     vision_noise: float = 0.05
     fsdd_root: str | None = None
     seed: int = 0
@@ -177,7 +176,7 @@ class DigitsAVConfig:
     def key(self) -> str:
         """A short hash of every field (the cache key)."""
         blob = json.dumps(dataclasses.asdict(self), sort_keys=True, default=str)
-        return hashlib.sha256(f"digits-av-v1:{blob}".encode()).hexdigest()[:16]
+        return hashlib.sha256(f"digits-av-v3:{blob}".encode()).hexdigest()[:16]
 
 
 def default_cache_dir() -> Path:
@@ -307,8 +306,7 @@ def _digit_images(split: str) -> tuple[np.ndarray, np.ndarray]:
 def _make_split(
     cfg: DigitsAVConfig, split: str, n: int, speech: _SpeechSource
 ) -> dict[str, np.ndarray]:
-    seed = np.random.SeedSequence([cfg.seed, _SPLITS.index(split)])
-    rng = np.random.default_rng(seed)
+    seeds = np.random.SeedSequence([cfg.seed, _SPLITS.index(split)]).spawn(n)
     speakers = speech.speakers(split)
     images, image_digit = _digit_images(split)
     by_digit = [np.flatnonzero(image_digit == d) for d in range(10)]
@@ -320,16 +318,28 @@ def _make_split(
     a_seg = np.zeros((n, k, 2), np.int64)
     v_seg = np.zeros((n, k, 2), np.int64)
     digits = np.zeros((n, k), np.int64)
-    marks = np.zeros((n, 3, k), np.int64)  # stress, emphasis, brightness
+    marks = np.zeros((n, 3, k), np.int64)  # audio stress, text emphasis, vision ink
     speaker_of = []
     for i in range(n):
+        # one random stream per sample: eSpeak's waveforms vary by a few samples between
+        # calls, so no sample's draws may depend on the length of an earlier one
+        rng = np.random.default_rng(seeds[i])
         dg = rng.choice(10, size=k, replace=False)
-        stress, emph, bright = rng.integers(0, 2, size=(3, k))
+        stress = rng.integers(0, 2, size=k)
+        emph = np.zeros(k, np.int64)
+        emph[int(rng.integers(k))] = 1  # one digit of the transcript is emphasized
+        ink = rng.integers(0, _N_INKS, size=k)
         spk = speakers[int(rng.integers(len(speakers)))]
         rate = int(rng.integers(cfg.rate_range[0], cfg.rate_range[1] + 1))
         pitch = int(rng.integers(cfg.pitch_range[0], cfg.pitch_range[1] + 1))
+        lead = rng.uniform(0.05, 0.15)
+        gaps = np.append(rng.uniform(*cfg.pause_range, size=k - 1), rng.uniform(0.05, 0.15))
+        lags = rng.uniform(*cfg.lag_range, size=k)
+        picks = [by_digit[d][int(rng.integers(len(by_digit[d])))] for d in dg]
+        # noise comes from its own stream: its size follows the (slightly variable) audio length
+        noise = np.random.default_rng([cfg.seed, _SPLITS.index(split), i, 1])
         # ---- audio: words with pauses; exact word boundaries in samples
-        pieces = [np.zeros(int(rng.uniform(0.05, 0.15) * sr), np.float32)]
+        pieces = [np.zeros(int(lead * sr), np.float32)]
         pos = len(pieces[0])
         word_span = []
         for j in range(k):
@@ -338,18 +348,17 @@ def _make_split(
             word_span.append((pos, pos + len(w)))
             pieces.append(w)
             pos += len(w)
-            gap = rng.uniform(*cfg.pause_range) if j < k - 1 else rng.uniform(0.05, 0.15)
-            pieces.append(np.zeros(int(gap * sr), np.float32))
+            pieces.append(np.zeros(int(gaps[j] * sr), np.float32))
             pos += len(pieces[-1])
         y = np.concatenate(pieces)
-        y = y + rng.normal(0.0, 1e-3, size=len(y)).astype(np.float32)  # a quiet noise floor
+        y = y + noise.normal(0.0, 1e-3, size=len(y)).astype(np.float32)  # a quiet noise floor
         mfcc = mfcc_fn(y)  # (T_a, n_mfcc); frame t is centred at t / audio_fps seconds
         t_a = len(mfcc)
         for j, (s, e) in enumerate(word_span):
             a_seg[i, j] = (min(int(round(s / hop)), t_a - 1), min(int(round(e / hop)), t_a))
         # ---- vision: each image from its word's onset + lag until the next image appears
         dur = len(y) / sr
-        onsets = np.array([word_span[j][0] / sr + rng.uniform(*cfg.lag_range) for j in range(k)])
+        onsets = np.array([word_span[j][0] / sr + lags[j] for j in range(k)])
         onsets = np.maximum.accumulate(np.maximum(onsets, 0.0))
         t_v = int(np.ceil(dur * cfg.vision_fps))
         frame_start = np.minimum(np.round(onsets * cfg.vision_fps).astype(np.int64), t_v - 1)
@@ -357,11 +366,10 @@ def _make_split(
             frame_start[j] = max(frame_start[j], frame_start[j - 1] + 1)
         t_v = max(t_v, int(frame_start[-1]) + 2)
         bounds = np.append(frame_start, t_v)
-        frames = rng.normal(0.0, cfg.vision_noise, size=(t_v, 64)).astype(np.float32)
+        frames = noise.normal(0.0, cfg.vision_noise, size=(t_v, 64 * _N_INKS)).astype(np.float32)
         for j in range(k):
-            img = images[by_digit[dg[j]][int(rng.integers(len(by_digit[dg[j]])))]]
-            level = 1.0 if bright[j] else cfg.dim_level
-            frames[bounds[j] : bounds[j + 1]] += level * img
+            channel = slice(64 * ink[j], 64 * (ink[j] + 1))  # red, green or blue ink
+            frames[bounds[j] : bounds[j + 1], channel] += images[picks[j]]
             v_seg[i, j] = (bounds[j], bounds[j + 1])
         # ---- text: one-hot digit + emphasis flag
         tok = np.zeros((k, 11), np.float32)
@@ -371,7 +379,7 @@ def _make_split(
         vision.append(frames)
         text.append(tok)
         digits[i] = dg
-        marks[i] = (stress, emph, bright)
+        marks[i] = (stress, emph, ink)
         speaker_of.append(f"{spk}|r{rate}|p{pitch}")
 
     def pad(seqs: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
@@ -400,15 +408,32 @@ def _make_split(
 
 
 def _labels(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-    stress, emph, bright = arrays["marks"].transpose(1, 0, 2)
+    stress, emph, ink = arrays["marks"].transpose(1, 0, 2)
+    n = len(stress)
+    focus = emph.argmax(1)  # the emphasized digit
+    rows = np.arange(n)
     return {
-        "emphasis_match": (emph == stress).sum(1),
-        "bright_match": (bright == stress).sum(1),
-        "n_stressed": stress.sum(1),
-        "n_bright": bright.sum(1),
-        "n_emphasized": emph.sum(1),
+        "text_vision": ink[rows, focus],
+        "text_audio": stress[rows, focus],
+        "audio_vision": ((stress == 1) & (ink == 0)).sum(1),
+        "text_only": focus,
+        "audio_only": stress.sum(1),
+        "vision_only": ink[:, 0],
         "first_digit": arrays["digits"][:, 0],
     }
+
+
+def n_classes(label: str, n_digits: int) -> int:
+    """Number of classes of a digits-av label."""
+    return {
+        "text_vision": _N_INKS,
+        "text_audio": 2,
+        "audio_vision": n_digits + 1,
+        "text_only": n_digits,
+        "audio_only": n_digits + 1,
+        "vision_only": _N_INKS,
+        "first_digit": 10,
+    }[label]
 
 
 def generate_digits_av(config: DigitsAVConfig) -> dict[str, dict[str, np.ndarray]]:
@@ -479,7 +504,7 @@ def load_digits_av(
     raw = None
     path = None
     # Labels are derived on load, so the cache key ignores which one is chosen.
-    key = dataclasses.replace(config, label="emphasis_match").key()
+    key = dataclasses.replace(config, label="text_vision").key()
     if cache:
         path = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         path = path / "digits-av" / f"{key}.npz"
@@ -539,7 +564,7 @@ def _assemble(config: DigitsAVConfig, raw: dict[str, dict[str, np.ndarray]]) -> 
         }
         ids = [f"{s}-{i:05d}" for i in range(n)]
         splits[s] = MultimodalSplit(feats, lens, labels[config.label].astype(np.int64), ids, extras)
-    n_out = 10 if config.label == "first_digit" else config.n_digits + 1
+    n_out = n_classes(config.label, config.n_digits)
     return MultimodalDataset(splits, task="classification", n_outputs=n_out, name="digits-av")
 
 

@@ -1,0 +1,108 @@
+import numpy as np
+import pytest
+
+from mmalign.data import DIGITS_AV_LABELS, DigitsAVConfig, load_digits_av, true_intervals
+from mmalign.data.digits_av import generate_digits_av
+
+TINY = dict(n_train=6, n_valid=3, n_test=3, n_digits=3)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    return load_digits_av(cache_dir=tmp_path_factory.mktemp("cache"), **TINY)
+
+
+def test_shapes_lengths_and_labels(tiny):
+    assert tiny.input_dims == {"text": 11, "audio": 13, "vision": 192}
+    assert tiny.task == "classification" and tiny.n_outputs == 3
+    tr = tiny["train"]
+    assert tr.lengths["text"].tolist() == [3] * 6
+    # every digit appears in order in every stream; words are ~0.2-0.5 s at 100 frames/s
+    seg_a = tr.extras["segments"]["audio"]
+    seg_v = tr.extras["segments"]["vision"]
+    assert np.all(np.diff(seg_a[:, :, 0], axis=1) > 0) and np.all(seg_a[:, :, 1] > seg_a[:, :, 0])
+    assert np.all((seg_a[:, :, 1] - seg_a[:, :, 0]) >= 10)
+    assert np.all(seg_v[:, :-1, 1] == seg_v[:, 1:, 0])  # images tile the video
+    assert np.all(seg_a[:, -1, 1] <= tr.lengths["audio"])
+    assert np.all(seg_v[:, -1, 1] == tr.lengths["vision"])
+    # padding is zero, labels follow their definitions
+    for m in tiny.modalities:
+        for i, n in enumerate(tr.lengths[m]):
+            assert np.all(tr.features[m][i, n:] == 0)
+    stress, emph, ink = tr.extras["marks"].transpose(1, 0, 2)
+    assert np.all(emph.sum(1) == 1)
+    focus = emph.argmax(1)
+    np.testing.assert_array_equal(tr.labels, ink[np.arange(6), focus])
+    np.testing.assert_array_equal(tr.extras["labels"]["text_audio"], stress[np.arange(6), focus])
+    np.testing.assert_array_equal(tr.extras["labels"]["audio_only"], stress.sum(1))
+    # the image of each digit is drawn in its ink's 64 channels only
+    raw = tr.features["vision"][0]
+    for j, (s, e) in enumerate(seg_v[0]):
+        energy = [np.abs(raw[s:e, 64 * c : 64 * (c + 1)]).sum() for c in range(3)]
+        assert int(np.argmax(energy)) == ink[0, j]
+    # the text stream spells the digits and their emphasis
+    np.testing.assert_array_equal(tr.features["text"][:, :, :10].argmax(-1), tr.extras["digits"])
+    np.testing.assert_array_equal(tr.features["text"][:, :, 10], emph)
+    assert set(tr.extras["labels"]) == set(DIGITS_AV_LABELS)
+
+
+def test_deterministic_and_cached(tiny, tmp_path):
+    again = load_digits_av(cache=False, **TINY)
+    # every random choice is reproduced; eSpeak's waveforms may differ by a few samples
+    np.testing.assert_array_equal(again["test"].features["text"], tiny["test"].features["text"])
+    np.testing.assert_array_equal(again["test"].extras["marks"], tiny["test"].extras["marks"])
+    assert again["test"].extras["speaker"] == tiny["test"].extras["speaker"]
+    diff = again["test"].extras["segments"]["audio"] - tiny["test"].extras["segments"]["audio"]
+    assert np.abs(diff).max() <= 2
+    load_digits_av(cache_dir=tmp_path, **TINY)
+    files = list((tmp_path / "digits-av").glob("*.npz"))
+    assert len(files) == 1
+    other = load_digits_av(cache=False, seed=1, **TINY)
+    assert not np.array_equal(other["train"].extras["digits"], tiny["train"].extras["digits"])
+
+
+def test_speakers_and_images_split():
+    raw = generate_digits_av(DigitsAVConfig(**TINY))
+    voices = {s: {v.split("|")[0] for v in raw[s]["speaker"]} for s in raw}
+    assert voices["train"].isdisjoint(voices["test"]) and voices["train"].isdisjoint(
+        voices["valid"]
+    )
+
+
+def test_true_intervals_match_segments(tiny):
+    te = tiny["test"]
+    ti = true_intervals(te, "text", "audio")
+    np.testing.assert_array_equal(ti[0], te.extras["segments"]["audio"][0])
+    tv = true_intervals(te, "vision", "text")
+    seg_v = te.extras["segments"]["vision"][1]
+    assert len(tv[1]) == te.lengths["vision"][1]
+    for j, (s, e) in enumerate(seg_v):
+        np.testing.assert_array_equal(tv[1][s:e], np.tile([j, j + 1], (e - s, 1)))
+    # silence frames before the first word belong to the first digit
+    ta = true_intervals(te, "audio", "vision")
+    first = te.extras["segments"]["audio"][2, 0, 0]
+    np.testing.assert_array_equal(
+        ta[2][:first], np.tile(te.extras["segments"]["vision"][2, 0], (first, 1))
+    )
+    with pytest.raises(ValueError, match="valid options are: text, audio, vision"):
+        true_intervals(te, "video", "audio")
+
+
+def test_fsdd_recordings(fsdd_root, tmp_path):
+    ds = load_digits_av(fsdd_root=str(fsdd_root), cache_dir=tmp_path, **TINY)
+    assert ds.input_dims["audio"] == 13
+    spk = {s.split("|")[0] for s in ds["test"].extras["speaker"]}
+    assert spk == {"yweweler"}
+
+
+def test_config_errors():
+    with pytest.raises(
+        ValueError, match="Unknown label 'x'; valid options are: text_vision, text_audio"
+    ):
+        DigitsAVConfig(label="x")
+    with pytest.raises(ValueError, match="n_digits must be an int from 2 to 10"):
+        DigitsAVConfig(n_digits=11)
+    with pytest.raises(ValueError, match=r"Unknown digits-av option\(s\) \['n_samples'\]"):
+        load_digits_av(n_samples=3, cache=False)
+    with pytest.raises(FileNotFoundError, match="fsdd_root"):
+        load_digits_av(fsdd_root="/nonexistent", cache=False, **TINY)
