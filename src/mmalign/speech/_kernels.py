@@ -82,3 +82,81 @@ def local_dtw_path(cost: np.ndarray, *, open_begin: bool = False, open_end: bool
     path = dtw_backtrack(step, n - 1, j)
     span = path[-1, 1] - path[0, 1] + 1
     return path, float(acc[n - 1, j] / (n + span))
+
+
+@nb.njit(cache=True)
+def dtw_p1_accumulate(cost):  # pragma: no cover - numba
+    """Sakoe-Chiba symmetric P=1 DTW (local slope between 1/2 and 2), normalised by n + m.
+
+    Moves into (i, j): 0 from (i-1, j-2) via (i, j-1); 1 from (i-1, j-1); 2 from (i-2, j-1)
+    via (i-1, j). Weights as dtw-python's ``symmetricP1``.
+    """
+    n, m = cost.shape
+    inf = np.inf
+    acc = np.full((n, m), inf)
+    move = np.full((n, m), -1, dtype=np.int8)
+    acc[0, 0] = 2.0 * cost[0, 0]
+    for i in range(1, n):
+        for j in range(1, m):
+            c = cost[i, j]
+            best = acc[i - 1, j - 1] + 2.0 * c
+            mv = 1
+            if j >= 2:
+                v = acc[i - 1, j - 2] + 2.0 * cost[i, j - 1] + c
+                if v < best:
+                    best = v
+                    mv = 0
+            if i >= 2:
+                v = acc[i - 2, j - 1] + 2.0 * cost[i - 1, j] + c
+                if v < best:
+                    best = v
+                    mv = 2
+            acc[i, j] = best
+            move[i, j] = mv
+    return acc, move
+
+
+@nb.njit(cache=True)
+def dtw_p1_backtrack(move, i, j):  # pragma: no cover - numba
+    out = np.empty((i + j + 2, 2), dtype=np.int64)
+    k = 0
+    out[k, 0] = i
+    out[k, 1] = j
+    k += 1
+    while i > 0 or j > 0:
+        mv = move[i, j]
+        if mv == 0:
+            out[k, 0] = i
+            out[k, 1] = j - 1
+            k += 1
+            i -= 1
+            j -= 2
+        elif mv == 1:
+            i -= 1
+            j -= 1
+        elif mv == 2:
+            out[k, 0] = i - 1
+            out[k, 1] = j
+            k += 1
+            i -= 2
+            j -= 1
+        else:
+            break
+        out[k, 0] = i
+        out[k, 1] = j
+        k += 1
+    return out[:k][::-1].copy()
+
+
+def slope_dtw_path(cost: np.ndarray):
+    """Symmetric P=1 DTW path (k, 2) and cost / (n + m); None where the slope makes it infeasible."""
+    n, m = cost.shape
+    if n < 2 or m < 2 or not (m <= 2 * n - 1 and n <= 2 * m - 1):
+        return None
+    acc, move = dtw_p1_accumulate(np.ascontiguousarray(cost, dtype=np.float64))
+    if not np.isfinite(acc[n - 1, m - 1]):
+        return None
+    path = dtw_p1_backtrack(move, n - 1, m - 1)
+    if path[0, 0] != 0 or path[0, 1] != 0:
+        return None
+    return path, float(acc[n - 1, m - 1] / (n + m))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["mfcc_features", "energy_vad", "FRAME_RATE"]
+__all__ = ["mfcc_features", "energy_vad", "speech_segments", "FRAME_RATE"]
 
 FRAME_RATE = 100  # frames per second (10 ms hop)
 
@@ -40,26 +40,27 @@ def mfcc_features(
     Davis & Mermelstein (1980), "Comparison of parametric representations for monosyllabic
     word recognition in continuously spoken sentences".
     """
-    import librosa
-
     hop = sample_rate // FRAME_RATE
     win = int(round(0.025 * sample_rate))
     n_fft = 1 << int(np.ceil(np.log2(win)))
     y = np.asarray(samples, dtype=np.float32)
     # pre-emphasis flattens the spectral tilt so consonants weigh as much as vowels
     y = np.append(y[:1], y[1:] - 0.97 * y[:-1])
-    m = librosa.feature.mfcc(
-        y=y,
-        sr=sample_rate,
-        n_mfcc=n_mfcc,
-        n_fft=n_fft,
-        win_length=win,
-        hop_length=hop,
-        n_mels=40,
-        fmin=20,
-        fmax=min(7600, sample_rate // 2),
-        center=True,
-    ).T  # (n_frames, n_mfcc)
+    n = 1 + len(y) // hop
+    y = np.pad(y, (n_fft // 2, n_fft // 2 + hop))
+    frames = np.lib.stride_tricks.as_strided(
+        y, shape=(n, n_fft), strides=(y.strides[0] * hop, y.strides[0]), writeable=False
+    )
+    window = np.zeros(n_fft, dtype=np.float32)
+    off = (n_fft - win) // 2
+    window[off : off + win] = np.hanning(win + 2)[1:-1]  # (n_fft,) centred Hann of win samples
+    spec = np.fft.rfft(frames * window, axis=1)  # (n, n_fft // 2 + 1)
+    power = (spec.real**2 + spec.imag**2).astype(np.float32)
+    mel = power @ _mel_basis(sample_rate, n_fft).T  # (n, 40)
+    logmel = np.log(mel + 1e-10)
+    from scipy.fft import dct
+
+    m = dct(logmel, type=2, norm="ortho", axis=1)[:, :n_mfcc]  # (n_frames, n_mfcc)
     feats = [m]
     if deltas:
         feats.append(_delta(m))
@@ -67,6 +68,21 @@ def mfcc_features(
     if normalize:
         out = (out - out.mean(0)) / (out.std(0) + 1e-8)
     return np.ascontiguousarray(out, dtype=np.float32)
+
+
+_MEL_CACHE: dict[tuple[int, int], np.ndarray] = {}
+
+
+def _mel_basis(sample_rate: int, n_fft: int) -> np.ndarray:
+    """40 Slaney mel filters over 20 Hz .. min(7600, sr / 2) Hz, cached. (40, n_fft // 2 + 1)."""
+    key = (sample_rate, n_fft)
+    if key not in _MEL_CACHE:
+        import librosa
+
+        _MEL_CACHE[key] = librosa.filters.mel(
+            sr=sample_rate, n_fft=n_fft, n_mels=40, fmin=20, fmax=min(7600, sample_rate // 2)
+        ).astype(np.float32)
+    return _MEL_CACHE[key]
 
 
 def _delta(m: np.ndarray, width: int = 2) -> np.ndarray:
@@ -85,9 +101,10 @@ def frame_energy_db(samples: np.ndarray, sample_rate: int = 16000) -> np.ndarray
     win = int(round(0.025 * sample_rate))
     y = np.pad(np.asarray(samples, dtype=np.float64), (win // 2, win // 2 + hop))
     n = 1 + len(samples) // hop
-    idx = np.arange(n)[:, None] * hop + np.arange(win)[None, :]
-    rms = np.sqrt(np.mean(y[idx] ** 2, axis=1))
-    return 20 * np.log10(rms + 1e-10)
+    csum = np.concatenate([[0.0], np.cumsum(y * y)])
+    starts = np.arange(n) * hop
+    power = (csum[starts + win] - csum[starts]) / win
+    return 10 * np.log10(np.maximum(power, 0.0) + 1e-20)
 
 
 def energy_vad(
@@ -112,8 +129,7 @@ def energy_vad(
     """
     e = frame_energy_db(samples, sample_rate)
     if threshold_db is None:
-        floor, peak = np.percentile(e, [5, 95])
-        threshold_db = floor + max(8.0, 0.25 * (peak - floor))
+        threshold_db = _threshold(e)
     speech = e > threshold_db
     n = len(speech)
     # fill short gaps
@@ -132,6 +148,64 @@ def energy_vad(
         speech = widened
         del idx
     return speech
+
+
+def _threshold(e: np.ndarray) -> float:
+    floor, peak = np.percentile(e, [5, 95])
+    return float(floor + max(8.0, 0.25 * (peak - floor)))
+
+
+def speech_segments(
+    samples: np.ndarray,
+    sample_rate: int = 16000,
+    *,
+    min_silence: float = 0.08,
+    resolution: float = 0.001,
+) -> np.ndarray:
+    """Speech regions of the recording, with edges refined to ``resolution`` seconds.
+
+    The 10 ms :func:`energy_vad` decision (no padding) finds the regions; each edge is then
+    moved to where a 5 ms energy envelope crosses the same threshold within +-25 ms, which
+    removes the half-window bias of 25 ms frames.
+
+    Returns
+    -------
+    ndarray of shape (n_segments, 2)
+        ``(start_s, end_s)`` per speech region, in order.
+    """
+    e = frame_energy_db(samples, sample_rate)
+    thr = _threshold(e)
+    mask = energy_vad(samples, sample_rate, threshold_db=thr, min_silence=min_silence, pad=0.0)
+    runs = _runs(mask)
+    if not runs:
+        return np.zeros((0, 2))
+    step = max(1, int(round(resolution * sample_rate)))
+    win = max(step, int(round(0.005 * sample_rate)))
+    y = np.asarray(samples, dtype=np.float64) ** 2
+    csum = np.concatenate([[0.0], np.cumsum(y)])
+    n = len(samples)
+
+    def env(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+        """Centre sample and 5 ms energy (dB) for centres lo..hi every ``step`` samples."""
+        c = np.arange(max(lo, 0), min(hi, n), step)
+        a = np.clip(c - win // 2, 0, n)
+        b = np.clip(c + win // 2, 0, n)
+        p = (csum[b] - csum[a]) / np.maximum(b - a, 1)
+        return c, 10 * np.log10(p + 1e-20)
+
+    hop = sample_rate // FRAME_RATE
+    reach = int(0.025 * sample_rate)
+    out = []
+    for s, t in runs:
+        c, v = env(s * hop - reach, s * hop + reach)
+        above = np.flatnonzero(v > thr)
+        start = c[above[0]] if len(above) else s * hop
+        c, v = env(t * hop - reach, t * hop + reach)
+        above = np.flatnonzero(v > thr)
+        end = c[above[-1]] if len(above) else t * hop
+        start, end = max(0, start), min(n, end)
+        out.append((start / sample_rate, max(end, start) / sample_rate))
+    return np.asarray(out, dtype=np.float64)
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._result import Span, SpeechAlignment
-from .features import FRAME_RATE, _runs, energy_vad, mfcc_features
+from .features import FRAME_RATE, energy_vad, mfcc_features, speech_segments
 from .tts import synthesize, tokenize
 
 __all__ = ["TTSDTWConfig", "align_tts_dtw"]
@@ -48,7 +48,16 @@ class TTSDTWConfig:
     open_ends : bool
         Let the template start and end anywhere in the recording (leading / trailing noise).
     n_mfcc : int
-        Cepstra per frame (deltas are appended).
+        Cepstra computed per frame.
+    drop_c0 : bool
+        Leave out c0 (frame energy), which differs most between a synthetic and a real voice.
+    deltas : bool
+        Append first-order deltas (the plain recipe does; without them boundaries were
+        as good or better on the evaluation sets).
+    step_pattern : {"symmetricP1", "symmetric2"}
+        DTW steps. ``symmetricP1`` (Sakoe & Chiba's P=1) keeps the local slope within
+        [1/2, 2] so no word collapses onto a few frames; it falls back to ``symmetric2``
+        where the lengths differ more than twofold.
     snap : float
         Boundary refinement: a word boundary within this many seconds of a pause (a VAD
         silence) moves onto the pause's edges, the first start onto the nearest speech onset
@@ -64,7 +73,10 @@ class TTSDTWConfig:
     silence: str = "drop"
     open_ends: bool = False
     n_mfcc: int = 13
-    snap: float = 0.15
+    drop_c0: bool = True
+    deltas: bool = False
+    step_pattern: str = "symmetricP1"
+    snap: float = 0.25
     chunk_seconds: float = 60.0
     progress: bool = False
 
@@ -75,20 +87,25 @@ class _Template:
     speech: np.ndarray  # (n_t,) bool
     words: list[tuple[str, float, float]]
     phones: list[tuple[str, float, float]]
+    owner: list[int]
     voice: str
     rate: int
 
 
-def _features(samples: np.ndarray, n_mfcc: int) -> np.ndarray:
-    return mfcc_features(samples, SR, n_mfcc=n_mfcc, deltas=True, normalize=False)
+def _features(samples: np.ndarray, cfg: TTSDTWConfig) -> np.ndarray:
+    f = mfcc_features(samples, SR, n_mfcc=cfg.n_mfcc, deltas=cfg.deltas, normalize=False)
+    if cfg.drop_c0:
+        keep = [k for k in range(f.shape[1]) if k % cfg.n_mfcc != 0]
+        f = f[:, keep]
+    return np.ascontiguousarray(f)
 
 
-def _template(text: str, voice: str, rate: int, n_mfcc: int) -> _Template:
+def _template(text: str, voice: str, rate: int, cfg: TTSDTWConfig) -> _Template:
     s = synthesize(text, voice=voice, rate=rate, sample_rate=SR)
-    f = _features(s.samples, n_mfcc)
+    f = _features(s.samples, cfg)
     # eSpeak's silence is digital zero; the VAD still decides, with the same settings
     speech = energy_vad(s.samples, SR)[: len(f)]
-    return _Template(f, speech, s.words, s.phones, voice, rate)
+    return _Template(f, speech, s.words, s.phones, s.word_of_phone, voice, rate)
 
 
 def _cmvn(f: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -96,8 +113,16 @@ def _cmvn(f: np.ndarray, mask: np.ndarray) -> np.ndarray:
     return (f - ref.mean(0)) / (ref.std(0) + 1e-6)
 
 
-def _dtw(cost: np.ndarray, open_begin: bool, open_end: bool) -> tuple[np.ndarray, float]:
+def _dtw(
+    cost: np.ndarray, open_begin: bool, open_end: bool, step: str = "symmetric2"
+) -> tuple[np.ndarray, float]:
     """DTW on a (template x recording) cost matrix via mmalign.explicit.dtw when present."""
+    if step == "symmetricP1" and not (open_begin or open_end):
+        from ._kernels import slope_dtw_path
+
+        res = slope_dtw_path(cost)
+        if res is not None:
+            return res
     try:
         from mmalign.explicit.dtw import dtw_path_from_cost
     except ImportError:  # the DTW module is not in this checkout yet
@@ -138,7 +163,7 @@ def _align_once(
     # squared Euclidean distance / d: (n_t, n_r)
     cost = ((x * x).sum(1)[:, None] + (y * y).sum(1)[None, :] - 2.0 * (x @ y.T)) / d
     np.maximum(cost, 0.0, out=cost)
-    path, ncost = _dtw(cost.astype(np.float64), cfg.open_ends, cfg.open_ends)
+    path, ncost = _dtw(cost.astype(np.float64), cfg.open_ends, cfg.open_ends, cfg.step_pattern)
     n = len(kt)
     first = np.full(n, np.iinfo(np.int64).max)
     last = np.full(n, -1)
@@ -176,49 +201,134 @@ def _map_spans(spans, first, last, kt, local, n_tpl_frames):
     return out
 
 
-def snap_to_pauses(words: list[Span], speech: np.ndarray, tol: float) -> None:
-    """Move word boundaries onto the edges of nearby pauses, in place.
+def snap_to_pauses(
+    words: list[Span],
+    segments: np.ndarray,
+    *,
+    tol: float = 0.25,
+    boundary_penalty: float = 0.12,
+    gap_weight: float = 1.0,
+) -> list[int]:
+    """Move word boundaries onto the edges of pauses, in place.
 
-    ``speech`` is a per-frame VAD mask (100 frames/s). Each boundary between consecutive
-    words takes the nearest unused silence run within ``tol`` seconds; the first start and
-    the last end take the nearest speech onset / offset.
+    The pauses between the speech ``segments`` are matched to the word boundaries by a
+    monotone dynamic programme (an edit distance): pairing boundary ``b`` with pause
+    ``[a, c]`` costs their distance in seconds (pairs further apart than ``tol`` are not
+    allowed); a boundary left inside speech costs ``boundary_penalty``; a pause left inside
+    a word costs ``gap_weight`` times its length (long pauses are rarely inside words).
+    Paired boundaries become the pause's edges; the first start and the last end move to
+    the nearest speech onset / offset within ``tol``.
+
+    Parameters
+    ----------
+    words : list of Span
+        Word intervals from the DTW, in order (modified).
+    segments : ndarray of shape (k, 2)
+        Speech regions in seconds (:func:`mmalign.speech.features.speech_segments`).
+
+    Returns
+    -------
+    list of int
+        Indices ``i`` of the boundaries (between word ``i`` and ``i + 1``) set on a pause.
     """
-    if not words or tol <= 0 or not speech.any():
-        return
-    runs = [(s / FRAME_RATE, e / FRAME_RATE) for s, e in _runs(~speech)]
-    n = len(speech)
-    gaps = [(a, b) for a, b in runs if a > 0 and b < n / FRAME_RATE]
-    used = set()
-    lo = 0.0
-    for i in range(len(words) - 1):
-        b0, b1 = words[i].end, words[i + 1].start
-        best, dist = None, tol
-        for k, (a, b) in enumerate(gaps):
-            if k in used or a < lo:
-                continue
-            d = max(0.0, a - b1, b0 - b)  # distance between [b0, b1] and the gap [a, b]
-            if d <= dist:
-                best, dist = k, d
-        if best is not None:
-            a, b = gaps[best]
-            used.add(best)
-            if a > words[i].start and b < words[i + 1].end:
-                words[i].end, words[i + 1].start = a, b
-                lo = b
-    onsets = np.array([b for a, b in runs if a == 0] + [e for _, e in gaps])
-    offsets = np.array([a for _, a in gaps] + [a for a, b in runs if b >= n / FRAME_RATE])
-    if len(onsets):
-        t = onsets[np.argmin(np.abs(onsets - words[0].start))]
-        if abs(t - words[0].start) <= tol and t < words[0].end:
-            words[0].start = float(t)
-    if len(offsets):
-        t = offsets[np.argmin(np.abs(offsets - words[-1].end))]
-        if abs(t - words[-1].end) <= tol and t > words[-1].start:
-            words[-1].end = float(t)
+    n = len(words)
+    paired: list[int] = []
+    if n == 0 or len(segments) == 0:
+        return paired
+    gaps = np.column_stack([segments[:-1, 1], segments[1:, 0]])  # (K, 2) pauses
+    K = len(gaps)
+    if n > 1 and K > 0:
+        b0 = np.array([w.end for w in words[:-1]])
+        b1 = np.array([w.start for w in words[1:]])
+        B = n - 1
+        inf = np.inf
+        D = np.full((B + 1, K + 1), inf)
+        move = np.zeros((B + 1, K + 1), dtype=np.int8)
+        D[0, 0] = 0.0
+        skip_gap = gap_weight * (gaps[:, 1] - gaps[:, 0])
+        for i in range(B + 1):
+            for k in range(K + 1):
+                if i == 0 and k == 0:
+                    continue
+                best, mv = inf, 0
+                if i > 0 and D[i - 1, k] + boundary_penalty < best:
+                    best, mv = D[i - 1, k] + boundary_penalty, 1
+                if k > 0 and D[i, k - 1] + skip_gap[k - 1] < best:
+                    best, mv = D[i, k - 1] + skip_gap[k - 1], 2
+                if i > 0 and k > 0:
+                    a, c = gaps[k - 1]
+                    d = max(0.0, a - b1[i - 1], b0[i - 1] - c)
+                    if d <= tol and D[i - 1, k - 1] + d < best:
+                        best, mv = D[i - 1, k - 1] + d, 3
+                D[i, k] = best
+                move[i, k] = mv
+        i, k = B, K
+        pairs = []
+        while i > 0 or k > 0:
+            mv = move[i, k]
+            if mv == 3:
+                pairs.append((i - 1, k - 1))
+                i, k = i - 1, k - 1
+            elif mv == 1:
+                i -= 1
+            else:
+                k -= 1
+        for bi, gk in pairs:
+            words[bi].end, words[bi + 1].start = float(gaps[gk, 0]), float(gaps[gk, 1])
+            paired.append(bi)
+    onsets, offsets = segments[:, 0], segments[:, 1]
+    t = onsets[np.argmin(np.abs(onsets - words[0].start))]
+    if abs(t - words[0].start) <= tol and t < words[0].end:
+        words[0].start = float(t)
+    t = offsets[np.argmin(np.abs(offsets - words[-1].end))]
+    if abs(t - words[-1].end) <= tol and t > words[-1].start:
+        words[-1].end = float(t)
+    # keep the words ordered and non-overlapping after the moves
+    for a, b in zip(words[:-1], words[1:]):
+        if b.start < a.end:
+            b.start = a.end
+        if b.end < b.start:
+            b.end = b.start
+    return sorted(paired)
 
 
 def _speech_seconds(speech: np.ndarray) -> float:
     return float(speech.sum()) / FRAME_RATE
+
+
+def _align_region(
+    samples: np.ndarray, text: str, language: str, cfg: TTSDTWConfig
+) -> tuple[list[Span], list[Span], list[int], float, dict]:
+    """Rate estimate, voice search and DTW for one stretch of audio (no snapping)."""
+    rec_f = _features(samples, cfg)
+    rec_speech = energy_vad(samples, SR)[: len(rec_f)]
+    base_rate = 175 if cfg.rate == "auto" else int(cfg.rate)
+    rate = base_rate
+    if cfg.rate == "auto":
+        probe = synthesize(text, voice=language, rate=base_rate, sample_rate=SR)
+        tpl_speech = _speech_seconds(energy_vad(probe.samples, SR))
+        rec_seconds = max(_speech_seconds(rec_speech), 1e-3)
+        rate = int(np.clip(round(base_rate * tpl_speech / rec_seconds), 80, 450))
+    best = None
+    for variant in cfg.voices:
+        tpl = _template(text, f"{language}{variant}", rate, cfg)
+        first, last, kt, ncost, local = _align_once(rec_f, rec_speech, tpl, cfg)
+        if best is None or ncost < best[0]:
+            best = (ncost, tpl, first, last, kt, local)
+    ncost, tpl, first, last, kt, local = best
+    words = _map_spans(tpl.words, first, last, kt, local, len(tpl.feats))
+    phones = _map_spans(tpl.phones, first, last, kt, local, len(tpl.feats))
+    info = {"voice": tpl.voice, "rate": tpl.rate}
+    return words, phones, list(tpl.owner), ncost, info
+
+
+def _fit_phones(phones: list[Span], owner: list[int], before: list[Span], after: list[Span]):
+    """Stretch each word's phones from its DTW span onto its final span, in place."""
+    for p, w in zip(phones, owner):
+        b, a = before[w], after[w]
+        scale = (a.end - a.start) / (b.end - b.start) if b.end > b.start else 0.0
+        p.start = a.start + (min(max(p.start, b.start), b.end) - b.start) * scale
+        p.end = a.start + (min(max(p.end, b.start), b.end) - b.start) * scale
 
 
 def align_tts_dtw(
@@ -229,6 +339,11 @@ def align_tts_dtw(
     config: TTSDTWConfig | None = None,
 ) -> SpeechAlignment:
     """Align ``transcript`` to 16 kHz mono ``samples`` with TTS + MFCC + DTW.
+
+    Steps: estimate the speaking rate (speech duration of a probe synthesis against the
+    recording's VAD speech), synthesize the transcript in each of ``config.voices``, align
+    MFCC sequences with silence frames dropped, keep the lowest-cost voice, carry word
+    boundaries through the path and move them onto nearby pauses (:func:`snap_to_pauses`).
 
     Parameters
     ----------
@@ -244,38 +359,23 @@ def align_tts_dtw(
         Words (and eSpeak phones) in recording seconds; ``cost`` is the normalised DTW cost.
     """
     cfg = config or TTSDTWConfig()
-    rec_f = _features(samples, cfg.n_mfcc)
-    rec_speech = energy_vad(samples, SR)[: len(rec_f)]
     duration = len(samples) / SR
     tokens = tokenize(transcript)
-    base_rate = 175 if cfg.rate == "auto" else int(cfg.rate)
-    probe = synthesize(transcript, voice=language, rate=base_rate, sample_rate=SR)
-    tpl_seconds = probe.duration
-    if tpl_seconds > cfg.chunk_seconds:
+    if cfg.chunk_seconds and duration > cfg.chunk_seconds:
         from .long import align_long
 
-        return align_long(samples, transcript, rec_f, rec_speech, language=language, config=cfg)
-    rate = base_rate
-    if cfg.rate == "auto":
-        tpl_speech = _speech_seconds(energy_vad(probe.samples, SR))
-        rec_seconds = max(_speech_seconds(rec_speech), 1e-3)
-        rate = int(np.clip(round(base_rate * tpl_speech / rec_seconds), 80, 450))
-    best = None
-    for variant in cfg.voices:
-        voice = f"{language}{variant}"
-        tpl = _template(transcript, voice, rate, cfg.n_mfcc)
-        first, last, kt, ncost, local = _align_once(rec_f, rec_speech, tpl, cfg)
-        if best is None or ncost < best[0]:
-            best = (ncost, tpl, first, last, kt, local)
-    ncost, tpl, first, last, kt, local = best
-    words = _map_spans(tpl.words, first, last, kt, local, len(tpl.feats))
-    phones = _map_spans(tpl.phones, first, last, kt, local, len(tpl.feats))
+        return align_long(samples, transcript, language=language, config=cfg)
+    words, phones, owner, ncost, info = _align_region(samples, transcript, language, cfg)
+    before = [Span(w.label, w.start, w.end, w.score) for w in words]
     if cfg.snap > 0:
-        snap_to_pauses(words, energy_vad(samples, SR, pad=0.0)[: len(rec_f)], cfg.snap)
+        snap_to_pauses(words, speech_segments(samples, SR), tol=cfg.snap)
+        _fit_phones(phones, owner, before, words)
     for w in words:
         w.end = min(w.end, duration)
         w.start = min(w.start, w.end)
-    assert len(words) == len(tokens)
+    if len(words) != len(tokens):  # pragma: no cover - guarded by tokenize
+        raise RuntimeError("tts-dtw lost words; please report this transcript.")
+    info["silence"] = cfg.silence
     return SpeechAlignment(
         words=words,
         phones=phones,
@@ -283,5 +383,5 @@ def align_tts_dtw(
         backend="tts-dtw",
         language=language,
         cost=ncost,
-        info={"voice": tpl.voice, "rate": tpl.rate, "silence": cfg.silence},
+        info=info,
     )
