@@ -1,1 +1,46 @@
-"""mmalign.train"""
+"""Training and evaluation on PyTorch Lightning.
+
+:func:`fit` trains any :mod:`mmalign.implicit` model on any :class:`mmalign.data.MultimodalDataset`
+through one generic LightningModule (:class:`MultimodalModule`); :func:`evaluate` scores a
+checkpoint, including the alignment accuracy of the attention maps where ground truth exists.
+Metrics follow the field's conventions (:mod:`mmalign.train.metrics`). Public names are imported
+lazily so ``import mmalign.train`` does not load torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    "TrainConfig": "mmalign.train.trainer",
+    "TrainResult": "mmalign.train.trainer",
+    "EvalResult": "mmalign.train.trainer",
+    "fit": "mmalign.train.trainer",
+    "evaluate": "mmalign.train.trainer",
+    "write_metrics": "mmalign.train.trainer",
+    "plot_attention_examples": "mmalign.train.trainer",
+    "MultimodalModule": "mmalign.train.module",
+    "MultimodalDataModule": "mmalign.train.module",
+    "SentimentMetrics": "mmalign.train.metrics",
+    "ClassificationMetrics": "mmalign.train.metrics",
+    "sentiment_metrics": "mmalign.train.metrics",
+    "classification_metrics": "mmalign.train.metrics",
+    "multilabel_metrics": "mmalign.train.metrics",
+    "model_preset": "mmalign.train.presets",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mmalign.train' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -1,0 +1,231 @@
+"""One LightningModule for every model, and the LightningDataModule that feeds it.
+
+The module builds its network with :func:`mmalign.implicit.build_model` from hyperparameters
+it saves in every checkpoint (model name, input dims, outputs, task, model options), so a
+checkpoint alone rebuilds the model (:meth:`MultimodalModule.load_from_checkpoint`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import lightning as L
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+from torch.utils.data import DataLoader, Dataset
+
+from mmalign.data._types import MultimodalDataset, MultimodalSplit
+
+__all__ = ["MultimodalModule", "MultimodalDataModule", "collate", "task_loss", "decode"]
+
+
+class _SplitDataset(Dataset):
+    """Index -> (index) of one split; the collate function reads the arrays directly."""
+
+    def __init__(self, split: MultimodalSplit) -> None:
+        self.split = split
+
+    def __len__(self) -> int:
+        return len(self.split)
+
+    def __getitem__(self, i: int) -> int:
+        return i
+
+
+class collate:  # noqa: N801 - used like a function
+    """Gather samples of a split into a batch, trimmed to the longest sequence in the batch.
+
+    Returns a dict with ``inputs`` {modality: (B, T_m, D_m) float32}, ``lengths``
+    {modality: (B,) int64}, ``labels`` and ``index`` (B,).
+    """
+
+    def __init__(self, split: MultimodalSplit) -> None:
+        self.split = split
+
+    def __call__(self, indices: list[int]) -> dict[str, Any]:
+        idx = np.asarray(indices, dtype=np.int64)
+        s = self.split
+        inputs, lengths = {}, {}
+        for m, x in s.features.items():
+            n = s.lengths[m][idx]
+            t = max(int(n.max()), 1)
+            inputs[m] = torch.from_numpy(np.ascontiguousarray(x[idx, :t]))
+            lengths[m] = torch.from_numpy(np.maximum(n, 1).astype(np.int64))
+        return {
+            "inputs": inputs,
+            "lengths": lengths,
+            "labels": torch.from_numpy(np.asarray(s.labels[idx])),
+            "index": torch.from_numpy(idx),
+        }
+
+
+class MultimodalDataModule(L.LightningDataModule):
+    """Data loaders over a :class:`MultimodalDataset` (splits ``train``, ``valid``, ``test``).
+
+    Parameters
+    ----------
+    dataset : MultimodalDataset
+    batch_size : int, default 32
+    num_workers : int, default 0
+    seed : int, default 0
+        Seeds the shuffling of the training loader.
+    """
+
+    def __init__(
+        self,
+        dataset: MultimodalDataset,
+        *,
+        batch_size: int = 32,
+        num_workers: int = 0,
+        seed: int = 0,
+    ) -> None:
+        super().__init__()
+        if not isinstance(dataset, MultimodalDataset):
+            raise TypeError(f"dataset must be a MultimodalDataset, got {type(dataset).__name__}.")
+        for name in ("train", "valid"):
+            if name not in dataset.splits:
+                raise ValueError(
+                    f"dataset needs a {name!r} split for training, it has {list(dataset.splits)}."
+                )
+        if not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
+        self.dataset = dataset
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.seed = seed
+
+    def _loader(self, split: str, shuffle: bool) -> DataLoader:
+        s = self.dataset[split]
+        gen = torch.Generator().manual_seed(self.seed) if shuffle else None
+        return DataLoader(
+            _SplitDataset(s),
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            collate_fn=collate(s),
+            num_workers=self.num_workers,
+            generator=gen,
+            persistent_workers=self.num_workers > 0,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader("train", True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader("valid", False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader("test" if "test" in self.dataset.splits else "valid", False)
+
+
+def task_loss(predictions: Tensor, labels: Tensor, task: str) -> Tensor:
+    """L1 for regression (as MulT), cross-entropy for classification, mean CE over 2-way heads
+    for multilabel. ``predictions`` (B, n_outputs)."""
+    if task == "regression":
+        return F.l1_loss(predictions[:, 0], labels.float())
+    if task == "classification":
+        return F.cross_entropy(predictions, labels.long())
+    b, k = labels.shape
+    return F.cross_entropy(predictions.reshape(b * k, 2), labels.reshape(-1).long())
+
+
+def decode(predictions: Tensor, task: str) -> np.ndarray:
+    """Model outputs -> predictions in label space: (N,) scores, (N,) classes or (N, K)."""
+    p = predictions.detach().float().cpu()
+    if task == "regression":
+        return p[:, 0].numpy()
+    if task == "classification":
+        return p.argmax(dim=1).numpy()
+    return p.reshape(p.shape[0], -1, 2).argmax(dim=2).numpy()
+
+
+def split_metrics(pred: np.ndarray, labels: np.ndarray, task: str) -> dict[str, float]:
+    """The task's metrics as a flat dict (see :mod:`mmalign.train.metrics`)."""
+    from mmalign.train.metrics import classification_metrics, multilabel_metrics, sentiment_metrics
+
+    if task == "regression":
+        return sentiment_metrics(pred, labels).to_dict()
+    if task == "classification":
+        return classification_metrics(pred, labels).to_dict()
+    return multilabel_metrics(pred, labels).to_dict()
+
+
+class MultimodalModule(L.LightningModule):
+    """Train any :mod:`mmalign.implicit` model on any :class:`MultimodalDataset`.
+
+    Parameters
+    ----------
+    model_name : {"mult", "early-fusion", "coattention", "lxmert", "mtag"}
+    input_dims : dict of str to int
+    n_outputs : int
+    task : {"regression", "classification", "multilabel"}
+    model_options : dict, optional
+        Overrides of the model's config fields.
+    lr : float, default 1e-3
+    weight_decay : float, default 0.0
+        AdamW weight decay (0 = Adam, as MulT).
+    lr_patience : int, default 10
+        ReduceLROnPlateau patience (factor 0.1) on the validation loss, as MulT (there 20).
+    """
+
+    def __init__(
+        self,
+        model_name: str,
+        input_dims: dict[str, int],
+        n_outputs: int,
+        task: str,
+        model_options: dict[str, Any] | None = None,
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        lr_patience: int = 10,
+    ) -> None:
+        super().__init__()
+        from mmalign._utils import check_option
+        from mmalign.data._types import TASKS
+        from mmalign.implicit import build_model
+
+        check_option(task, "task", TASKS)
+        self.save_hyperparameters()
+        self.model = build_model(
+            model_name, dict(input_dims), int(n_outputs), **(model_options or {})
+        )
+        self.task = task
+        self._val: list[tuple[np.ndarray, np.ndarray]] = []
+
+    def forward(self, inputs: dict[str, Tensor], lengths: dict[str, Tensor] | None = None, **kw):
+        return self.model(inputs, lengths, **kw)
+
+    def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
+        out = self.model(batch["inputs"], batch["lengths"])
+        loss = task_loss(out.predictions, batch["labels"], self.task)
+        self.log("train_loss", loss, prog_bar=True, batch_size=len(batch["labels"]))
+        return loss
+
+    def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
+        out = self.model(batch["inputs"], batch["lengths"])
+        loss = task_loss(out.predictions, batch["labels"], self.task)
+        self.log("val_loss", loss, prog_bar=True, batch_size=len(batch["labels"]), sync_dist=True)
+        self._val.append((decode(out.predictions, self.task), batch["labels"].cpu().numpy()))
+
+    def on_validation_epoch_end(self) -> None:
+        if not self._val:
+            return
+        pred = np.concatenate([p for p, _ in self._val])
+        labels = np.concatenate([y for _, y in self._val])
+        self._val.clear()
+        m = split_metrics(pred, labels, self.task)
+        # One "higher is better" number to select checkpoints on.
+        score = -m["mae"] if self.task == "regression" else m["accuracy"]
+        self.log("val_score", float(score), prog_bar=True, sync_dist=True)
+
+    def configure_optimizers(self):
+        hp = self.hparams
+        if hp.weight_decay:
+            opt = torch.optim.AdamW(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
+        else:
+            opt = torch.optim.Adam(self.parameters(), lr=hp.lr)
+        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+            opt, mode="min", factor=0.1, patience=hp.lr_patience
+        )
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "monitor": "val_loss"}}

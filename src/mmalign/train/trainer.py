@@ -1,0 +1,513 @@
+"""Training and evaluation entry points: :func:`fit` and :func:`evaluate`.
+
+``fit`` trains any :mod:`mmalign.implicit` model on any :class:`MultimodalDataset` with PyTorch
+Lightning (devices / nodes / DDP by configuration, mixed precision on GPU, early stopping, the
+best checkpoint by validation score, resume from ``last.ckpt`` after an interrupt, seeded), then
+evaluates the best checkpoint on the test split. ``evaluate`` scores a checkpoint: the task's
+metrics and, where the data carry ground-truth alignment (digits-av), the alignment accuracy of
+every cross-modal attention map (:func:`mmalign.implicit.alignment_accuracy`).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from mmalign.data._types import MultimodalDataset
+
+__all__ = [
+    "TrainConfig",
+    "TrainResult",
+    "EvalResult",
+    "fit",
+    "evaluate",
+    "write_metrics",
+    "plot_attention_examples",
+]
+
+
+@dataclass
+class TrainConfig:
+    """How to train. Every field can be set from the CLI with ``--set key=value``.
+
+    Attributes
+    ----------
+    model : str
+        One of ``mmalign.implicit.MODEL_NAMES`` (default ``"mult"``).
+    lr : float
+        Learning rate (default 1e-3, MulT's).
+    weight_decay : float
+        AdamW weight decay; 0 uses Adam (default 0).
+    batch_size : int
+        Default 32.
+    max_epochs : int
+        Default 30.
+    patience : int
+        Early stopping: epochs without a better validation score (default 8).
+    lr_patience : int
+        ReduceLROnPlateau patience on the validation loss (default 10).
+    grad_clip : float
+        Gradient-norm clipping, 0 = none (default 0.8, MulT's).
+    seed : int
+        Seeds Python, numpy, torch and the loaders (default 0).
+    accelerator, devices, num_nodes, strategy : str, str, int, str
+        Passed to ``lightning.Trainer`` (defaults ``"auto"``, ``"auto"``, 1, ``"auto"``); use
+        ``strategy="ddp"`` with ``devices`` > 1 or ``num_nodes`` > 1.
+    precision : str
+        ``"auto"`` = ``"bf16-mixed"`` (or ``"16-mixed"``) on a GPU, ``"32-true"`` on CPU.
+    num_workers : int
+        Data loader workers (default 0).
+    deterministic : bool
+        Deterministic torch algorithms (default True).
+    progress_bar : bool
+        Show Lightning's progress bar (default True).
+    limit_train_batches : float
+        Fraction (or count when > 1) of training batches per epoch (default 1.0).
+    alignment_layers : str
+        Layers averaged for the attention read-out: ``"last"`` or ``"all"`` (default ``"all"``).
+    n_plots : int
+        Test samples drawn for each cross-modal pair (default 3).
+    threads : int
+        ``torch.set_num_threads`` on CPU; 0 leaves torch's default (default 0).
+    """
+
+    model: str = "mult"
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    batch_size: int = 32
+    max_epochs: int = 30
+    patience: int = 8
+    lr_patience: int = 10
+    grad_clip: float = 0.8
+    seed: int = 0
+    accelerator: str = "auto"
+    devices: str = "auto"
+    num_nodes: int = 1
+    strategy: str = "auto"
+    precision: str = "auto"
+    num_workers: int = 0
+    deterministic: bool = True
+    progress_bar: bool = True
+    limit_train_batches: float = 1.0
+    alignment_layers: str = "all"
+    n_plots: int = 3
+    threads: int = 0
+
+    def __post_init__(self) -> None:
+        from mmalign._utils import check_option
+        from mmalign.implicit.config import MODEL_NAMES
+
+        check_option(self.model, "model", MODEL_NAMES)
+        check_option(self.alignment_layers, "alignment_layers", ["last", "all"])
+        for name in ("batch_size", "max_epochs", "num_nodes"):
+            v = getattr(self, name)
+            if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+                raise ValueError(f"{name} must be a positive int, got {v!r}.")
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr!r}.")
+
+
+@dataclass
+class EvalResult:
+    """Scores of one checkpoint on one split.
+
+    Attributes
+    ----------
+    metrics : dict
+        The task's metrics (accuracy / F1, or Acc2 / F1 / Acc7 / MAE / Corr).
+    alignment : dict of str to dict
+        ``"target<-source"`` -> ``{"peak_accuracy", "mass", "n_scored"}`` for every
+        cross-modal attention map, where the data carry ground truth; else empty.
+    predictions : ndarray
+        Decoded predictions, (N,) or (N, K).
+    examples : dict of str to list
+        A few ``(soft (T_t, T_s), true_intervals (T_t, 2))`` pairs per cross-modal map, for plots.
+    split : str
+    n_parameters : int
+    """
+
+    metrics: dict[str, float]
+    alignment: dict[str, dict[str, float]]
+    predictions: np.ndarray
+    examples: dict[str, list[tuple[np.ndarray, np.ndarray | None]]] = field(default_factory=dict)
+    split: str = "test"
+    n_parameters: int = 0
+
+
+@dataclass
+class TrainResult:
+    """What :func:`fit` produced.
+
+    Attributes
+    ----------
+    best_checkpoint : Path
+    last_checkpoint : Path
+    test : EvalResult
+        The best checkpoint on the test split.
+    n_parameters : int
+    train_samples_per_s : float
+        Training throughput of this run (forward + backward + step, data loading included).
+    epochs : int
+        Epochs completed (including those before a resume).
+    resumed : bool
+        Whether training continued from ``last.ckpt``.
+    out_dir : Path
+    """
+
+    best_checkpoint: Path
+    last_checkpoint: Path
+    test: EvalResult
+    n_parameters: int
+    train_samples_per_s: float
+    epochs: int
+    resumed: bool
+    out_dir: Path
+
+
+def _precision(config: TrainConfig) -> str:
+    if config.precision != "auto":
+        return config.precision
+    import torch
+
+    if config.accelerator in ("auto", "gpu", "cuda") and torch.cuda.is_available():
+        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "16-mixed"
+    return "32-true"
+
+
+def _devices(value: str | int) -> str | int:
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    return value
+
+
+def fit(
+    dataset: MultimodalDataset,
+    config: TrainConfig | None = None,
+    *,
+    model_options: dict[str, Any] | None = None,
+    out_dir: str | os.PathLike = "mmalign-run",
+    resume: bool = True,
+    callbacks: list | None = None,
+) -> TrainResult:
+    """Train ``config.model`` on ``dataset``; keep the best checkpoint; evaluate it on test.
+
+    Parameters
+    ----------
+    dataset : MultimodalDataset
+        Needs ``train`` and ``valid`` splits; ``test`` is used for the final scores when present.
+    config : TrainConfig, optional
+    model_options : dict, optional
+        Overrides of the model's config fields (see ``mmalign.implicit.config``).
+    out_dir : path-like
+        Receives ``checkpoints/best.ckpt``, ``checkpoints/last.ckpt``, ``metrics.json`` and
+        the attention plots.
+    resume : bool
+        Continue from ``out_dir/checkpoints/last.ckpt`` when it exists (after an interrupt).
+    callbacks : list, optional
+        Extra Lightning callbacks.
+
+    Returns
+    -------
+    TrainResult
+    """
+    import lightning as L
+    import torch
+    from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+
+    from mmalign.train.module import MultimodalDataModule, MultimodalModule
+
+    config = config or TrainConfig()
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}.")
+    if not isinstance(dataset, MultimodalDataset):
+        raise TypeError(f"dataset must be a MultimodalDataset, got {type(dataset).__name__}.")
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    out = Path(out_dir)
+    ckpt_dir = out / "checkpoints"
+    L.seed_everything(config.seed, workers=True, verbose=False)
+    module = MultimodalModule(
+        config.model,
+        dataset.input_dims,
+        dataset.n_outputs,
+        dataset.task,
+        model_options=dict(model_options or {}),
+        lr=config.lr,
+        weight_decay=config.weight_decay,
+        lr_patience=config.lr_patience,
+    )
+    data = MultimodalDataModule(
+        dataset, batch_size=config.batch_size, num_workers=config.num_workers, seed=config.seed
+    )
+    best_cb = ModelCheckpoint(
+        dirpath=ckpt_dir,
+        filename="best",
+        monitor="val_score",
+        mode="max",
+        save_top_k=1,
+        save_last=True,
+        enable_version_counter=False,
+    )
+    speed = _Throughput()
+    cbs = [best_cb, EarlyStopping(monitor="val_score", mode="max", patience=config.patience), speed]
+    trainer = L.Trainer(
+        max_epochs=config.max_epochs,
+        accelerator=config.accelerator,
+        devices=_devices(config.devices),
+        num_nodes=config.num_nodes,
+        strategy=config.strategy,
+        precision=_precision(config),
+        gradient_clip_val=config.grad_clip or None,
+        deterministic=config.deterministic,
+        enable_progress_bar=config.progress_bar,
+        enable_model_summary=False,
+        logger=False,
+        limit_train_batches=config.limit_train_batches,
+        default_root_dir=str(out),
+        callbacks=cbs + list(callbacks or []),
+    )
+    last = ckpt_dir / "last.ckpt"
+    resumed = resume and last.is_file()
+    trainer.fit(module, datamodule=data, ckpt_path=str(last) if resumed else None)
+    best = Path(best_cb.best_model_path) if best_cb.best_model_path else last
+    n_params = sum(p.numel() for p in module.model.parameters())
+    result = TrainResult(
+        best_checkpoint=best,
+        last_checkpoint=last,
+        test=None,  # type: ignore[arg-type]
+        n_parameters=n_params,
+        train_samples_per_s=speed.samples_per_s,
+        epochs=int(trainer.current_epoch),
+        resumed=resumed,
+        out_dir=out,
+    )
+    if trainer.global_rank != 0:
+        return result
+    split = "test" if "test" in dataset.splits else "valid"
+    result.test = evaluate(
+        best,
+        dataset,
+        split=split,
+        batch_size=config.batch_size,
+        layers=config.alignment_layers,
+        n_examples=config.n_plots,
+    )
+    write_metrics(
+        out / "metrics.json",
+        result.test,
+        extra={
+            "model": config.model,
+            "dataset": dataset.name,
+            "train_config": dataclasses.asdict(config),
+            "model_options": dict(model_options or {}),
+            "n_parameters": n_params,
+            "train_samples_per_s": speed.samples_per_s,
+            "epochs": result.epochs,
+            "best_checkpoint": str(best),
+            "resumed": resumed,
+        },
+    )
+    if result.test.examples:
+        plot_attention_examples(result.test, out / "alignment")
+    return result
+
+
+class _Throughput:
+    """Lightning callback: training samples per second over the batches of this run."""
+
+    def __new__(cls, *args, **kwargs):
+        from lightning.pytorch.callbacks import Callback
+
+        class _Impl(Callback):
+            def __init__(self) -> None:
+                self.samples = 0
+                self.seconds = 0.0
+                self._t = 0.0
+
+            def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
+                self._t = time.perf_counter()
+
+            def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+                self.seconds += time.perf_counter() - self._t
+                self.samples += len(batch["labels"])
+
+            @property
+            def samples_per_s(self) -> float:
+                return self.samples / self.seconds if self.seconds > 0 else float("nan")
+
+        return _Impl()
+
+
+def evaluate(
+    checkpoint: str | os.PathLike,
+    dataset: MultimodalDataset,
+    *,
+    split: str = "test",
+    batch_size: int = 64,
+    layers: str = "all",
+    n_examples: int = 3,
+    device: str = "cpu",
+) -> EvalResult:
+    """Score a checkpoint of :func:`fit` on one split of ``dataset``.
+
+    Parameters
+    ----------
+    checkpoint : path-like
+        A Lightning ``.ckpt`` written by :func:`fit`.
+    dataset : MultimodalDataset
+        Must have the modalities and feature dims the model was trained on.
+    split : str
+    batch_size : int
+    layers : {"all", "last"}
+        Attention layers averaged for the alignment read-out.
+    n_examples : int
+        Samples whose attention maps are kept in ``EvalResult.examples`` (for plots).
+    device : str
+
+    Returns
+    -------
+    EvalResult
+    """
+    import torch
+
+    from mmalign.implicit import alignment_accuracy, attention_alignment
+    from mmalign.train.module import MultimodalModule, collate, decode, split_metrics
+
+    path = Path(checkpoint)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist.")
+    if not isinstance(dataset, MultimodalDataset):
+        raise TypeError(f"dataset must be a MultimodalDataset, got {type(dataset).__name__}.")
+    module = MultimodalModule.load_from_checkpoint(str(path), map_location=device)
+    hp = module.hparams
+    if dict(hp.input_dims) != dataset.input_dims:
+        raise ValueError(
+            f"the checkpoint was trained on input dims {dict(hp.input_dims)}, the dataset has "
+            f"{dataset.input_dims}; evaluate it on data of the same kind."
+        )
+    s = dataset[split]
+    model = module.model.to(device).eval()
+    has_truth = "segments" in s.extras
+    if has_truth:
+        from mmalign.data.digits_av import true_intervals
+    truth: dict[tuple[str, str], list[np.ndarray]] = {}
+    sums: dict[str, list[float]] = {}
+    examples: dict[str, list] = {}
+    preds = []
+    batcher = collate(s)
+    with torch.no_grad():
+        for start in range(0, len(s), batch_size):
+            idx = list(range(start, min(start + batch_size, len(s))))
+            batch = batcher(idx)
+            inputs = {m: x.to(device) for m, x in batch["inputs"].items()}
+            lengths = {m: x.to(device) for m, x in batch["lengths"].items()}
+            out = model(inputs, lengths, return_attention=has_truth)
+            preds.append(decode(out.predictions, hp.task))
+            if not has_truth:
+                continue
+            for t, src in out.attentions:
+                if t == src or not out.attentions[(t, src)]:
+                    continue
+                key = f"{t}<-{src}"
+                if (t, src) not in truth:
+                    truth[(t, src)] = true_intervals(s, t, src)
+                ti = [truth[(t, src)][i] for i in idx]
+                al = attention_alignment(out, target=t, source=src, layers=layers)
+                score = alignment_accuracy(al, ti, lengths=[len(x) for x in ti])
+                acc = sums.setdefault(key, [0.0, 0.0, 0.0])
+                acc[0] += score.peak_accuracy * score.n_scored
+                acc[1] += score.mass * score.n_scored
+                acc[2] += score.n_scored
+                ex = examples.setdefault(key, [])
+                soft = (
+                    al.soft.detach().cpu().numpy()
+                    if hasattr(al.soft, "detach")
+                    else np.asarray(al.soft)
+                )
+                for b in range(len(idx)):
+                    if len(ex) >= n_examples:
+                        break
+                    lt, ls = int(lengths[t][b]), int(lengths[src][b])
+                    ex.append((soft[b, :lt, :ls].copy(), ti[b]))
+    pred = np.concatenate(preds)
+    metrics = split_metrics(pred, s.labels, hp.task)
+    alignment = {
+        k: {"peak_accuracy": v[0] / v[2], "mass": v[1] / v[2], "n_scored": int(v[2])}
+        for k, v in sums.items()
+        if v[2] > 0
+    }
+    n_params = sum(p.numel() for p in model.parameters())
+    return EvalResult(metrics, alignment, pred, examples, split, n_params)
+
+
+def _jsonable(x: Any) -> Any:
+    if isinstance(x, dict):
+        return {str(k): _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, (np.floating, float)):
+        return None if not np.isfinite(x) else float(x)
+    if isinstance(x, Path):
+        return str(x)
+    return x
+
+
+def write_metrics(path: str | os.PathLike, result: EvalResult, extra: dict | None = None) -> Path:
+    """Write ``result``'s metrics and alignment scores (plus ``extra``) as JSON, atomically."""
+    from mmalign._utils import atomic_write
+
+    doc = {
+        "split": result.split,
+        "metrics": result.metrics,
+        "alignment": result.alignment,
+        "n_parameters": result.n_parameters,
+        **(extra or {}),
+    }
+    path = Path(path)
+    with atomic_write(path) as fh:
+        json.dump(_jsonable(doc), fh, indent=2, sort_keys=False)
+        fh.write("\n")
+    return path
+
+
+def plot_attention_examples(result: EvalResult, out_dir: str | os.PathLike) -> list[Path]:
+    """One PNG per cross-modal pair: the attention maps of a few samples with the truth drawn
+    over them (``mmalign.implicit.plot_alignment``), written atomically."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from mmalign._utils import atomic_path
+    from mmalign.implicit import plot_alignment
+
+    out = Path(out_dir)
+    paths = []
+    for key, items in result.examples.items():
+        if not items:
+            continue
+        t, s = key.split("<-")
+        fig, axes = plt.subplots(1, len(items), figsize=(4.2 * len(items), 3.4), squeeze=False)
+        for ax, (soft, ti) in zip(axes[0], items):
+            plot_alignment(soft, true_intervals=ti, ax=ax, target_label=t, source_label=s)
+        score = result.alignment.get(key, {})
+        fig.suptitle(
+            f"{key} attention (white: ground truth); peak accuracy "
+            f"{score.get('peak_accuracy', float('nan')):.1%}"
+        )
+        fig.tight_layout()
+        path = out / f"{t}_from_{s}.png"
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, dpi=110, format="png")
+        plt.close(fig)
+        paths.append(path)
+    return paths

@@ -1,0 +1,107 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from mmalign.data import load_digits_av
+from mmalign.train import TrainConfig, evaluate, fit
+from mmalign.train.module import MultimodalDataModule, MultimodalModule
+
+TINY_DATA = dict(n_train=24, n_valid=8, n_test=8, n_digits=2)
+TINY_MULT = dict(d_model=8, n_heads=2, n_layers=1, n_mem_layers=1)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    torch.set_num_threads(1)
+    return load_digits_av(cache_dir=tmp_path_factory.mktemp("cache"), **TINY_DATA)
+
+
+def _config(**kw):
+    base = dict(max_epochs=1, batch_size=8, progress_bar=False, seed=0, n_plots=2)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_fit_writes_checkpoint_metrics_and_plots(tiny, tmp_path):
+    result = fit(tiny, _config(), model_options=TINY_MULT, out_dir=tmp_path / "run")
+    assert result.best_checkpoint.is_file() and result.last_checkpoint.is_file()
+    doc = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert 0.0 <= doc["metrics"]["accuracy"] <= 1.0
+    assert doc["n_parameters"] == result.n_parameters > 0
+    # every cross-modal pair is scored against digits-av's ground truth
+    assert {"text<-audio", "text<-vision", "audio<-vision"} <= set(doc["alignment"])
+    for v in doc["alignment"].values():
+        assert 0.0 <= v["peak_accuracy"] <= 1.0 and v["n_scored"] > 0
+    assert (tmp_path / "run" / "alignment" / "text_from_vision.png").is_file()
+    assert result.train_samples_per_s > 0
+    # evaluate() reproduces the test scores of the best checkpoint
+    again = evaluate(result.best_checkpoint, tiny, split="test")
+    assert again.metrics["accuracy"] == pytest.approx(doc["metrics"]["accuracy"])
+
+
+def test_training_is_seeded(tiny, tmp_path):
+    a = fit(tiny, _config(), model_options=TINY_MULT, out_dir=tmp_path / "a")
+    b = fit(tiny, _config(), model_options=TINY_MULT, out_dir=tmp_path / "b")
+    sa = torch.load(a.last_checkpoint, weights_only=False)["state_dict"]
+    sb = torch.load(b.last_checkpoint, weights_only=False)["state_dict"]
+    for k in sa:
+        torch.testing.assert_close(sa[k], sb[k])
+
+
+def test_resume_continues_from_last_checkpoint(tiny, tmp_path):
+    out = tmp_path / "run"
+    first = fit(tiny, _config(max_epochs=1), model_options=TINY_MULT, out_dir=out)
+    assert not first.resumed and first.epochs == 1
+    step1 = torch.load(first.last_checkpoint, weights_only=False)["global_step"]
+    second = fit(tiny, _config(max_epochs=2), model_options=TINY_MULT, out_dir=out)
+    assert second.resumed and second.epochs == 2
+    step2 = torch.load(second.last_checkpoint, weights_only=False)["global_step"]
+    assert step2 == 2 * step1  # one more epoch on top of the first, not two from scratch
+
+
+def test_module_overfits_a_tiny_batch(tiny):
+    torch.manual_seed(0)
+    module = MultimodalModule(
+        "mult", tiny.input_dims, tiny.n_outputs, tiny.task, TINY_MULT, lr=1e-2
+    )
+    batch = next(iter(MultimodalDataModule(tiny, batch_size=8).train_dataloader()))
+    opt = torch.optim.Adam(module.parameters(), lr=1e-2)
+    losses = []
+    for _ in range(60):
+        loss = module.training_step(batch, 0)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.1 * losses[0]
+    # batches are trimmed to their longest sequence and keep their lengths
+    assert batch["inputs"]["audio"].shape[1] == int(batch["lengths"]["audio"].max())
+
+
+def test_every_model_takes_a_training_step(tiny, tmp_path):
+    from mmalign.implicit import MODEL_NAMES
+    from mmalign.train.presets import model_preset
+
+    dm = MultimodalDataModule(tiny, batch_size=4)
+    batch = next(iter(dm.train_dataloader()))
+    for name in MODEL_NAMES:
+        opts = {**model_preset(name, "digits-av"), "d_model": 8, "n_heads": 2}
+        module = MultimodalModule(name, tiny.input_dims, tiny.n_outputs, tiny.task, opts)
+        loss = module.training_step(batch, 0)
+        loss.backward()
+        assert np.isfinite(float(loss)), name
+        grads = [p.grad for p in module.parameters() if p.requires_grad]
+        assert any(g is not None and g.abs().sum() > 0 for g in grads), name
+
+
+def test_config_and_data_errors(tiny, tmp_path):
+    with pytest.raises(ValueError, match="Unknown model 'bert'; valid options are: mult"):
+        TrainConfig(model="bert")
+    with pytest.raises(ValueError, match="batch_size must be a positive int"):
+        TrainConfig(batch_size=0)
+    with pytest.raises(TypeError, match="dataset must be a MultimodalDataset"):
+        fit({"train": 1}, _config())
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        evaluate(tmp_path / "none.ckpt", tiny)
