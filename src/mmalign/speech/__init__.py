@@ -1,1 +1,63 @@
-"""mmalign.speech"""
+"""Speech-text alignment: when is each word of a transcript spoken in a recording.
+
+``align(audio, transcript, backend=...)`` returns a :class:`SpeechAlignment` (words, phones,
+segments). Backends: ``tts-dtw`` (eSpeak NG synthesis + MFCC + DTW, any language eSpeak
+speaks), ``sphinx`` (PocketSphinx, English) and ``ctc`` (Viterbi over CTC emissions).
+Public names are imported lazily (PEP 562) so ``import mmalign.speech`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_EXPORTS: dict[str, str] = {
+    "align": "mmalign.speech.align",
+    "BACKENDS": "mmalign.speech.align",
+    "read_transcript": "mmalign.speech.align",
+    "Span": "mmalign.speech._result",
+    "SpeechAlignment": "mmalign.speech._result",
+    "load_audio": "mmalign.speech.audio",
+    "mfcc_features": "mmalign.speech.features",
+    "energy_vad": "mmalign.speech.features",
+    "speech_segments": "mmalign.speech.features",
+    "Synthesis": "mmalign.speech.tts",
+    "synthesize": "mmalign.speech.tts",
+    "text_to_phonemes": "mmalign.speech.tts",
+    "list_voices": "mmalign.speech.tts",
+    "tokenize": "mmalign.speech.tts",
+    "TTSDTWConfig": "mmalign.speech.tts_dtw",
+    "align_tts_dtw": "mmalign.speech.tts_dtw",
+    "snap_to_pauses": "mmalign.speech.tts_dtw",
+    "align_sphinx": "mmalign.speech.sphinx",
+    "espeak_to_arpabet": "mmalign.speech.sphinx",
+    "TokenSpan": "mmalign.speech.ctc",
+    "CTCAlignment": "mmalign.speech.ctc",
+    "ctc_forced_align": "mmalign.speech.ctc",
+    "merge_tokens": "mmalign.speech.ctc",
+    "align_ctc": "mmalign.speech.ctc",
+    "write_alignment": "mmalign.speech.io",
+    "read_alignment": "mmalign.speech.io",
+    "BoundaryReport": "mmalign.speech.evaluate",
+    "boundary_errors": "mmalign.speech.evaluate",
+    "EvalItem": "mmalign.speech.evalsets",
+    "fsdd_digit_strings": "mmalign.speech.evalsets",
+    "espeak_sentences": "mmalign.speech.evalsets",
+    "CorpusReport": "mmalign.speech.corpus",
+    "align_corpus": "mmalign.speech.corpus",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mmalign.speech' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -27,6 +27,9 @@ class Span:
     end: float
     score: float = float("nan")
 
+    def __post_init__(self) -> None:
+        self.start, self.end, self.score = float(self.start), float(self.end), float(self.score)
+
     @property
     def duration(self) -> float:
         return self.end - self.start

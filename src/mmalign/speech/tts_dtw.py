@@ -117,10 +117,10 @@ def _dtw(
     cost: np.ndarray, open_begin: bool, open_end: bool, step: str = "symmetric2"
 ) -> tuple[np.ndarray, float]:
     """DTW on a (template x recording) cost matrix via mmalign.explicit.dtw when present."""
-    if step == "symmetricP1" and not (open_begin or open_end):
+    if step == "symmetricP1" and not open_begin:
         from ._kernels import slope_dtw_path
 
-        res = slope_dtw_path(cost)
+        res = slope_dtw_path(cost, open_end)
         if res is not None:
             return res
     try:
@@ -139,7 +139,11 @@ def _dtw(
 
 
 def _align_once(
-    rec_f: np.ndarray, rec_speech: np.ndarray, tpl: _Template, cfg: TTSDTWConfig
+    rec_f: np.ndarray,
+    rec_speech: np.ndarray,
+    tpl: _Template,
+    cfg: TTSDTWConfig,
+    open_end: bool = False,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, np.ndarray]:
     """Align one template to one recording.
 
@@ -163,7 +167,9 @@ def _align_once(
     # squared Euclidean distance / d: (n_t, n_r)
     cost = ((x * x).sum(1)[:, None] + (y * y).sum(1)[None, :] - 2.0 * (x @ y.T)) / d
     np.maximum(cost, 0.0, out=cost)
-    path, ncost = _dtw(cost.astype(np.float64), cfg.open_ends, cfg.open_ends, cfg.step_pattern)
+    path, ncost = _dtw(
+        cost.astype(np.float64), cfg.open_ends, cfg.open_ends or open_end, cfg.step_pattern
+    )
     n = len(kt)
     first = np.full(n, np.iinfo(np.int64).max)
     last = np.full(n, -1)
@@ -297,7 +303,7 @@ def _speech_seconds(speech: np.ndarray) -> float:
 
 
 def _align_region(
-    samples: np.ndarray, text: str, language: str, cfg: TTSDTWConfig
+    samples: np.ndarray, text: str, language: str, cfg: TTSDTWConfig, open_end: bool = False
 ) -> tuple[list[Span], list[Span], list[int], float, dict]:
     """Rate estimate, voice search and DTW for one stretch of audio (no snapping)."""
     rec_f = _features(samples, cfg)
@@ -312,7 +318,7 @@ def _align_region(
     best = None
     for variant in cfg.voices:
         tpl = _template(text, f"{language}{variant}", rate, cfg)
-        first, last, kt, ncost, local = _align_once(rec_f, rec_speech, tpl, cfg)
+        first, last, kt, ncost, local = _align_once(rec_f, rec_speech, tpl, cfg, open_end)
         if best is None or ncost < best[0]:
             best = (ncost, tpl, first, last, kt, local)
     ncost, tpl, first, last, kt, local = best
@@ -361,7 +367,7 @@ def align_tts_dtw(
     cfg = config or TTSDTWConfig()
     duration = len(samples) / SR
     tokens = tokenize(transcript)
-    if cfg.chunk_seconds and duration > cfg.chunk_seconds:
+    if cfg.chunk_seconds and duration > cfg.chunk_seconds and len(tokens) > 16:
         from .long import align_long
 
         return align_long(samples, transcript, language=language, config=cfg)
