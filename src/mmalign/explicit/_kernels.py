@@ -34,13 +34,24 @@ _INF = np.inf
 @njit(cache=True, nogil=True, error_model="numpy")
 def cost_row(x, yt, metric, mask, r0, c0, i, jl, jh, j0, buf):
     """Fill ``buf[j - j0]`` with the local cost of cells ``(i, jl..jh)``."""
+    d = x.shape[1]
     if metric == PRECOMPUTED:
         for j in range(jl, jh + 1):
             buf[j - j0] = x[i - r0, j - c0]
+    elif d == 1 and metric != COSINE:  # univariate: one pass
+        xv = x[i, 0]
+        if metric == SQEUCLIDEAN:
+            for j in range(jl, jh + 1):
+                t = xv - yt[0, j]
+                buf[j - j0] = t * t
+        else:  # euclidean and cityblock coincide
+            for j in range(jl, jh + 1):
+                buf[j - j0] = abs(xv - yt[0, j])
     else:
+        # loop over features outside, frames inside: vectorises over j and sums each cost
+        # in feature order (the same value as a per-cell loop)
         for j in range(jl, jh + 1):
             buf[j - j0] = 0.0
-        d = x.shape[1]
         for k in range(d):
             xv = x[i, k]
             if metric == COSINE:
@@ -125,42 +136,74 @@ def itakura_ranges(n, m, max_slope, lo, hi):
 
 
 @njit(cache=True, nogil=True, inline="always")
+def _dp_cell(prev, plo, phi, cur, blo, b, d, pattern, w0, w1, w2):
+    """Forward recursion at one cell of a non-first row, with all bounds checks."""
+    best = _INF
+    if plo <= b <= phi:
+        best = prev[b] + w0 * d
+    if plo <= b - 1 <= phi:
+        v = prev[b - 1] + w1 * d
+        if v < best:
+            best = v
+    if pattern == SYMMETRIC:
+        if b - 1 >= blo:
+            v = cur[b - 1] + w2 * d
+            if v < best:
+                best = v
+    elif plo <= b - 2 <= phi:
+        v = prev[b - 2] + w2 * d
+        if v < best:
+            best = v
+    return best
+
+
+@njit(cache=True, nogil=True, inline="always")
 def _dp_row(prev, plo, phi, cur, blo, bhi, buf, first, open_begin, pattern, w0, w1, w2):
-    """One row of the forward recursion on column-local indices ``b``."""
-    for b in range(blo, bhi + 1):
-        d = buf[b]
-        if first:
+    """One row of the forward recursion on column-local indices ``b``.
+
+    The cells whose predecessors are all inside the window run in a loop without bounds
+    checks (the hot loop: one add and one min on the dependency chain per cell).
+    """
+    if first:
+        for b in range(blo, bhi + 1):
+            d = buf[b]
             if open_begin or b == 0:
                 cur[b] = d
             elif pattern == SYMMETRIC and b - 1 >= blo:
                 cur[b] = cur[b - 1] + w2 * d
             else:
                 cur[b] = _INF
-            continue
-        best = _INF
-        if pattern == SYMMETRIC:
-            if plo <= b <= phi:
-                best = prev[b] + w0 * d
-            if plo <= b - 1 <= phi:
-                v = prev[b - 1] + w1 * d
-                if v < best:
-                    best = v
-            if b - 1 >= blo:
-                v = cur[b - 1] + w2 * d
-                if v < best:
-                    best = v
-        else:
-            if plo <= b <= phi:
-                best = prev[b] + w0 * d
-            if plo <= b - 1 <= phi:
-                v = prev[b - 1] + w1 * d
-                if v < best:
-                    best = v
-            if plo <= b - 2 <= phi:
-                v = prev[b - 2] + w2 * d
-                if v < best:
-                    best = v
-        cur[b] = best
+        return
+    # interior: b - 1 >= blo, b - lag >= plo, b <= phi (lag 1 symmetric, 2 asymmetric)
+    lag = 1 if pattern == SYMMETRIC else 2
+    start = max(blo + 1, plo + lag)
+    stop = min(bhi, phi)
+    if start > stop:
+        for b in range(blo, bhi + 1):
+            cur[b] = _dp_cell(prev, plo, phi, cur, blo, b, buf[b], pattern, w0, w1, w2)
+        return
+    for b in range(blo, start):
+        cur[b] = _dp_cell(prev, plo, phi, cur, blo, b, buf[b], pattern, w0, w1, w2)
+    if pattern == SYMMETRIC:
+        left = cur[start - 1]
+        for b in range(start, stop + 1):
+            d = buf[b]
+            a = prev[b] + w0 * d
+            c = prev[b - 1] + w1 * d
+            m = a if a < c else c
+            h = left + w2 * d
+            left = h if h < m else m
+            cur[b] = left
+    else:
+        for b in range(start, stop + 1):
+            d = buf[b]
+            a = prev[b] + w0 * d
+            c = prev[b - 1] + w1 * d
+            e = prev[b - 2] + w2 * d
+            m = a if a < c else c
+            cur[b] = e if e < m else m
+    for b in range(stop + 1, bhi + 1):
+        cur[b] = _dp_cell(prev, plo, phi, cur, blo, b, buf[b], pattern, w0, w1, w2)
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
