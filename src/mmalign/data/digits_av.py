@@ -118,7 +118,12 @@ class DigitsAVConfig:
     pause_range : (float, float)
         Silence between words in seconds (default 0.03-0.15).
     lag_range : (float, float)
-        Delay of each image after its word starts, seconds, drawn per digit (default -0.05-0.2).
+        Delay of each image after its word starts, seconds, drawn per digit (default -0.1-0.3).
+    show_range : (float, float)
+        How long each image stays on screen, seconds, drawn per digit (at most until the next
+        image appears; default 0.2-0.8).
+    offset_range : (float, float)
+        Delay of the whole video relative to the audio, seconds, drawn per sample (default 0-0.6).
     unstressed_gain : float
         Amplitude of unstressed words (default 0.3; stressed words 1.0).
     vision_noise : float
@@ -139,7 +144,9 @@ class DigitsAVConfig:
     rate_range: tuple[int, int] = (200, 280)
     pitch_range: tuple[int, int] = (30, 70)
     pause_range: tuple[float, float] = (0.03, 0.15)
-    lag_range: tuple[float, float] = (-0.05, 0.2)
+    lag_range: tuple[float, float] = (-0.1, 0.3)
+    show_range: tuple[float, float] = (0.2, 0.8)
+    offset_range: tuple[float, float] = (0.0, 0.6)
     unstressed_gain: float = 0.3
     vision_noise: float = 0.05
     fsdd_root: str | None = None
@@ -163,7 +170,14 @@ class DigitsAVConfig:
             v = getattr(self, name)
             if not isinstance(v, (int, np.integer)) or v < 1:
                 raise ValueError(f"{name} must be a positive int, got {v!r}.")
-        for name in ("rate_range", "pitch_range", "pause_range", "lag_range"):
+        for name in (
+            "rate_range",
+            "pitch_range",
+            "pause_range",
+            "lag_range",
+            "show_range",
+            "offset_range",
+        ):
             v = getattr(self, name)
             if len(v) != 2 or v[0] > v[1]:
                 raise ValueError(f"{name} must be a (low, high) pair with low <= high, got {v!r}.")
@@ -176,7 +190,7 @@ class DigitsAVConfig:
     def key(self) -> str:
         """A short hash of every field (the cache key)."""
         blob = json.dumps(dataclasses.asdict(self), sort_keys=True, default=str)
-        return hashlib.sha256(f"digits-av-v3:{blob}".encode()).hexdigest()[:16]
+        return hashlib.sha256(f"digits-av-v4:{blob}".encode()).hexdigest()[:16]
 
 
 def default_cache_dir() -> Path:
@@ -335,6 +349,8 @@ def _make_split(
         lead = rng.uniform(0.05, 0.15)
         gaps = np.append(rng.uniform(*cfg.pause_range, size=k - 1), rng.uniform(0.05, 0.15))
         lags = rng.uniform(*cfg.lag_range, size=k)
+        shown = rng.uniform(*cfg.show_range, size=k)
+        offset = rng.uniform(*cfg.offset_range)
         picks = [by_digit[d][int(rng.integers(len(by_digit[d])))] for d in dg]
         # noise comes from its own stream: its size follows the (slightly variable) audio length
         noise = np.random.default_rng([cfg.seed, _SPLITS.index(split), i, 1])
@@ -356,21 +372,22 @@ def _make_split(
         t_a = len(mfcc)
         for j, (s, e) in enumerate(word_span):
             a_seg[i, j] = (min(int(round(s / hop)), t_a - 1), min(int(round(e / hop)), t_a))
-        # ---- vision: each image from its word's onset + lag until the next image appears
-        dur = len(y) / sr
-        onsets = np.array([word_span[j][0] / sr + lags[j] for j in range(k)])
+        # ---- vision: image j appears at its word's onset + the video's offset + its own lag,
+        # stays for its own duration (at most until the next image), then the screen is blank
+        onsets = np.array([word_span[j][0] / sr for j in range(k)]) + offset + lags
         onsets = np.maximum.accumulate(np.maximum(onsets, 0.0))
-        t_v = int(np.ceil(dur * cfg.vision_fps))
-        frame_start = np.minimum(np.round(onsets * cfg.vision_fps).astype(np.int64), t_v - 1)
-        for j in range(1, k):  # every image gets at least one frame
-            frame_start[j] = max(frame_start[j], frame_start[j - 1] + 1)
-        t_v = max(t_v, int(frame_start[-1]) + 2)
-        bounds = np.append(frame_start, t_v)
+        fps = cfg.vision_fps
+        start = np.round(onsets * fps).astype(np.int64)
+        for j in range(1, k):  # every image gets at least one frame, in the words' order
+            start[j] = max(start[j], start[j - 1] + 1)
+        stop = np.append(start[1:], 10**9)
+        stop = np.minimum(stop, start + np.maximum(1, np.round(shown * fps).astype(np.int64)))
+        t_v = max(int(np.ceil((len(y) / sr + offset) * fps)), int(stop[-1]) + 1)
         frames = noise.normal(0.0, cfg.vision_noise, size=(t_v, 64 * _N_INKS)).astype(np.float32)
         for j in range(k):
             channel = slice(64 * ink[j], 64 * (ink[j] + 1))  # red, green or blue ink
-            frames[bounds[j] : bounds[j + 1], channel] += images[picks[j]]
-            v_seg[i, j] = (bounds[j], bounds[j + 1])
+            frames[start[j] : stop[j], channel] += images[picks[j]]
+            v_seg[i, j] = (start[j], stop[j])
         # ---- text: one-hot digit + emphasis flag
         tok = np.zeros((k, 11), np.float32)
         tok[np.arange(k), dg] = 1.0
