@@ -1,0 +1,126 @@
+"""``mmalign align-speech`` and ``mmalign eval-speech``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser(
+        "align-speech",
+        help="align a transcript to a recording (word and phone times)",
+        description=(
+            "Align AUDIO with TRANSCRIPT (plain text, or one segment per line) and write "
+            "OUT (.json, .TextGrid, .srt, .vtt or .csv). With --corpus DIR, align every "
+            "(audio, same-name .txt) pair under DIR into the folder given by -o."
+        ),
+    )
+    p.add_argument("audio", nargs="?", help="audio file (any format soundfile reads)")
+    p.add_argument("transcript", nargs="?", help="transcript text file (UTF-8)")
+    p.add_argument("-o", "--output", required=True, help="output file, or folder with --corpus")
+    p.add_argument("--backend", default="tts-dtw", choices=["tts-dtw", "sphinx"])
+    p.add_argument("--language", default="en", help="eSpeak NG language code (default en)")
+    p.add_argument("--corpus", metavar="DIR", help="align a folder of (audio, .txt) pairs")
+    p.add_argument(
+        "--format",
+        default="json",
+        choices=["json", "TextGrid", "srt", "vtt", "csv"],
+        help="output format with --corpus (default json)",
+    )
+    p.add_argument("--workers", type=int, default=None, help="local processes with --corpus")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address for --corpus")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_align_speech)
+
+    e = subparsers.add_parser(
+        "eval-speech",
+        help="word-boundary errors of an alignment against a reference",
+        description=(
+            "Compare HYP with REF (files: .json, .TextGrid, .csv, .srt, .vtt; or two folders "
+            "whose files pair by name) and print the word-boundary mean absolute error, "
+            "median, and the share within 20 / 50 / 100 ms."
+        ),
+    )
+    e.add_argument("hyp")
+    e.add_argument("ref")
+    e.add_argument("--tier", default=None, help="word tier name in TextGrids (default: words)")
+    e.set_defaults(func=_eval_speech)
+
+
+def _align_speech(args: argparse.Namespace) -> int:
+    if args.corpus:
+        if args.audio or args.transcript:
+            raise ValueError("give either AUDIO TRANSCRIPT or --corpus DIR, not both.")
+        from .corpus import align_corpus
+
+        report = align_corpus(
+            args.corpus,
+            args.output,
+            fmt=args.format,
+            backend=args.backend,
+            language=args.language,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            progress=not args.quiet,
+        )
+        print(report.summary())
+        return 0 if not report.failures else 1
+    if not (args.audio and args.transcript):
+        raise ValueError("align-speech needs AUDIO and TRANSCRIPT (or --corpus DIR).")
+    from .align import align
+    from .io import write_alignment
+
+    result = align(
+        Path(args.audio),
+        Path(args.transcript),
+        backend=args.backend,
+        language=args.language,
+        progress=not args.quiet,
+    )
+    out = write_alignment(result, args.output)
+    print(
+        f"{len(result.words)} words aligned over {result.duration:.2f} s "
+        f"(backend {result.backend}) -> {out}"
+    )
+    return 0
+
+
+def _eval_speech(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from .evaluate import BoundaryReport, boundary_errors
+    from .io import FORMATS, read_alignment
+
+    hyp, ref = Path(args.hyp), Path(args.ref)
+    if hyp.is_dir() != ref.is_dir():
+        raise ValueError("HYP and REF must both be files or both be folders.")
+    if hyp.is_dir():
+        refs = {p.stem: p for p in ref.rglob("*") if p.suffix.lower() in FORMATS}
+        pairs = [
+            (h, refs[h.stem])
+            for h in sorted(hyp.rglob("*"))
+            if h.suffix.lower() in FORMATS and h.stem in refs
+        ]
+        if not pairs:
+            raise ValueError(f"no files of {hyp} pair by name with files of {ref}.")
+    else:
+        pairs = [(hyp, ref)]
+    errs, unmatched = [], 0
+    for h, r in pairs:
+        rep = boundary_errors(read_alignment(h), read_alignment(r, tier=args.tier))
+        errs.append(rep.errors)
+        unmatched += rep.n_unmatched
+    e = np.concatenate(errs)
+    a = np.abs(e)
+    total = BoundaryReport(
+        float(a.mean()),
+        float(np.median(a)),
+        {t: float(np.mean(a <= t + 1e-9)) for t in (0.02, 0.05, 0.1)},
+        len(a),
+        unmatched,
+        e,
+    )
+    print(f"{len(pairs)} file pair(s): {total.summary()}", file=sys.stdout)
+    return 0
