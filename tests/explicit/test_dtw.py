@@ -410,3 +410,16 @@ def test_bad_cost_matrix_is_rejected():
         subsequence_dtw([0.0], [0.0, 1.0], k=0)
     with pytest.raises(ValueError, match="n must be a positive int"):
         sakoe_chiba_mask(0, 3, 1)
+
+
+def test_normalized_dtw_and_package_exports():
+    import mmalign.explicit as E
+
+    rng = _rng(11)
+    x, y = rng.normal(size=(6, 2)), rng.normal(size=(9, 2))
+    a = dtw_path(x, y)
+    assert dtw(x, y, normalized=True) == pytest.approx(a.normalized_cost)
+    assert dtw(x, y, normalized=True) == pytest.approx(a.cost / 15)
+    # the module mmalign.explicit.dtw (imported above) is callable like the function dtw
+    assert E.dtw(x, y) == pytest.approx(a.cost)
+    assert E.dtw_path is dtw_path and E.StepPattern is D.StepPattern

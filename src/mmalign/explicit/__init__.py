@@ -19,6 +19,7 @@ _EXPORTS: dict[str, str] = {
     "dtw_path_from_cost": "mmalign.explicit.dtw",
     "cost_matrix": "mmalign.explicit.dtw",
     "STEP_PATTERNS": "mmalign.explicit.dtw",
+    "StepPattern": "mmalign.explicit.dtw",
     "sakoe_chiba_mask": "mmalign.explicit.dtw",
     "itakura_mask": "mmalign.explicit.dtw",
     "SubsequenceMatch": "mmalign.explicit.dtw",
