@@ -95,7 +95,7 @@ def dtw_p1_accumulate(cost):  # pragma: no cover - numba
     inf = np.inf
     acc = np.full((n, m), inf)
     move = np.full((n, m), -1, dtype=np.int8)
-    acc[0, 0] = 2.0 * cost[0, 0]
+    acc[0, 0] = cost[0, 0]  # as dtw-python
     for i in range(1, n):
         for j in range(1, m):
             c = cost[i, j]

@@ -157,6 +157,7 @@ def align_ctc(
     blank: int = 0,
     frame_duration: float = 0.02,
     lowercase: bool = True,
+    word_separator: str | None = "|",
 ) -> SpeechAlignment:
     """Word timings from CTC emissions of a character (or unit) model.
 
@@ -176,6 +177,9 @@ def align_ctc(
         Seconds per emission frame (0.02 for wav2vec 2.0).
     lowercase : bool
         Lower-case the transcript when the vocabulary has no upper-case letters.
+    word_separator : str, optional
+        Token the model emits between words (``"|"`` in wav2vec 2.0 vocabularies); when the
+        vocabulary has it, it is placed between the words of the target sequence.
 
     Returns
     -------
@@ -196,9 +200,14 @@ def align_ctc(
     words = tokenize(transcript)
     if not words:
         raise ValueError("transcript holds no words; pass the text spoken in the audio.")
-    ids, lengths = [], []
-    for w, _, _ in words:
-        toks = [vocab[ch] for ch in w if ch in vocab and vocab[ch] != blank]
+    sep = vocab.get(word_separator) if word_separator is not None else None
+    ids, lengths, is_word = [], [], []
+    for k, (w, _, _) in enumerate(words):
+        if sep is not None and k > 0:
+            ids.append(sep)
+            lengths.append(1)
+            is_word.append(False)
+        toks = [vocab[ch] for ch in w if ch in vocab and vocab[ch] not in (blank, sep)]
         if not toks:
             raise ValueError(
                 f"word {w!r} has no character in the vocabulary; check the vocabulary or the "
@@ -206,10 +215,12 @@ def align_ctc(
             )
         ids.extend(toks)
         lengths.append(len(toks))
+        is_word.append(True)
     res = ctc_forced_align(log_probs, np.asarray(ids, dtype=np.int64), blank=blank)
     inv = {i: t for t, i in vocab.items()}
     out, phones = [], []
-    for (w, _, _), group in zip(words, merge_tokens(res.spans, lengths)):
+    groups = [g for g, keep in zip(merge_tokens(res.spans, lengths), is_word) if keep]
+    for (w, _, _), group in zip(words, groups):
         start, end = group[0].start * frame_duration, group[-1].end * frame_duration
         score = float(np.mean([g.score for g in group]))
         out.append(Span(w, start, end, score))

@@ -169,7 +169,9 @@ def _decode(decoder, text: str, pcm: bytes):
     decoder.start_utt()
     decoder.process_raw(pcm, full_utt=True)
     decoder.end_utt()
-    return [s for s in decoder.seg()]
+    if decoder.hyp() is None:  # no complete alignment within the beams
+        return []
+    return list(decoder.seg() or [])
 
 
 def align_sphinx(samples: np.ndarray, transcript: str, *, language: str = "en") -> SpeechAlignment:

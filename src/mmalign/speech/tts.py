@@ -133,8 +133,8 @@ class _Engine:
         return 0
 
     def set_voice(self, voice: str) -> None:
-        if voice == self.voice:
-            return
+        # always re-select: espeak keeps state from the previous utterance otherwise, and
+        # the same text would not give the same samples
         rc = self.lib.espeak_SetVoiceByName(voice.encode())
         if rc != _EE_OK:
             raise ValueError(
