@@ -49,61 +49,77 @@ def _band(nx: Tensor, ny: Tensor, radius: int) -> tuple[Tensor, Tensor]:
     return -radius + diff.clamp(max=0), radius + diff.clamp(min=0)
 
 
+def _skew_indices(n_max: int, m_max: int, device) -> tuple[Tensor, Tensor]:
+    """Grids ``(i + j, i)`` of shape (N, M) for 1-based cells: where ``(i, j)`` sits when skewed."""
+    i = torch.arange(1, n_max + 1, device=device)[:, None].expand(n_max, m_max)
+    j = torch.arange(1, m_max + 1, device=device)[None, :].expand(n_max, m_max)
+    return i + j, i
+
+
 def _wavefront_forward(
     cost: Tensor, nx: Tensor, ny: Tensor, gamma: float, radius: int
 ) -> tuple[Tensor, Tensor]:
-    """Soft-DTW values (B,) and soft-min weights (B, 3, N + 2, M + 2), one anti-diagonal at a time."""
+    """Soft-DTW values (B,) and skewed soft-min weights, one anti-diagonal at a time.
+
+    Matrices are stored skewed, ``A[b, i + j, i] = A_ij`` (1-based cells), so that each
+    anti-diagonal and its predecessors are contiguous slices: no gather inside the loop.
+    Returns the weights as (B, 3, N + M + 3, N + 2).
+    """
     b_size, n_max, m_max = cost.shape
     dev, dt = cost.device, cost.dtype
-    r = torch.full((b_size, n_max + 2, m_max + 2), float("inf"), device=dev, dtype=dt)
+    n_diag = n_max + m_max + 3
+    s_idx, i_idx = _skew_indices(n_max, m_max, dev)
+    c = torch.zeros((b_size, n_diag, n_max + 2), device=dev, dtype=dt)
+    c[:, s_idx, i_idx] = cost
+    r = torch.full((b_size, n_diag, n_max + 2), float("inf"), device=dev, dtype=dt)
     r[:, 0, 0] = 0.0
-    w = torch.zeros((b_size, 3, n_max + 2, m_max + 2), device=dev, dtype=dt)
+    w = torch.zeros((b_size, 3, n_diag, n_max + 2), device=dev, dtype=dt)
     lo, hi = _band(nx, ny, radius)
     lo, hi, nxc, nyc = lo[:, None], hi[:, None], nx[:, None], ny[:, None]  # (B, 1)
     inf = torch.tensor(float("inf"), device=dev, dtype=dt)
     zero = torch.zeros((), device=dev, dtype=dt)
+    one = torch.ones((), device=dev, dtype=dt)
     for s in range(2, n_max + m_max + 1):
-        i = torch.arange(max(1, s - m_max), min(n_max, s - 1) + 1, device=dev)  # (L,)
+        i0, i1 = max(1, s - m_max), min(n_max, s - 1)  # rows i0..i1 of this diagonal
+        i = torch.arange(i0, i1 + 1, device=dev)
         j = s - i
-        r0 = r[:, i - 1, j - 1]  # (B, L)
-        r1 = r[:, i - 1, j]
-        r2 = r[:, i, j - 1]
+        r0 = r[:, s - 2, i0 - 1 : i1]  # (i-1, j-1), (B, L)
+        r1 = r[:, s - 1, i0 - 1 : i1]  # (i-1, j)
+        r2 = r[:, s - 1, i0 : i1 + 1]  # (i, j-1)
         rmin = torch.minimum(r0, torch.minimum(r1, r2))
-        valid = (
-            (j - i >= lo) & (j - i <= hi) & (i <= nxc) & (j <= nyc) & torch.isfinite(rmin)
-        )  # (B, L)
+        valid = (j - i >= lo) & (j - i <= hi) & (i <= nxc) & (j <= nyc) & torch.isfinite(rmin)
         safe_min = torch.where(valid, rmin, zero)
         e = torch.exp((safe_min[:, None] - torch.stack((r0, r1, r2), 1)) / gamma)  # (B, 3, L)
         e = torch.where(valid[:, None], e, zero)
-        total = e.sum(1)  # (B, L)
-        safe_total = torch.where(valid, total, torch.ones_like(total))
-        value = cost[:, i - 1, j - 1] + safe_min - gamma * torch.log(safe_total)
-        r[:, i, j] = torch.where(valid, value, inf)
-        w[:, :, i, j] = e / safe_total[:, None]
+        total = torch.where(valid, e.sum(1), one)
+        value = c[:, s, i0 : i1 + 1] + safe_min - gamma * torch.log(total)
+        r[:, s, i0 : i1 + 1] = torch.where(valid, value, inf)
+        w[:, :, s, i0 : i1 + 1] = e / total[:, None]
     batch = torch.arange(b_size, device=dev)
-    return r[batch, nx, ny], w
+    return r[batch, nx + ny, nx], w
 
 
-def _wavefront_backward(w: Tensor, nx: Tensor, ny: Tensor) -> Tensor:
-    """Soft alignment matrices (B, N, M) from the weights, one anti-diagonal at a time."""
-    b_size, _, n2, m2 = w.shape
-    n_max, m_max = n2 - 2, m2 - 2
+def _wavefront_backward(w: Tensor, nx: Tensor, ny: Tensor, m_max: int) -> Tensor:
+    """Soft alignment matrices (B, N, M) from the skewed weights, one anti-diagonal at a time."""
+    b_size, _, n_diag, n2 = w.shape
+    n_max = n2 - 2
     dev = w.device
-    e = torch.zeros((b_size, n2, m2), device=dev, dtype=w.dtype)
+    e = torch.zeros((b_size, n_diag, n2), device=dev, dtype=w.dtype)
     batch = torch.arange(b_size, device=dev)
-    e[batch, nx, ny] = 1.0
+    e[batch, nx + ny, nx] = 1.0
     nxc, nyc = nx[:, None], ny[:, None]
     for s in range(n_max + m_max - 1, 1, -1):
-        i = torch.arange(max(1, s - m_max), min(n_max, s - 1) + 1, device=dev)
-        j = s - i
+        i0, i1 = max(1, s - m_max), min(n_max, s - 1)
+        i = torch.arange(i0, i1 + 1, device=dev)
         new = (
-            e[:, i + 1, j + 1] * w[:, 0, i + 1, j + 1]
-            + e[:, i + 1, j] * w[:, 1, i + 1, j]
-            + e[:, i, j + 1] * w[:, 2, i, j + 1]
+            e[:, s + 2, i0 + 1 : i1 + 2] * w[:, 0, s + 2, i0 + 1 : i1 + 2]  # from (i+1, j+1)
+            + e[:, s + 1, i0 + 1 : i1 + 2] * w[:, 1, s + 1, i0 + 1 : i1 + 2]  # from (i+1, j)
+            + e[:, s + 1, i0 : i1 + 1] * w[:, 2, s + 1, i0 : i1 + 1]  # from (i, j+1)
         )
-        corner = (i == nxc) & (j == nyc)
-        e[:, i, j] = torch.where(corner, e[:, i, j], new)
-    return e[:, 1 : n_max + 1, 1 : m_max + 1]
+        corner = (i == nxc) & (s - i == nyc)
+        e[:, s, i0 : i1 + 1] = torch.where(corner, e[:, s, i0 : i1 + 1], new)
+    s_idx, i_idx = _skew_indices(n_max, m_max, dev)
+    return e[:, s_idx, i_idx]
 
 
 # --------------------------------------------------------------------------- autograd function
@@ -116,12 +132,14 @@ class _SoftDTWWavefront(torch.autograd.Function):
     def forward(ctx, cost: Tensor, nx: Tensor, ny: Tensor, gamma: float, radius: int):
         values, w = _wavefront_forward(cost.detach(), nx, ny, gamma, radius)
         ctx.save_for_backward(w, nx, ny)
+        ctx.m_max = cost.shape[2]
         return values
 
     @staticmethod
     def backward(ctx, grad_output: Tensor):
         w, nx, ny = ctx.saved_tensors
-        return grad_output[:, None, None] * _wavefront_backward(w, nx, ny), None, None, None, None
+        e = _wavefront_backward(w, nx, ny, ctx.m_max)
+        return grad_output[:, None, None] * e, None, None, None, None
 
 
 class _SoftDTWSqEuclideanNumba(torch.autograd.Function):
