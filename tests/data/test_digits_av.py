@@ -42,8 +42,14 @@ def test_shapes_lengths_and_labels(tiny):
         energy = [np.abs(raw[s:e, 64 * c : 64 * (c + 1)]).sum() for c in range(3)]
         assert int(np.argmax(energy)) == ink[0, j]
     # the text stream spells the digits and their emphasis
-    np.testing.assert_array_equal(tr.features["text"][:, :, :10].argmax(-1), tr.extras["digits"])
-    np.testing.assert_array_equal(tr.features["text"][:, :, 10], emph)
+    # the text lists the digits in a shuffled order: position p holds the digit of slot order[p]
+    order = np.argsort(tr.extras["segments"]["text"][:, :, 0], axis=1)
+    rows = np.arange(6)[:, None]
+    np.testing.assert_array_equal(
+        tr.features["text"][:, :, :10].argmax(-1), tr.extras["digits"][rows, order]
+    )
+    np.testing.assert_array_equal(tr.features["text"][:, :, 10], emph[rows, order])
+    assert not np.all(order == np.arange(3))
     assert set(tr.extras["labels"]) == set(DIGITS_AV_LABELS)
 
 
@@ -73,12 +79,19 @@ def test_speakers_and_images_split():
 def test_true_intervals_match_segments(tiny):
     te = tiny["test"]
     ti = true_intervals(te, "text", "audio")
-    np.testing.assert_array_equal(ti[0], te.extras["segments"]["audio"][0])
+    order = np.argsort(te.extras["segments"]["text"][0, :, 0])
+    np.testing.assert_array_equal(ti[0], te.extras["segments"]["audio"][0][order])
     tv = true_intervals(te, "vision", "text")
     seg_v = te.extras["segments"]["vision"][1]
+    seg_t = te.extras["segments"]["text"][1]
     assert len(tv[1]) == te.lengths["vision"][1]
     for j, (s, e) in enumerate(seg_v):
-        np.testing.assert_array_equal(tv[1][s:e], np.tile([j, j + 1], (e - s, 1)))
+        np.testing.assert_array_equal(tv[1][s:e], np.tile(seg_t[j], (e - s, 1)))
+    # blank frames between two images belong to the nearer one
+    e0, s1 = seg_v[0, 1], seg_v[1, 0]
+    for f in range(e0, s1):
+        near = 0 if (f + 0.5) - e0 <= s1 - (f + 0.5) else 1
+        np.testing.assert_array_equal(tv[1][f], seg_t[near])
     # silence frames before the first word belong to the first digit
     ta = true_intervals(te, "audio", "vision")
     first = te.extras["segments"]["audio"][2, 0, 0]
@@ -94,6 +107,10 @@ def test_fsdd_recordings(fsdd_root, tmp_path):
     assert ds.input_dims["audio"] == 13
     spk = {s.split("|")[0] for s in ds["test"].extras["speaker"]}
     assert spk == {"yweweler"}
+    spoken = load_digits_av(text_order="spoken", cache=False, **TINY)["train"]
+    np.testing.assert_array_equal(
+        spoken.features["text"][:, :, :10].argmax(-1), spoken.extras["digits"]
+    )
 
 
 def test_config_errors():

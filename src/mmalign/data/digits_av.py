@@ -128,6 +128,10 @@ class DigitsAVConfig:
         Amplitude of unstressed words (default 0.3; stressed words 1.0).
     vision_noise : float
         Standard deviation of the per-frame pixel noise (default 0.05).
+    text_order : {"shuffled", "spoken"}
+        Order of the tokens in the text stream: a random permutation of the spoken order
+        (default; the text-to-audio / video alignment is then a permutation, which no
+        monotone aligner can recover) or the spoken order.
     fsdd_root : str or None
         Folder of FSDD ``{digit}_{speaker}_{index}.wav`` recordings; None synthesizes speech.
     seed : int
@@ -149,6 +153,7 @@ class DigitsAVConfig:
     offset_range: tuple[float, float] = (0.0, 0.6)
     unstressed_gain: float = 0.3
     vision_noise: float = 0.05
+    text_order: str = "shuffled"
     fsdd_root: str | None = None
     seed: int = 0
 
@@ -161,6 +166,10 @@ class DigitsAVConfig:
             raise ValueError(
                 f"n_digits must be an int from 2 to 10 (the digits of a sample are distinct), "
                 f"got {self.n_digits!r}."
+            )
+        if self.text_order not in ("shuffled", "spoken"):
+            raise ValueError(
+                f"Unknown text_order {self.text_order!r}; valid options are: shuffled, spoken."
             )
         if self.label not in DIGITS_AV_LABELS:
             raise ValueError(
@@ -190,7 +199,7 @@ class DigitsAVConfig:
     def key(self) -> str:
         """A short hash of every field (the cache key)."""
         blob = json.dumps(dataclasses.asdict(self), sort_keys=True, default=str)
-        return hashlib.sha256(f"digits-av-v4:{blob}".encode()).hexdigest()[:16]
+        return hashlib.sha256(f"digits-av-v5:{blob}".encode()).hexdigest()[:16]
 
 
 def default_cache_dir() -> Path:
@@ -331,6 +340,7 @@ def _make_split(
     audio, vision, text = [], [], []
     a_seg = np.zeros((n, k, 2), np.int64)
     v_seg = np.zeros((n, k, 2), np.int64)
+    t_seg = np.zeros((n, k, 2), np.int64)
     digits = np.zeros((n, k), np.int64)
     marks = np.zeros((n, 3, k), np.int64)  # audio stress, text emphasis, vision ink
     speaker_of = []
@@ -354,6 +364,7 @@ def _make_split(
         picks = [by_digit[d][int(rng.integers(len(by_digit[d])))] for d in dg]
         # noise comes from its own stream: its size follows the (slightly variable) audio length
         noise = np.random.default_rng([cfg.seed, _SPLITS.index(split), i, 1])
+        text_rng = np.random.default_rng([cfg.seed, _SPLITS.index(split), i, 2])
         # ---- audio: words with pauses; exact word boundaries in samples
         pieces = [np.zeros(int(lead * sr), np.float32)]
         pos = len(pieces[0])
@@ -389,9 +400,13 @@ def _make_split(
             frames[start[j] : stop[j], channel] += images[picks[j]]
             v_seg[i, j] = (start[j], stop[j])
         # ---- text: one-hot digit + emphasis flag
+        # the transcript lists the digits in its own order (a permutation unless "spoken")
+        order = np.arange(k) if cfg.text_order == "spoken" else text_rng.permutation(k)
         tok = np.zeros((k, 11), np.float32)
-        tok[np.arange(k), dg] = 1.0
-        tok[:, 10] = emph
+        tok[np.arange(k), dg[order]] = 1.0
+        tok[:, 10] = emph[order]
+        t_seg[i, order, 0] = np.arange(k)
+        t_seg[i, order, 1] = np.arange(k) + 1
         audio.append(mfcc)
         vision.append(frames)
         text.append(tok)
@@ -418,6 +433,7 @@ def _make_split(
         "text_lengths": l_t,
         "audio_segments": a_seg,
         "vision_segments": v_seg,
+        "text_segments": t_seg,
         "digits": digits,
         "marks": marks,
         "speaker": np.array(speaker_of),
@@ -563,15 +579,11 @@ def _assemble(config: DigitsAVConfig, raw: dict[str, dict[str, np.ndarray]]) -> 
                 x = np.where(mask, (x - mean) / std, 0.0).astype(np.float32)
             feats[m], lens[m] = x, n_m
         labels = _labels(d)
-        k = config.n_digits
         n = len(n_m)
-        text_seg = np.broadcast_to(
-            np.stack([np.arange(k), np.arange(k) + 1], axis=1), (n, k, 2)
-        ).copy()
         extras = {
             "labels": labels,
             "segments": {
-                "text": text_seg,
+                "text": d["text_segments"],
                 "audio": d["audio_segments"],
                 "vision": d["vision_segments"],
             },
