@@ -124,7 +124,7 @@ seq = st.integers(1, 12).flatmap(
 def test_path_properties(x, y, pattern):
     n, m = len(x), len(y)
     if pattern == "asymmetric" and m > 2 * n - 1:  # (1, 2) steps cannot cover y
-        with pytest.raises(ValueError, match="admits no warping path"):
+        with pytest.raises(ValueError, match="no warping path"):
             dtw_path(x, y, step_pattern=pattern)
         return
     a = dtw_path(x, y, step_pattern=pattern)
@@ -185,7 +185,7 @@ def test_linear_memory_path_equals_full(x, y, pattern, opts, tiny_blocks):
     try:
         full = dtw_path(x, y, step_pattern=pattern, memory="full", **opts)
     except ValueError:
-        with pytest.raises(ValueError, match="admits no warping path"):
+        with pytest.raises(ValueError, match="no warping path"):
             dtw_path(x, y, step_pattern=pattern, memory="linear", **opts)
         return
     lin = dtw_path(x, y, step_pattern=pattern, memory="linear", **opts)

@@ -35,46 +35,53 @@ _INF = np.inf
 def cost_row(x, yt, metric, mask, r0, c0, i, jl, jh, j0, buf):
     """Fill ``buf[j - j0]`` with the local cost of cells ``(i, jl..jh)``."""
     d = x.shape[1]
+    # work on views with 0-based range indices: no negative-index checks, so loops vectorise
+    out = buf[jl - j0 : jh - j0 + 1]
+    L = jh - jl + 1
     if metric == PRECOMPUTED:
-        for j in range(jl, jh + 1):
-            buf[j - j0] = x[i - r0, j - c0]
+        src = x[i - r0, jl - c0 : jh - c0 + 1]
+        for t in range(L):
+            out[t] = src[t]
     elif d == 1 and metric != COSINE:  # univariate: one pass
         xv = x[i, 0]
+        y0 = yt[0, jl : jh + 1]
         if metric == SQEUCLIDEAN:
-            for j in range(jl, jh + 1):
-                t = xv - yt[0, j]
-                buf[j - j0] = t * t
+            for t in range(L):
+                v = xv - y0[t]
+                out[t] = v * v
         else:  # euclidean and cityblock coincide
-            for j in range(jl, jh + 1):
-                buf[j - j0] = abs(xv - yt[0, j])
+            for t in range(L):
+                out[t] = abs(xv - y0[t])
     else:
-        # loop over features outside, frames inside: vectorises over j and sums each cost
-        # in feature order (the same value as a per-cell loop)
-        for j in range(jl, jh + 1):
-            buf[j - j0] = 0.0
+        # features outside, frames inside: vectorises over frames and sums each cost in
+        # feature order (the same value as a per-cell loop)
+        for t in range(L):
+            out[t] = 0.0
         for k in range(d):
             xv = x[i, k]
+            yk = yt[k, jl : jh + 1]
             if metric == COSINE:
-                for j in range(jl, jh + 1):
-                    buf[j - j0] += xv * yt[k, j]
+                for t in range(L):
+                    out[t] += xv * yk[t]
             elif metric == CITYBLOCK:
-                for j in range(jl, jh + 1):
-                    buf[j - j0] += abs(xv - yt[k, j])
+                for t in range(L):
+                    out[t] += abs(xv - yk[t])
             else:
-                for j in range(jl, jh + 1):
-                    t = xv - yt[k, j]
-                    buf[j - j0] += t * t
+                for t in range(L):
+                    v = xv - yk[t]
+                    out[t] += v * v
         if metric == EUCLIDEAN:
-            for j in range(jl, jh + 1):
-                buf[j - j0] = np.sqrt(buf[j - j0])
+            for t in range(L):
+                out[t] = np.sqrt(out[t])
         elif metric == COSINE:
-            for j in range(jl, jh + 1):
-                v = 1.0 - buf[j - j0]
-                buf[j - j0] = v if v > 0.0 else 0.0
+            for t in range(L):
+                v = 1.0 - out[t]
+                out[t] = v if v > 0.0 else 0.0
     if mask.shape[0] > 0:
-        for j in range(jl, jh + 1):
-            if not mask[i, j]:
-                buf[j - j0] = _INF
+        mrow = mask[i, jl : jh + 1]
+        for t in range(L):
+            if not mrow[t]:
+                out[t] = _INF
 
 
 @njit(cache=True, nogil=True)
@@ -292,22 +299,76 @@ def forward_rows(
     """
     ms = j1 - j0 + 1
     buf = np.empty(ms)
-    cur = np.empty(ms)
+    buf2 = np.empty(ms)
+    p = prev  # the previous row; rows rotate through p, c, c2 without copies
+    c = np.empty(ms)
+    c2 = np.empty(ms)
+    owner = 0  # which of p (0), c (1), c2 (2) is the caller's array ``prev``
     w0, w1, w2 = w[0], w[1], w[2]
-    for i in range(i_start, i_stop + 1):
+    i = i_start
+    while i <= i_stop:
         jl = max(lo[i], j0)
         jh = min(hi[i], j1)
         if jl > jh:
             plo, phi = 1, 0
             first = False
+            i += 1
+            continue
+        if (
+            pattern == SYMMETRIC
+            and not first
+            and i + 1 <= i_stop
+            and jl == j0
+            and jh == j1
+            and plo == 0
+            and phi == ms - 1
+            and lo[i + 1] <= j0
+            and hi[i + 1] >= j1
+        ):
+            # two full rows at once: two interleaved dependency chains
+            cost_row(x, yt, metric, mask, r0, c0, i, jl, jh, j0, buf)
+            cost_row(x, yt, metric, mask, r0, c0, i + 1, jl, jh, j0, buf2)
+            _dp_two_rows(p, c, c2, buf, buf2, ms, w0, w1, w2)
+            p, c2 = c2, p
+            owner = 2 if owner == 0 else (0 if owner == 2 else owner)
+            i += 2
             continue
         cost_row(x, yt, metric, mask, r0, c0, i, jl, jh, j0, buf)
-        _dp_row(prev, plo, phi, cur, jl - j0, jh - j0, buf, first, open_begin, pattern, w0, w1, w2)
-        for b in range(jl - j0, jh - j0 + 1):
-            prev[b] = cur[b]
+        _dp_row(p, plo, phi, c, jl - j0, jh - j0, buf, first, open_begin, pattern, w0, w1, w2)
+        p, c = c, p
+        owner = 1 if owner == 0 else (0 if owner == 1 else owner)
         plo, phi = jl - j0, jh - j0
         first = False
+        i += 1
+    if owner != 0:
+        for b in range(plo, phi + 1):
+            prev[b] = p[b]
     return plo, phi
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _dp_two_rows(p, c1, c2, d1, d2, ms, w0, w1, w2):
+    """Symmetric recursion over two full rows (c1 after p, c2 after c1) in one sweep."""
+    n1 = p[0] + w0 * d1[0]
+    n2 = n1 + w0 * d2[0]
+    c1[0] = n1
+    c2[0] = n2
+    for b in range(1, ms):
+        e = d1[b]
+        a = p[b] + w0 * e
+        g = p[b - 1] + w1 * e
+        m = a if a < g else g
+        h = n1 + w2 * e
+        n1_prev = n1
+        n1 = h if h < m else m
+        c1[b] = n1
+        e = d2[b]
+        a = n1 + w0 * e
+        g = n1_prev + w1 * e
+        m = a if a < g else g
+        h = n2 + w2 * e
+        n2 = h if h < m else m
+        c2[b] = n2
 
 
 @njit(cache=True, nogil=True, error_model="numpy")

@@ -473,7 +473,13 @@ def _check_open(pat: StepPattern, open_begin: bool, open_end: bool) -> None:
         )
 
 
-def _no_path_error(desc: str) -> ValueError:
+def _no_path_error(desc: str, pat: StepPattern) -> ValueError:
+    if desc == "none":
+        return ValueError(
+            f"no warping path joins the two ends under step pattern {pat.name!r} (asymmetric "
+            f"needs len(y) <= 2 * len(x) - 1), or every path crosses an infinite cost; use a "
+            f"symmetric pattern, swap x and y, or allow open_end=True."
+        )
     return ValueError(
         f"the window {desc} admits no warping path between the two ends (or every path "
         f"crosses an infinite cost); widen it (a larger radius or max_slope) or drop it."
@@ -619,7 +625,7 @@ def _solve(
         else:
             end = m - 1
         if end < 0 or not np.isfinite(acc[-1, end]):
-            raise _no_path_error(desc)
+            raise _no_path_error(desc, pat)
         x, yt, code, r0, c0 = src.full(0, n - 1, 0, m - 1)
         w = np.asarray(pat._weights)
         path = K.backtrack(acc, x, yt, code, src.mask, r0, c0, 0, 0, end, pat._code, w, open_begin)
@@ -629,21 +635,21 @@ def _solve(
         row, plo, phi = _forward(src, 0, n - 1, 0, m - 1, lo, hi, pat, open_begin)
         end = _end_column(pat, row, plo, phi, n)
         if end < 0:
-            raise _no_path_error(desc)
+            raise _no_path_error(desc, pat)
     start = 0
     if open_begin:
         nxt, nbuf, nlo, nhi = _backward(src, n - 1, 0, 0, end, lo, hi, pat)
         if nlo > nhi:
-            raise _no_path_error(desc)
+            raise _no_path_error(desc, pat)
         tot = nxt[nlo : nhi + 1] + nbuf[nlo : nhi + 1]
         if not np.isfinite(tot).any():
-            raise _no_path_error(desc)
+            raise _no_path_error(desc, pat)
         start = nlo + int(np.argmin(tot))
     with ThreadPoolExecutor(max_workers=1) as pool:
         parts, cost = _hirschberg(src, 0, n - 1, start, end, lo, hi, pat, pool)
     path = np.concatenate(parts, axis=0)
     if not np.isfinite(cost) or len(path) == 0:
-        raise _no_path_error(desc)
+        raise _no_path_error(desc, pat)
     return path, cost, end
 
 
@@ -849,7 +855,7 @@ def dtw(
     row, plo, phi = _forward(src, 0, n - 1, 0, m - 1, lo, hi, pat, open_begin)
     end = _end_column(pat, row, plo, phi, n) if open_end else m - 1
     if end < 0 or not (plo <= end <= phi) or not np.isfinite(row[end]):
-        raise _no_path_error(desc)
+        raise _no_path_error(desc, pat)
     cost = float(row[end])
     return _normalize(pat, cost, n, end + 1) if normalized else cost
 
