@@ -83,3 +83,17 @@ def test_other_language():
     a = align(s.samples, text, sample_rate=16000, language="de")
     err = np.abs([w.start - t[1] for w, t in zip(a.words, s.words)])
     assert a.language == "de" and err.mean() < 0.05
+
+
+def test_long_files_stream_to_the_same_samples(tmp_path, monkeypatch):
+    from mmalign.speech import audio as audio_mod
+
+    rng = np.random.default_rng(0)
+    x = (rng.normal(size=(50000, 2)) * 0.1).astype(np.float32)
+    sf.write(tmp_path / "s.wav", x, 44100)
+    whole = audio_mod.load_audio(tmp_path / "s.wav")
+    monkeypatch.setattr(audio_mod, "_STREAM_FRAMES", 1000)
+    monkeypatch.setattr(audio_mod, "_BLOCK_FRAMES", 4096)
+    streamed = audio_mod.load_audio(tmp_path / "s.wav")
+    assert streamed.shape == whole.shape == (18141,)
+    np.testing.assert_allclose(streamed, whole, atol=1e-5)

@@ -174,7 +174,14 @@ def _decode(decoder, text: str, pcm: bytes):
     return list(decoder.seg() or [])
 
 
-def align_sphinx(samples: np.ndarray, transcript: str, *, language: str = "en") -> SpeechAlignment:
+def align_sphinx(
+    samples: np.ndarray,
+    transcript: str,
+    *,
+    language: str = "en",
+    dither: float = 1e-4,
+    snap: float = 0.25,
+) -> SpeechAlignment:
     """Force-align ``transcript`` to 16 kHz mono ``samples`` with PocketSphinx.
 
     Parameters
@@ -182,6 +189,12 @@ def align_sphinx(samples: np.ndarray, transcript: str, *, language: str = "en") 
     samples : ndarray of shape (n_samples,), float32 at 16 kHz
     transcript : str
     language : {"en", "en-us"}
+    dither : float
+        Standard deviation of seeded Gaussian noise added first: digital silence (exact
+        zeros) makes PocketSphinx's log energies degenerate and its alignment fail.
+    snap : float
+        Move word boundaries within this many seconds of a pause onto the pause's edges
+        (:func:`mmalign.speech.snap_to_pauses`); 0 keeps PocketSphinx's frames.
 
     Returns
     -------
@@ -194,7 +207,10 @@ def align_sphinx(samples: np.ndarray, transcript: str, *, language: str = "en") 
             f"use backend='tts-dtw' for other languages."
         )
     tokens = [w for w, _, _ in tokenize(transcript)]
-    pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+    x = np.asarray(samples, dtype=np.float32)
+    if dither > 0:
+        x = x + np.random.default_rng(0).normal(0.0, dither, size=len(x)).astype(np.float32)
+    pcm = (np.clip(x, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
     duration = len(samples) / 16000.0
     seg, retried, decoder = [], False, None
     for wide in (False, True):
@@ -233,6 +249,11 @@ def align_sphinx(samples: np.ndarray, transcript: str, *, language: str = "en") 
                 )
     except RuntimeError:
         phones = []
+    if snap > 0:
+        from .features import speech_segments
+        from .tts_dtw import snap_to_pauses
+
+        snap_to_pauses(words, speech_segments(samples, 16000), tol=snap)
     for w in words:
         w.end = min(w.end, duration)
     return SpeechAlignment(
