@@ -47,6 +47,7 @@ def test_lowers_dtw_cost_below_the_medoid():
     assert res.barycenter.shape == medoid.shape
 
 
+@pytest.mark.slow  # tslearn compiles its numba kernels on first use
 def test_agrees_with_tslearn_from_the_same_init():
     barycenters = pytest.importorskip("tslearn.barycenters")
     seqs = _warped_set(1, n_series=6)

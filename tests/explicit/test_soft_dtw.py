@@ -178,6 +178,7 @@ def test_divergence_zero_on_self_and_positive(pair):
     )
 
 
+@pytest.mark.slow  # tslearn compiles its numba kernels on first use
 def test_agrees_with_tslearn():
     metrics = pytest.importorskip("tslearn.metrics")
     rng = np.random.default_rng(3)

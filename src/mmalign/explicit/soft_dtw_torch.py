@@ -28,6 +28,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 from torch import Tensor, nn
+from torch.autograd.function import once_differentiable
 
 from mmalign._utils import check_option
 from mmalign.explicit.soft_dtw import _check_bandwidth, _check_gamma
@@ -136,6 +137,7 @@ class _SoftDTWWavefront(torch.autograd.Function):
         return values
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad_output: Tensor):
         w, nx, ny = ctx.saved_tensors
         e = _wavefront_backward(w, nx, ny, ctx.m_max)
@@ -164,6 +166,7 @@ class _SoftDTWSqEuclideanNumba(torch.autograd.Function):
         return torch.from_numpy(values).to(device=x.device, dtype=x.dtype)
 
     @staticmethod
+    @once_differentiable
     def backward(ctx, grad_output: Tensor):
         from mmalign.explicit._soft_kernels import soft_dtw_backward_batch
 
