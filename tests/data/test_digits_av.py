@@ -13,8 +13,8 @@ def tiny(tmp_path_factory):
 
 
 def test_shapes_lengths_and_labels(tiny):
-    assert tiny.input_dims == {"text": 11, "audio": 13, "vision": 192}
-    assert tiny.task == "classification" and tiny.n_outputs == 3
+    assert tiny.input_dims == {"text": 11, "audio": 13, "vision": 256}
+    assert tiny.task == "classification" and tiny.n_outputs == 4
     tr = tiny["train"]
     assert tr.lengths["text"].tolist() == [3] * 6
     # every digit appears in order in every stream; words are ~0.2-0.5 s at 100 frames/s
@@ -39,7 +39,7 @@ def test_shapes_lengths_and_labels(tiny):
     # the image of each digit is drawn in its ink's 64 channels only
     raw = tr.features["vision"][0]
     for j, (s, e) in enumerate(seg_v[0]):
-        energy = [np.abs(raw[s:e, 64 * c : 64 * (c + 1)]).sum() for c in range(3)]
+        energy = [np.abs(raw[s:e, 64 * c : 64 * (c + 1)]).sum() for c in range(4)]
         assert int(np.argmax(energy)) == ink[0, j]
     # the text stream spells the digits and their emphasis
     # the text lists the digits in a shuffled order: position p holds the digit of slot order[p]

@@ -128,6 +128,27 @@ class MultimodalDataset:
         split = next(iter(self.splits.values()))
         return {m: int(x.shape[2]) for m, x in split.features.items()}
 
+    def select(self, modalities: list[str] | tuple[str, ...]) -> MultimodalDataset:
+        """The same dataset restricted to ``modalities`` (in that order), e.g. for
+        single-modality control runs."""
+        mods = list(modalities)
+        unknown = [m for m in mods if m not in self.modalities]
+        if not mods or unknown:
+            raise ValueError(
+                f"modalities must be a non-empty subset of {list(self.modalities)}, got {mods}."
+            )
+        splits = {
+            name: MultimodalSplit(
+                {m: s.features[m] for m in mods},
+                {m: s.lengths[m] for m in mods},
+                s.labels,
+                s.ids,
+                s.extras,
+            )
+            for name, s in self.splits.items()
+        }
+        return MultimodalDataset(splits, self.task, self.n_outputs, self.name)
+
     def __getitem__(self, split: str) -> MultimodalSplit:
         if split not in self.splits:
             raise KeyError(f"no split {split!r}; this dataset has {', '.join(self.splits)}.")

@@ -65,7 +65,7 @@ DIGITS_AV_LABELS = (
     "vision_only",
     "first_digit",
 )
-_N_INKS = 3
+_N_INKS = 4  # red, green, blue, black: 64 pixel channels each
 _WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 MODALITIES = ("text", "audio", "vision")
 
@@ -199,7 +199,7 @@ class DigitsAVConfig:
     def key(self) -> str:
         """A short hash of every field (the cache key)."""
         blob = json.dumps(dataclasses.asdict(self), sort_keys=True, default=str)
-        return hashlib.sha256(f"digits-av-v5:{blob}".encode()).hexdigest()[:16]
+        return hashlib.sha256(f"digits-av-v6:{blob}".encode()).hexdigest()[:16]
 
 
 def default_cache_dir() -> Path:
@@ -352,7 +352,9 @@ def _make_split(
         stress = rng.integers(0, 2, size=k)
         emph = np.zeros(k, np.int64)
         emph[int(rng.integers(k))] = 1  # one digit of the transcript is emphasized
-        ink = rng.integers(0, _N_INKS, size=k)
+        # distinct inks while there are enough, so the set of inks on screen says nothing
+        # about the ink of any one digit
+        ink = rng.permutation(_N_INKS)[:k] if k <= _N_INKS else rng.integers(0, _N_INKS, size=k)
         spk = speakers[int(rng.integers(len(speakers)))]
         rate = int(rng.integers(cfg.rate_range[0], cfg.rate_range[1] + 1))
         pitch = int(rng.integers(cfg.pitch_range[0], cfg.pitch_range[1] + 1))
@@ -396,7 +398,7 @@ def _make_split(
         t_v = max(int(np.ceil((len(y) / sr + offset) * fps)), int(stop[-1]) + 1)
         frames = noise.normal(0.0, cfg.vision_noise, size=(t_v, 64 * _N_INKS)).astype(np.float32)
         for j in range(k):
-            channel = slice(64 * ink[j], 64 * (ink[j] + 1))  # red, green or blue ink
+            channel = slice(64 * ink[j], 64 * (ink[j] + 1))  # the image's ink channel
             frames[start[j] : stop[j], channel] += images[picks[j]]
             v_seg[i, j] = (start[j], stop[j])
         # ---- text: one-hot digit + emphasis flag
