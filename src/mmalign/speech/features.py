@@ -152,7 +152,7 @@ def energy_vad(
 
 def _threshold(e: np.ndarray) -> float:
     floor, peak = np.percentile(e, [5, 95])
-    return float(floor + max(8.0, 0.25 * (peak - floor)))
+    return float(floor + max(4.0, 0.25 * (peak - floor)))
 
 
 def speech_segments(
