@@ -103,3 +103,15 @@ def test_long_mode_in_chunks(other_voice):
     assert a.info["chunks"] >= 3
     r = boundary_errors(a, ref)
     assert len(a.words) == 24 and r.within[0.05] >= 0.8, r.summary()
+
+
+def test_config_validation():
+    with pytest.raises(ValueError, match="Unknown silence 'mute'"):
+        TTSDTWConfig(silence="mute")
+    with pytest.raises(ValueError, match="Unknown step_pattern"):
+        TTSDTWConfig(step_pattern="asymmetric")
+    with pytest.raises(ValueError, match="rate must be 'auto'"):
+        TTSDTWConfig(rate=20)
+    with pytest.raises(TypeError, match="voices must be a tuple"):
+        TTSDTWConfig(voices="+f3")
+    assert TTSDTWConfig(voices=["", "+m3"]).voices == ("", "+m3")

@@ -9,6 +9,10 @@ Beyond the plain recipe:
   offsets (``silence="drop"``; ``"keep"`` is the plain recipe);
 * speaking rate: the template is re-synthesized at the rate that matches the recording's
   speech duration, and a few voices are tried, keeping the lowest-cost alignment;
+* a slope-constrained step pattern (Sakoe & Chiba's symmetric P=1), so that no word
+  collapses onto a couple of frames where two words sound alike;
+* boundary refinement: boundaries near a pause move onto its edges, found to the
+  millisecond (:func:`snap_to_pauses`, :func:`mmalign.speech.features.speech_segments`);
 * long recordings are aligned in chunks that follow each other (memory linear in the
   duration), with a progress bar.
 
@@ -79,6 +83,30 @@ class TTSDTWConfig:
     snap: float = 0.25
     chunk_seconds: float = 60.0
     progress: bool = False
+
+    def __post_init__(self) -> None:
+        from .._utils import check_option
+
+        check_option(self.silence, "silence", ["drop", "keep"])
+        check_option(self.step_pattern, "step_pattern", ["symmetricP1", "symmetric2"])
+        if isinstance(self.voices, str) or not all(isinstance(v, str) for v in self.voices):
+            raise TypeError(
+                f"voices must be a tuple of eSpeak variant suffixes such as ('', '+f3'), got "
+                f"{self.voices!r}."
+            )
+        self.voices = tuple(self.voices)
+        if not self.voices:
+            raise ValueError("voices is empty; pass at least ('',) for the plain voice.")
+        if self.rate != "auto" and not (
+            isinstance(self.rate, int)
+            and not isinstance(self.rate, bool)
+            and 80 <= self.rate <= 450
+        ):
+            raise ValueError(f"rate must be 'auto' or an int in [80, 450], got {self.rate!r}.")
+        for name in ("snap", "chunk_seconds"):
+            v = getattr(self, name)
+            if not isinstance(v, (int, float)) or v < 0:
+                raise ValueError(f"{name} must be a number >= 0, got {v!r}.")
 
 
 @dataclass
