@@ -50,6 +50,12 @@ def test_shapes_lengths_and_labels(tiny):
     )
     np.testing.assert_array_equal(tr.features["text"][:, :, 10], emph[rows, order])
     assert not np.all(order == np.arange(3))
+    # the emphasized digit closes the transcript; inks are distinct within a sample
+    assert np.all(tr.features["text"][:, -1, 10] == 1)
+    assert all(len(set(row)) == 3 for row in ink)
+    np.testing.assert_array_equal(
+        tr.extras["labels"]["text_only"], tr.features["text"][:, -1, :10].argmax(-1)
+    )
     assert set(tr.extras["labels"]) == set(DIGITS_AV_LABELS)
 
 

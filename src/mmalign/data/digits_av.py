@@ -1,37 +1,42 @@
 """digits-av: an unaligned audio / vision / text benchmark with exact ground-truth alignment.
 
-Each sample is a string of ``n_digits`` distinct digits, in three streams that are NOT aligned:
+Each sample is a string of ``n_digits`` distinct digits in three streams that are NOT aligned:
 
 * **audio** -- the digits spoken one after another (eSpeak NG voices by default, or real
   recordings of the Free Spoken Digit Dataset with ``fsdd_root``), with random pauses; each
-  word is either *stressed* (full level) or *unstressed* (``unstressed_gain``). Features: MFCC
-  at ``audio_fps`` frames per second (100 by default).
-* **vision** -- handwritten digits (scikit-learn's 8x8 ``load_digits``) shown one after another
-  at ``vision_fps`` frames per second, each appearing with its own random lag after the spoken
-  word starts and staying until the next one appears (so each shows for a random duration);
-  each is drawn either *bright* or *dim*. Features: the 64 pixels plus camera noise.
-* **text** -- the digit tokens in order, each marked *emphasized* or not (one-hot digit + flag).
+  word is *stressed* (full level) or not (``unstressed_gain``). Features: 13 MFCC at
+  ``audio_fps`` frames per second (100 by default).
+* **vision** -- handwritten digits (scikit-learn's 8x8 ``load_digits``) at ``vision_fps``
+  frames per second: each image appears at its word's onset plus the video's offset plus its
+  own lag, stays for its own random duration, then the screen is blank until the next one.
+  Each digit is drawn in its own *ink* (red, green, blue or black: 4 x 64 pixel channels;
+  distinct within a sample). Plus camera noise.
+* **text** -- the digit tokens (one-hot + an emphasis flag) in a shuffled order, with one
+  digit emphasized and placed last, like a question ("... which ink was *7* in?").
 
-The stress, emphasis and brightness marks are independent coin flips, so a label that compares
-them element by element can only be predicted by pairing each spoken word with its token or
-its image (aligning the streams):
+The label ``text_vision`` (default) is the ink of the emphasized digit's image: the text says
+which digit, only the video says which ink, and the inks on screen are a permutation, so it can
+only be predicted by pairing the token with its image (aligning the streams); text or video
+alone are at chance (25 %). Other labels:
 
-==================  ============================================================  ==========
-label               definition                                                    streams
-==================  ============================================================  ==========
-``emphasis_match``  number of digits whose written emphasis equals spoken stress   text+audio
-``bright_match``    number of digits whose brightness equals spoken stress         vision+audio
-``n_stressed``      number of stressed words (control)                             audio
-``n_bright``        number of bright images (control)                              vision
-``n_emphasized``    number of emphasized tokens (control)                          text
-``first_digit``     the first digit (control)                                      any one
-==================  ============================================================  ==========
+=================  ======================================================  ============
+label              definition                                              streams
+=================  ======================================================  ============
+``text_vision``    ink of the emphasized digit's image (4 classes)         text+vision
+``text_audio``     whether the emphasized digit is spoken with stress      text+audio
+``audio_vision``   number of stressed words whose image is red             audio+vision
+``text_only``      the emphasized digit (control, 10 classes)              text
+``audio_only``     number of stressed words (control)                      audio
+``vision_only``    ink of the first image (control, 4 classes)             vision
+``first_digit``    the first spoken digit (control)                        audio or video
+=================  ======================================================  ============
 
-Every label is a class in ``0..n_digits`` (``0..9`` for ``first_digit``). The ground truth
-is exact: :func:`true_intervals` gives, for each element of one stream, the ``[start, end)``
-interval of the element(s) of another stream it corresponds to. Splits are by speaker (voice)
-and by the handwritten image pool. Generation is deterministic from ``seed`` and cached on disk
-as an ``.npz`` keyed by the config's hash.
+The ground truth is exact: :func:`true_intervals` gives, for each element of one stream, the
+``[start, end)`` interval of the element(s) of another stream it corresponds to (a permutation
+between text and the others; monotone between audio and video). Splits are by speaker (voice)
+and by handwritten-image pool. Generation is deterministic from ``seed`` (eSpeak's waveforms
+themselves may differ by a few samples between runs) and cached on disk as an ``.npz`` keyed by
+the config's hash.
 """
 
 from __future__ import annotations
@@ -128,10 +133,11 @@ class DigitsAVConfig:
         Amplitude of unstressed words (default 0.3; stressed words 1.0).
     vision_noise : float
         Standard deviation of the per-frame pixel noise (default 0.05).
-    text_order : {"shuffled", "spoken"}
-        Order of the tokens in the text stream: a random permutation of the spoken order
-        (default; the text-to-audio / video alignment is then a permutation, which no
-        monotone aligner can recover) or the spoken order.
+    text_order : {"query-last", "shuffled", "spoken"}
+        Order of the tokens in the text stream: a random permutation of the spoken order with
+        the emphasized digit moved to the end, like a question (default), a random permutation,
+        or the spoken order. Shuffled, the text-to-audio / video alignment is a permutation,
+        which no monotone aligner can recover.
     fsdd_root : str or None
         Folder of FSDD ``{digit}_{speaker}_{index}.wav`` recordings; None synthesizes speech.
     seed : int
@@ -153,7 +159,7 @@ class DigitsAVConfig:
     offset_range: tuple[float, float] = (0.0, 0.6)
     unstressed_gain: float = 0.3
     vision_noise: float = 0.05
-    text_order: str = "shuffled"
+    text_order: str = "query-last"
     fsdd_root: str | None = None
     seed: int = 0
 
@@ -167,9 +173,10 @@ class DigitsAVConfig:
                 f"n_digits must be an int from 2 to 10 (the digits of a sample are distinct), "
                 f"got {self.n_digits!r}."
             )
-        if self.text_order not in ("shuffled", "spoken"):
+        if self.text_order not in ("query-last", "shuffled", "spoken"):
             raise ValueError(
-                f"Unknown text_order {self.text_order!r}; valid options are: shuffled, spoken."
+                f"Unknown text_order {self.text_order!r}; valid options are: query-last, "
+                "shuffled, spoken."
             )
         if self.label not in DIGITS_AV_LABELS:
             raise ValueError(
@@ -199,7 +206,7 @@ class DigitsAVConfig:
     def key(self) -> str:
         """A short hash of every field (the cache key)."""
         blob = json.dumps(dataclasses.asdict(self), sort_keys=True, default=str)
-        return hashlib.sha256(f"digits-av-v6:{blob}".encode()).hexdigest()[:16]
+        return hashlib.sha256(f"digits-av-v7:{blob}".encode()).hexdigest()[:16]
 
 
 def default_cache_dir() -> Path:
@@ -403,7 +410,13 @@ def _make_split(
             v_seg[i, j] = (start[j], stop[j])
         # ---- text: one-hot digit + emphasis flag
         # the transcript lists the digits in its own order (a permutation unless "spoken")
-        order = np.arange(k) if cfg.text_order == "spoken" else text_rng.permutation(k)
+        if cfg.text_order == "spoken":
+            order = np.arange(k)
+        else:
+            order = text_rng.permutation(k)
+            if cfg.text_order == "query-last":  # the emphasized digit closes the transcript
+                focus = int(np.flatnonzero(emph)[0])
+                order = np.append(order[order != focus], focus)
         tok = np.zeros((k, 11), np.float32)
         tok[np.arange(k), dg[order]] = 1.0
         tok[:, 10] = emph[order]
@@ -451,7 +464,7 @@ def _labels(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         "text_vision": ink[rows, focus],
         "text_audio": stress[rows, focus],
         "audio_vision": ((stress == 1) & (ink == 0)).sum(1),
-        "text_only": focus,
+        "text_only": arrays["digits"][rows, focus],
         "audio_only": stress.sum(1),
         "vision_only": ink[:, 0],
         "first_digit": arrays["digits"][:, 0],
@@ -464,7 +477,7 @@ def n_classes(label: str, n_digits: int) -> int:
         "text_vision": _N_INKS,
         "text_audio": 2,
         "audio_vision": n_digits + 1,
-        "text_only": n_digits,
+        "text_only": 10,
         "audio_only": n_digits + 1,
         "vision_only": _N_INKS,
         "first_digit": 10,
