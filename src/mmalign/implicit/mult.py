@@ -57,6 +57,14 @@ def future_mask(len_q: Tensor, len_k: Tensor, t_q: int, t_k: int) -> Tensor:
     return (j[None, None, :] <= i[None, :, None] + offset[:, None, None])[:, None]
 
 
+def _future(enabled: bool, len_q: Tensor, len_k: Tensor, t_q: int, t_k: int) -> Tensor | None:
+    """The future mask, or None when it is off or masks nothing (e.g. a short source)."""
+    if not enabled:
+        return None
+    mask = future_mask(len_q, len_k, t_q, t_k)
+    return None if bool(mask.all()) else mask
+
+
 class _Layer(nn.Module):
     """Pre-LN Transformer layer; for crossmodal blocks one LayerNorm normalises Q and K/V."""
 
@@ -235,6 +243,9 @@ class MulT(PretrainedMixin, nn.Module):
         L = dict(zip(mods, lens))
         M = dict(zip(mods, masks))
         pads = {m: key_padding_mask(M[m]) for m in mods}
+        if all(p is None for p in pads.values()):
+            # no padding anywhere: one future mask serves the whole batch
+            L = {m: n[:1] for m, n in L.items()}
         attentions: dict[tuple[str, str], list[Tensor]] = {}
         summaries = []
         for t in mods:
@@ -243,7 +254,7 @@ class MulT(PretrainedMixin, nn.Module):
             for s in mods:
                 if s == t:
                     continue
-                fut = future_mask(L[t], L[s], t_len, feats[s].shape[1]) if cfg.future_mask else None
+                fut = _future(cfg.future_mask, L[t], L[s], t_len, feats[s].shape[1])
                 h, w = self.cross[t][s](
                     feats[t],
                     M[t],
@@ -256,13 +267,13 @@ class MulT(PretrainedMixin, nn.Module):
                 if return_attention:
                     attentions[(t, s)] = w
             h = torch.cat(streams, dim=-1)  # (B, T_t, (M-1) d)
-            fut = future_mask(L[t], L[t], t_len, t_len) if cfg.future_mask else None
+            fut = _future(cfg.future_mask, L[t], L[t], t_len, t_len)
             h, w = self.mem[t](
                 h, M[t], attn_mask=combine_masks(pads[t], fut), need_weights=return_attention
             )
             if return_attention:
                 attentions[(t, t)] = w
-            summaries.append(last_valid(h, L[t]))
+            summaries.append(last_valid(h, lens[mods.index(t)]))
         pooled = torch.cat(summaries, dim=-1)  # (B, M (M-1) d)
         h = F.dropout(F.relu(self.proj1(pooled)), p=cfg.out_dropout, training=self.training)
         h = self.proj2(h) + pooled
@@ -270,5 +281,5 @@ class MulT(PretrainedMixin, nn.Module):
             predictions=self.out_layer(h),
             pooled=pooled,
             attentions=attentions,
-            lengths=dict(L),
+            lengths=dict(zip(mods, lens)),
         )
