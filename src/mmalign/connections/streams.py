@@ -134,10 +134,10 @@ class SampleLags:
 
 
 def _peaks(x: np.ndarray, rate: float) -> np.ndarray:
-    """Onset frames: peaks above mean + 1 std, at least 0.15 s apart (the argmax if none)."""
+    """Onset frames: peaks above mean + 1 std, at least 0.1 s apart (the argmax if none)."""
     from scipy.signal import find_peaks
 
-    peaks, _ = find_peaks(x, height=x.mean() + x.std(), distance=max(1, int(0.15 * rate)))
+    peaks, _ = find_peaks(x, height=x.mean() + x.std(), distance=max(1, int(0.1 * rate)))
     return peaks if len(peaks) else np.array([int(np.argmax(x))])
 
 
@@ -257,9 +257,10 @@ def stream_connections(
         _smooth(resample_stream(appear_envelope(v), vision_fps, audio_fps)[:, 0], 2.0)
         for v in vision
     ]
-    m = [min(len(a), len(v)) for a, v in zip(env_a, env_v)]
-    env_a = [a[:k] for a, k in zip(env_a, m)]
-    env_v = [v[:k] for v, k in zip(env_v, m)]
+    # pad with "no event" rather than cut: the video often runs past the end of the speech
+    m = [max(len(a), len(v)) for a, v in zip(env_a, env_v)]
+    env_a = [np.pad(a, (0, k - len(a))) for a, k in zip(env_a, m)]
+    env_v = [np.pad(v, (0, k - len(v))) for v, k in zip(env_v, m)]
     pooled = cross_correlation_lag(
         env_a, env_v, sample_rate=audio_fps, max_lag=max_lag, min_overlap=0.3
     )
