@@ -70,15 +70,11 @@ class MultiStreamModel(nn.Module):
         d = config.d_model
         self.embed = StreamEmbedding(config.input_dims, d, config.dropout)
 
-        def layer(**kw):
-            return PostLNLayer(
-                d, config.n_heads, config.ff_mult, config.dropout, config.attn_dropout, **kw
-            )
-
-        self._layer = layer
         self.self_layers = nn.ModuleDict(
             {
-                m: nn.ModuleList(layer() for _ in range(config.per_modality("n_self_layers", m)))
+                m: nn.ModuleList(
+                    self._layer() for _ in range(config.per_modality("n_self_layers", m))
+                )
                 for m in config.modalities
             }
         )
@@ -88,6 +84,12 @@ class MultiStreamModel(nn.Module):
             nn.ReLU(),
             nn.Dropout(config.dropout),
             nn.Linear(d, config.n_outputs),
+        )
+
+    def _layer(self, ffn: bool = True) -> PostLNLayer:
+        cfg = self.config
+        return PostLNLayer(
+            cfg.d_model, cfg.n_heads, cfg.ff_mult, cfg.dropout, cfg.attn_dropout, ffn=ffn
         )
 
     def cross_block(self, i, h, masks, attentions, need_weights):  # pragma: no cover - abstract
