@@ -4,12 +4,25 @@
   permutation baseline) on a :func:`similarity_matrix`;
 * dependency in time: :func:`cross_correlation_lag` and :func:`dtw_lag` (the lag between two
   streams);
-* dependency between discrete events: :func:`cooccurrence` (PMI with Fisher / chi-square tests).
+* dependency between discrete events: :func:`cooccurrence` (PMI with Fisher / chi-square tests);
+* all of them on the streams of digits-av against its ground truth: :func:`stream_connections`;
+* word-region correspondence learned from image-caption pairs only (digit-scenes):
+  :func:`train_grounding`, :func:`align_words` (attention / OT / assignment),
+  :func:`pointing_accuracy`.
 
-``mmalign connections`` runs them on digits-av (or on your own ``.npz`` streams).
+``mmalign connections`` runs them on digits-av (or on your own ``.npz`` streams). Torch is
+imported only by the grounding functions that need it.
 """
 
 from mmalign.connections.cooccurrence import Cooccurrence, cooccurrence
+from mmalign.connections.grounding import (
+    GroundingConfig,
+    PointingResult,
+    align_words,
+    embed_scenes,
+    pointing_accuracy,
+    train_grounding,
+)
 from mmalign.connections.lag import (
     LagEstimate,
     OffsetDistribution,
@@ -18,9 +31,19 @@ from mmalign.connections.lag import (
     resample_stream,
 )
 from mmalign.connections.retrieval import RetrievalResult, retrieval_metrics, similarity_matrix
+from mmalign.connections.streams import SampleLags, StreamConnections, stream_connections
 
 __all__ = [
     "Cooccurrence",
+    "GroundingConfig",
+    "PointingResult",
+    "SampleLags",
+    "StreamConnections",
+    "align_words",
+    "embed_scenes",
+    "pointing_accuracy",
+    "stream_connections",
+    "train_grounding",
     "LagEstimate",
     "OffsetDistribution",
     "RetrievalResult",
