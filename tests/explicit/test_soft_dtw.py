@@ -195,6 +195,27 @@ def test_agrees_with_tslearn():
             np.testing.assert_allclose(res.alignment, a_ts, atol=1e-10)
 
 
+def test_vectorised_exp_and_log_are_float64_accurate():
+    from numba import njit
+
+    from mmalign.explicit._soft_kernels import _exp_neg, _log_1_3
+
+    @njit
+    def apply(f, values):
+        out = np.empty_like(values)
+        for i in range(len(values)):
+            out[i] = f(values[i])
+        return out
+
+    rng = np.random.default_rng(11)
+    t = np.concatenate([[0.0, 1e-300, 1e-12, 0.5, 1.0, 39.999], rng.uniform(0, 40, 100_000)])
+    rel = np.abs(apply(_exp_neg, t) - np.exp(-t)) / np.exp(-t)
+    assert rel.max() < 1e-15
+    assert np.all(apply(_exp_neg, np.array([40.0, 41.0, 1e3, np.inf])) == 0.0)
+    s = np.concatenate([[1.0, 2.0**0.5, 2.0, 8.0**0.5, 3.0], rng.uniform(1, 3, 100_000)])
+    assert np.abs(apply(_log_1_3, s) - np.log(s)).max() < 5e-16
+
+
 def test_one_dimensional_input():
     assert soft_dtw(np.arange(4.0), np.arange(4.0)[:, None], gamma=0.1) == pytest.approx(
         soft_dtw(np.arange(4.0)[:, None], np.arange(4.0)[:, None], gamma=0.1)

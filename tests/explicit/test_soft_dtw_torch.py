@@ -105,6 +105,23 @@ def test_float32_inputs_get_float64_accurate_gradients():
     assert rel < 1e-6  # float32 rounding of the result only
 
 
+@pytest.mark.parametrize("gamma", [0.01, 1.0, 10.0])
+def test_long_sequences_float64_gradients(gamma):
+    # the loss kernels recompute the soft-min weights from R in the backward pass and use
+    # their own exp / log: check them against the exact scalar kernels on long series
+    g = torch.Generator().manual_seed(12)
+    x = torch.randn(2, 200, 5, generator=g, dtype=torch.float64, requires_grad=True)
+    y = torch.randn(2, 170, 5, generator=g, dtype=torch.float64)
+    v = soft_dtw_batch(x, y, torch.tensor([200, 143]), torch.tensor([170, 170]), gamma=gamma)
+    (gx,) = torch.autograd.grad(v.sum(), x)
+    for b, n in enumerate((200, 143)):
+        ref = soft_dtw_grad(x[b, :n].detach().numpy(), y[b].numpy(), gamma=gamma)
+        assert v[b].item() == pytest.approx(ref.value, rel=1e-13)
+        err = np.abs(gx[b, :n].numpy() - ref.grad_x).max() / np.abs(ref.grad_x).max()
+        # round-off of R (~1e-13 here) divided by gamma; float32 kernels are at 1e-4..1e-2
+        assert err < 1e-9
+
+
 def test_divergence_loss_zero_on_self_and_matches_numpy():
     xs, ys = _ragged(6)
     loss = SoftDTWLoss(gamma=0.5, normalize=True, reduction="none")

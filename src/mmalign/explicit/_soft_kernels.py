@@ -31,8 +31,9 @@ from numba import njit, prange
 __all__ = [
     "band_limits",
     "soft_dtw_forward_batch",
-    "soft_dtw_sqeuclidean_forward_batch",
     "soft_dtw_backward_batch",
+    "soft_dtw_sqeuclidean_forward_range",
+    "soft_dtw_sqeuclidean_backward_range",
 ]
 
 
@@ -55,19 +56,6 @@ def _gibbs(r, rmin, inv_gamma):
     if t > 700.0:  # exp(-700) ~ 1e-304: skip the slow denormal range, the term is nil
         return 0.0
     return math.exp(-t)
-
-
-@njit(cache=True, nogil=True)
-def _sqeuclidean_rows(x, y, n, m, cost):
-    """``cost[i, j] = ||x_i - y_j||^2`` for ``i < n, j < m``, by direct differences (no cancellation)."""
-    d = x.shape[1]
-    for i in range(n):
-        for j in range(m):
-            acc = 0.0
-            for k in range(d):
-                t = x[i, k] - y[j, k]
-                acc += t * t
-            cost[i, j] = acc
 
 
 @njit(cache=True, nogil=True)
@@ -152,28 +140,6 @@ def soft_dtw_forward_batch(cost, nx, ny, gamma, radius):
 
 
 @njit(cache=True, parallel=True)
-def soft_dtw_sqeuclidean_forward_batch(x, y, nx, ny, gamma, radius):
-    """As :func:`soft_dtw_forward_batch` on ``x`` (B, N, D) and ``y`` (B, M, D) directly.
-
-    The squared euclidean cost of each pair is computed inside the parallel loop (one
-    (N, M) scratch matrix per pair), which saves building the (B, N, M) cost tensor.
-    Returns ``(values (B,), weights (B, N + 1, M + 1, 3))``.
-    """
-    b_size, n_max = x.shape[0], x.shape[1]
-    m_max = y.shape[1]
-    w = np.empty((b_size, n_max + 1, m_max + 1, 3))
-    values = np.empty(b_size)
-    for b in prange(b_size):
-        n, m = nx[b], ny[b]
-        cost = np.empty((n, m))
-        _sqeuclidean_rows(x[b], y[b], n, m, cost)
-        r = np.empty((n + 1, m + 1))
-        _forward_one(cost, n, m, gamma, radius, r, w[b])
-        values[b] = r[n, m]
-    return values, w
-
-
-@njit(cache=True, parallel=True)
 def soft_dtw_backward_batch(w, nx, ny):
     """Soft alignment matrices ``E = dvalue / dcost`` of shape (B, N, M) from the weights.
 
@@ -184,3 +150,318 @@ def soft_dtw_backward_batch(w, nx, ny):
     for b in prange(b_size):
         _backward_one(w[b], nx[b], ny[b], e[b])
     return e
+
+
+# --------------------------------------------------------------------------- vectorised loss kernels
+# The loss kernels below work on one pair at a time along anti-diagonals, stored skewed
+# (``A[i + j, i] = A_ij``): the cells of a diagonal are independent and contiguous, so LLVM
+# turns each inner loop into SIMD code. That needs an ``exp`` and a ``log`` it can inline
+# (libm calls do not vectorise without SVML), branch-free code, ``error_model="numpy"`` (no
+# zero-division branches) and views indexed by plain range variables (numba's
+# negative-index wraparound on ``i - 1`` defeats the vectoriser). Accuracy stays float64:
+# ``_exp_neg`` and ``_log_1_3`` are within a few ulp (tests check them against numpy).
+
+_FASTMATH = {"nsz", "arcp", "contract"}  # no reassociation, no finite-math assumptions
+_LN2_HI = 6.93147180369123816490e-01  # fdlibm's split of ln 2: k * _LN2_HI is exact, k < 2**11
+_LN2_LO = 1.90821492927058770002e-10
+
+
+@njit(cache=True, nogil=True, inline="always", fastmath=_FASTMATH, error_model="numpy")
+def _exp_neg(t):
+    """exp(-t) for t >= 0, branch-free so that loops over it vectorise; 0 for t >= 40."""
+    tc = t if t < 40.0 else 40.0
+    k = math.floor(tc * 1.4426950408889634)  # exp(-t) = 2^-k exp(-r), r in [0, ln 2)
+    r = (tc - k * _LN2_HI) - k * _LN2_LO
+    g = 0.34657359027997264 - r  # exp(-r) = exp(-ln2 / 2) exp(g), |g| <= ln2 / 2
+    p = 1.0 / 6227020800.0
+    p = p * g + 1.0 / 479001600.0
+    p = p * g + 1.0 / 39916800.0
+    p = p * g + 1.0 / 3628800.0
+    p = p * g + 1.0 / 362880.0
+    p = p * g + 1.0 / 40320.0
+    p = p * g + 1.0 / 5040.0
+    p = p * g + 1.0 / 720.0
+    p = p * g + 1.0 / 120.0
+    p = p * g + 1.0 / 24.0
+    p = p * g + 1.0 / 6.0
+    p = p * g + 0.5
+    p = p * g + 1.0
+    p = p * g + 1.0
+    p = p * 0.7071067811865476
+    # 2^-k for 0 <= k < 64 from the bits of k, in float arithmetic
+    h = math.floor(k * 0.5)
+    p *= 1.0 - (k - 2.0 * h) * 0.5
+    k = h
+    h = math.floor(k * 0.5)
+    p *= 1.0 - (k - 2.0 * h) * 0.75
+    k = h
+    h = math.floor(k * 0.5)
+    p *= 1.0 - (k - 2.0 * h) * 0.9375
+    k = h
+    h = math.floor(k * 0.5)
+    p *= 1.0 - (k - 2.0 * h) * 0.99609375
+    k = h
+    h = math.floor(k * 0.5)
+    p *= 1.0 - (k - 2.0 * h) * 0.9999847412109375
+    k = h
+    p *= 1.0 - k * 0.9999999997671694
+    return p if t < 40.0 else 0.0
+
+
+@njit(cache=True, nogil=True, inline="always", fastmath=_FASTMATH, error_model="numpy")
+def _log_1_3(s):
+    """log(s) for 1 <= s <= 3 (a little outside is fine), branch-free."""
+    big = 1.0 if s >= 2.8284271247461903 else 0.0
+    mid = 1.0 if s >= 1.4142135623730951 else 0.0
+    mid -= big
+    u = s * (1.0 - 0.75 * big - 0.5 * mid)  # u in [1/sqrt2, sqrt2)
+    z = (u - 1.0) / (u + 1.0)  # log u = 2 atanh z, |z| <= 0.172
+    z2 = z * z
+    p = 1.0 / 23.0
+    p = p * z2 + 1.0 / 21.0
+    p = p * z2 + 1.0 / 19.0
+    p = p * z2 + 1.0 / 17.0
+    p = p * z2 + 1.0 / 15.0
+    p = p * z2 + 1.0 / 13.0
+    p = p * z2 + 1.0 / 11.0
+    p = p * z2 + 1.0 / 9.0
+    p = p * z2 + 1.0 / 7.0
+    p = p * z2 + 1.0 / 5.0
+    p = p * z2 + 1.0 / 3.0
+    p = p * z2 + 1.0
+    return (1.3862943611198906 * big + 0.6931471805599453 * mid) + 2.0 * z * p
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _diag_rows(s, n, m):
+    """Rows ``i0 .. i1`` of the cells ``(i, s - i)``, 1 <= i <= n, 1 <= s - i <= m."""
+    return max(1, s - m), min(n, s - 1)
+
+
+@njit(cache=True, nogil=True)
+def _diag_offsets(n, m):
+    """``off[s]``: where diagonal ``s`` starts in the compact skewed storage of an (n, m) matrix."""
+    off = np.zeros(n + m + 2, dtype=np.int64)
+    for s in range(2, n + m + 1):
+        i0, i1 = _diag_rows(s, n, m)
+        off[s + 1] = off[s] + (i1 - i0 + 1)
+    return off
+
+
+@njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
+def _diag_cost(xt, yrt, s, i0, i1, m, out):
+    """``out[q] = ||x_i - y_j||^2`` for the cells ``i = i0 + q``, ``j = s - i`` of diagonal s."""
+    L = i1 - i0 + 1
+    for q in range(L):
+        out[q] = 0.0
+    for k in range(xt.shape[0]):
+        xk = xt[k, i0 - 1 : i1]
+        yk = yrt[k, m - s + i0 : m - s + i1 + 1]
+        for q in range(L):
+            t = xk[q] - yk[q]
+            out[q] += t * t
+
+
+@njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
+def _skew_forward_one(xt, yrt, n, m, gamma, radius, rstore, rbuf, cbuf):
+    """One pair by anti-diagonals; returns the value.
+
+    ``xt`` (D, n) is x transposed, ``yrt`` (D, m) y reversed in time and transposed (so the
+    frames ``j = s - i`` met along a diagonal are contiguous); ``rstore`` (n * m,) receives R
+    diagonal after diagonal (compact skewed layout, see ``_diag_offsets``); ``rbuf``
+    (3, n + 2) holds the last three diagonals of R with their borders.
+    """
+    inf = np.inf
+    ig = 1.0 / gamma
+    lo, hi = band_limits(n, m, radius)
+    rbuf[:, :] = inf
+    rbuf[0, 0] = 0.0
+    pos = 0
+    for s in range(2, n + m + 1):
+        i0, i1 = _diag_rows(s, n, m)
+        L = i1 - i0 + 1
+        rm2 = rbuf[(s - 2) % 3]
+        rm1 = rbuf[(s - 1) % 3]
+        cur = rbuf[s % 3]
+        _diag_cost(xt, yrt, s, i0, i1, m, cbuf)
+        # views shifted so that every index below is a plain range variable (q >= 0)
+        a0 = rm2[i0 - 1 : i1]  # R(i-1, j-1)
+        a1 = rm1[i0 - 1 : i1]  # R(i-1, j)
+        a2 = rm1[i0 : i1 + 1]  # R(i, j-1)
+        out = cur[i0 : i1 + 1]
+        dd0 = s - 2 * i0
+        for q in range(L):
+            r0 = a0[q]
+            r1 = a1[q]
+            r2 = a2[q]
+            rmin = r0 if r0 < r1 else r1
+            rmin = rmin if rmin < r2 else r2
+            dd = dd0 - 2 * q  # j - i
+            ok = (dd >= lo) & (dd <= hi) & (rmin < inf)
+            rs = rmin if ok else 0.0
+            tot = _exp_neg((r0 - rs) * ig) + _exp_neg((r1 - rs) * ig) + _exp_neg((r2 - rs) * ig)
+            tot = tot if ok else 1.0
+            val = cbuf[q] + rs - gamma * _log_1_3(tot)
+            out[q] = val if ok else inf
+        # the cells just outside the diagonal are borders or beyond the matrix
+        cur[i0 - 1] = inf
+        cur[i1 + 1] = inf
+        dst = rstore[pos : pos + L]
+        for q in range(L):
+            dst[q] = out[q]
+        pos += L
+    return rbuf[(n + m) % 3][n]
+
+
+@njit(cache=True, nogil=True)
+def _load_diag(rstore, off, t, n, m, buf):
+    """Diagonal ``t`` of R into ``buf`` (n + 2,), borders and cells beyond the matrix = inf."""
+    buf[:] = np.inf
+    if t == 0:
+        buf[0] = 0.0
+    elif t >= 2:
+        i0, i1 = _diag_rows(t, n, m)
+        src = rstore[off[t] : off[t + 1]]
+        dst = buf[i0 : i1 + 1]
+        for q in range(i1 - i0 + 1):
+            dst[q] = src[q]
+
+
+@njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
+def _diag_weights(xt, yrt, s, n, m, ig, rbuf, cbuf, wbuf):
+    """Soft-min weights of the cells of diagonal s from R (Cuturi & Blondel's Algorithm 2).
+
+    ``w_k = exp(-(R_pred_k - (R - C)) / gamma)``: ``R - C`` is the soft minimum at the cell.
+    Writes ``wbuf`` (3, n + 2) with zeros just outside the diagonal and at unreachable cells.
+    """
+    i0, i1 = _diag_rows(s, n, m)
+    L = i1 - i0 + 1
+    _diag_cost(xt, yrt, s, i0, i1, m, cbuf)
+    a0 = rbuf[(s - 2) % 3][i0 - 1 : i1]
+    a1 = rbuf[(s - 1) % 3][i0 - 1 : i1]
+    a2 = rbuf[(s - 1) % 3][i0 : i1 + 1]
+    rc = rbuf[s % 3][i0 : i1 + 1]
+    w0 = wbuf[0, i0 : i1 + 1]
+    w1 = wbuf[1, i0 : i1 + 1]
+    w2 = wbuf[2, i0 : i1 + 1]
+    for q in range(L):
+        r = rc[q]
+        ok = r < np.inf
+        v = (r - cbuf[q]) if ok else 0.0
+        t0 = (a0[q] - v) * ig
+        t1 = (a1[q] - v) * ig
+        t2 = (a2[q] - v) * ig
+        # R - C is the soft minimum, <= each predecessor up to round-off
+        e0 = _exp_neg(t0 if t0 > 0.0 else 0.0)
+        e1 = _exp_neg(t1 if t1 > 0.0 else 0.0)
+        e2 = _exp_neg(t2 if t2 > 0.0 else 0.0)
+        w0[q] = e0 if ok else 0.0
+        w1[q] = e1 if ok else 0.0
+        w2[q] = e2 if ok else 0.0
+    for k in range(3):
+        wbuf[k, i0 - 1] = 0.0
+        wbuf[k, i1 + 1] = 0.0
+
+
+@njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
+def _skew_backward_grad_one(rstore, xt, yrt, n, m, gamma, gxt, gyrt):
+    """E by anti-diagonals, folded at once into ``sum_j E_ij (x_i - y_j)`` and its twin for y.
+
+    The soft-min weights are recomputed from R (three ``exp`` per cell, vectorised) rather
+    than stored: it is cheaper than writing and reading three (n, m) planes.
+    ``gxt`` (D, n) and ``gyrt`` (D, m, y reversed in time) must be zero on entry.
+    """
+    d = xt.shape[0]
+    ig = 1.0 / gamma
+    off = _diag_offsets(n, m)
+    rbuf = np.empty((3, n + 2))
+    cbuf = np.empty(n + 2)
+    wbuf = np.zeros((2, 3, n + 2))  # weights of diagonals s + 1 and s + 2
+    ebuf = np.zeros((3, n + 2))  # E on diagonals s, s + 1, s + 2
+    _load_diag(rstore, off, n + m, n, m, rbuf[(n + m) % 3])
+    for s in range(n + m, 1, -1):
+        _load_diag(rstore, off, s - 1, n, m, rbuf[(s - 1) % 3])
+        if s + 1 <= n + m:
+            _diag_weights(xt, yrt, s + 1, n, m, ig, rbuf, cbuf, wbuf[(s + 1) % 2])
+        # rbuf now holds R(s+1) (if any), R(s), R(s-1); the slot of R(s+1) is reused next
+        i0, i1 = _diag_rows(s, n, m)
+        L = i1 - i0 + 1
+        cur = ebuf[s % 3]
+        e1 = ebuf[(s + 1) % 3]
+        e2 = ebuf[(s + 2) % 3]
+        w_next = wbuf[(s + 1) % 2]
+        w_next2 = wbuf[s % 2]  # weights of diagonal s + 2
+        dst = cur[i0 : i1 + 1]
+        if s == n + m:
+            dst[0] = 1.0
+        else:
+            a2 = e2[i0 + 1 : i1 + 2]  # E at (i+1, j+1)
+            b0 = w_next2[0, i0 + 1 : i1 + 2]
+            a1 = e1[i0 + 1 : i1 + 2]  # E at (i+1, j)
+            b1 = w_next[1, i0 + 1 : i1 + 2]
+            a0 = e1[i0 : i1 + 1]  # E at (i, j+1)
+            b2 = w_next[2, i0 : i1 + 1]
+            for q in range(L):
+                dst[q] = a2[q] * b0[q] + a1[q] * b1[q] + a0[q] * b2[q]
+        cur[i0 - 1] = 0.0
+        cur[i1 + 1] = 0.0
+        for k in range(d):
+            xk = xt[k, i0 - 1 : i1]
+            yk = yrt[k, m - s + i0 : m - s + i1 + 1]
+            gx = gxt[k, i0 - 1 : i1]
+            gy = gyrt[k, m - s + i0 : m - s + i1 + 1]
+            for q in range(L):
+                t = dst[q] * (xk[q] - yk[q])
+                gx[q] += t
+                gy[q] -= t
+
+
+@njit(cache=True, nogil=True)
+def _transposed(x, y, n, m):
+    d = x.shape[1]
+    xt = np.empty((d, n))
+    yrt = np.empty((d, m))
+    for k in range(d):
+        for i in range(n):
+            xt[k, i] = x[i, k]
+        for j in range(m):
+            yrt[k, j] = y[m - 1 - j, k]
+    return xt, yrt
+
+
+@njit(cache=True, nogil=True)
+def soft_dtw_sqeuclidean_forward_range(x, y, nx, ny, gamma, radius, r, values, b0, b1):
+    """Forward for pairs ``b0 .. b1 - 1`` of the batch, serially, without the GIL.
+
+    ``x`` (B, N, D), ``y`` (B, M, D); writes ``values`` (B,) and ``r`` (B, N * M), the
+    accumulated matrices in compact skewed storage for the backward kernel. Callers run
+    disjoint ranges in Python threads (see ``soft_dtw_torch``), which keeps numba's OpenMP
+    team, shared with torch's, out of the way.
+    """
+    for b in range(b0, b1):
+        n, m = nx[b], ny[b]
+        xt, yrt = _transposed(x[b], y[b], n, m)
+        rbuf = np.empty((3, n + 2))
+        cbuf = np.empty(n + 2)
+        values[b] = _skew_forward_one(xt, yrt, n, m, gamma, radius, r[b], rbuf, cbuf)
+
+
+@njit(cache=True, nogil=True)
+def soft_dtw_sqeuclidean_backward_range(r, x, y, nx, ny, gamma, gx, gy, b0, b1):
+    """Gradients for pairs ``b0 .. b1 - 1``, into ``gx`` (B, N, D) and ``gy`` (B, M, D).
+
+    ``d value / d x_i = 2 sum_j E_ij (x_i - y_j)``, ``d value / d y_j = 2 sum_i E_ij (y_j - x_i)``;
+    rows beyond each pair's lengths are left untouched (pass zeros).
+    """
+    d = x.shape[2]
+    for b in range(b0, b1):
+        n, m = nx[b], ny[b]
+        xt, yrt = _transposed(x[b], y[b], n, m)
+        gxt = np.zeros((d, n))
+        gyrt = np.zeros((d, m))
+        _skew_backward_grad_one(r[b], xt, yrt, n, m, gamma, gxt, gyrt)
+        for k in range(d):
+            for i in range(n):
+                gx[b, i, k] = 2.0 * gxt[k, i]
+            for j in range(m):
+                gy[b, m - 1 - j, k] = 2.0 * gyrt[k, j]

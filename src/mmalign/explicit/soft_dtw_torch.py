@@ -24,6 +24,7 @@ References
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
@@ -144,41 +145,82 @@ class _SoftDTWWavefront(torch.autograd.Function):
         return grad_output[:, None, None] * e, None, None, None, None
 
 
-class _SoftDTWSqEuclideanNumba(torch.autograd.Function):
-    """values (B,) = sdtw(||x_i - y_j||^2) on CPU, costs built inside the numba kernel.
+def _in_threads(kernel, b_size: int, *args) -> None:
+    """Run ``kernel(*args, b0, b1)`` over contiguous slices of the batch in Python threads.
 
-    Backward: E from the kernel, then the chain rule through the squared euclidean cost,
-    ``grad_x = 2 (rowsum(E) x - E y)``, ``grad_y = 2 (colsum(E) y - E^T x)``.
+    The kernels release the GIL. Plain threads rather than a numba ``prange``: numba's
+    OpenMP team is the one torch uses (same libgomp), and the two spinning in turn cost
+    more than the kernels themselves. The thread count follows ``torch.get_num_threads()``.
+    """
+    n_threads = max(1, min(b_size, torch.get_num_threads()))
+    if n_threads == 1:
+        kernel(*args, 0, b_size)
+        return
+    bounds = np.linspace(0, b_size, n_threads + 1).astype(np.int64)
+    with ThreadPoolExecutor(n_threads) as pool:
+        futures = [pool.submit(kernel, *args, bounds[k], bounds[k + 1]) for k in range(n_threads)]
+        for f in futures:
+            f.result()
+
+
+class _SoftDTWSqEuclideanNumba(torch.autograd.Function):
+    """values (B,) = sdtw(||x_i - y_j||^2) on CPU, by the vectorised numba kernels.
+
+    The costs are computed inside the forward kernel and the backward kernel folds the soft
+    alignment straight into ``grad_x = 2 sum_j E_ij (x_i - y_j)`` (and the same for y):
+    no (B, N, M) cost or alignment tensor is built; only R is kept, in compact skewed storage.
     """
 
     @staticmethod
     def forward(ctx, x: Tensor, y: Tensor, nx: Tensor, ny: Tensor, gamma: float, radius: int):
-        from mmalign.explicit._soft_kernels import soft_dtw_sqeuclidean_forward_batch
+        from mmalign.explicit._soft_kernels import soft_dtw_sqeuclidean_forward_range
 
         nx_np = nx.cpu().numpy().astype(np.int64)
         ny_np = ny.cpu().numpy().astype(np.int64)
-        xd, yd = x.detach().contiguous(), y.detach().contiguous()
-        values, w = soft_dtw_sqeuclidean_forward_batch(
-            xd.cpu().numpy(), yd.cpu().numpy(), nx_np, ny_np, gamma, radius
+        x_np = np.ascontiguousarray(x.detach().cpu().numpy())
+        y_np = np.ascontiguousarray(y.detach().cpu().numpy())
+        b_size = x_np.shape[0]
+        r = np.empty((b_size, x_np.shape[1] * y_np.shape[1]))
+        values = np.empty(b_size)
+        _in_threads(
+            soft_dtw_sqeuclidean_forward_range,
+            b_size,
+            x_np,
+            y_np,
+            nx_np,
+            ny_np,
+            gamma,
+            radius,
+            r,
+            values,
         )
-        ctx.numba_state = (w, nx_np, ny_np)
-        ctx.save_for_backward(xd, yd)
+        ctx.numba_state = (r, x_np, y_np, nx_np, ny_np, gamma)
+        ctx.device = x.device
         return torch.from_numpy(values).to(device=x.device, dtype=x.dtype)
 
     @staticmethod
     @once_differentiable
     def backward(ctx, grad_output: Tensor):
-        from mmalign.explicit._soft_kernels import soft_dtw_backward_batch
+        from mmalign.explicit._soft_kernels import soft_dtw_sqeuclidean_backward_range
 
-        x, y = ctx.saved_tensors
-        w, nx_np, ny_np = ctx.numba_state
-        e = torch.from_numpy(soft_dtw_backward_batch(w, nx_np, ny_np)).to(x.device, x.dtype)
-        e = e * (2.0 * grad_output)[:, None, None]  # (B, N, M)
-        grad_x = grad_y = None
-        if ctx.needs_input_grad[0]:
-            grad_x = e.sum(2)[:, :, None] * x - torch.bmm(e, y)
-        if ctx.needs_input_grad[1]:
-            grad_y = e.sum(1)[:, :, None] * y - torch.bmm(e.transpose(1, 2), x)
+        r, x_np, y_np, nx_np, ny_np, gamma = ctx.numba_state
+        gx = np.zeros_like(x_np)
+        gy = np.zeros_like(y_np)
+        _in_threads(
+            soft_dtw_sqeuclidean_backward_range,
+            len(x_np),
+            r,
+            x_np,
+            y_np,
+            nx_np,
+            ny_np,
+            gamma,
+            gx,
+            gy,
+        )
+        scale = grad_output.to(torch.float64)[:, None, None]
+        grad_x = torch.from_numpy(gx).to(ctx.device) * scale if ctx.needs_input_grad[0] else None
+        grad_y = torch.from_numpy(gy).to(ctx.device) * scale if ctx.needs_input_grad[1] else None
         return grad_x, grad_y, None, None, None, None
 
 
@@ -282,8 +324,6 @@ def soft_dtw_batch(
         )
     if not (xp.is_floating_point() and yp.is_floating_point()):
         raise TypeError(f"x and y must be floating point tensors, got {xp.dtype} and {yp.dtype}.")
-    if not (torch.isfinite(xp).all() and torch.isfinite(yp).all()):
-        raise ValueError("x or y holds NaN or inf; remove or interpolate missing values first.")
     device = xp.device
     if backend == "auto":
         backend = "numba" if device.type == "cpu" else "wavefront"
@@ -291,6 +331,9 @@ def soft_dtw_batch(
     # float64 throughout: float32 accumulated matrices cost ~2% gradient error on long series.
     xp = xp.to(torch.float64)
     yp = yp.to(device=device, dtype=torch.float64)
+    # one reduction instead of an elementwise mask: a float64 sum of finite inputs is finite
+    if not bool(torch.isfinite(xp.detach().sum() + yp.detach().sum())):
+        raise ValueError("x or y holds NaN or inf; remove or interpolate missing values first.")
     nx, ny = nx.to(device), ny.to(device)
     b_size = xp.shape[0]
     if normalize:
