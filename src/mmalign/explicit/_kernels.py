@@ -384,56 +384,139 @@ def backward_rows(
     they hold row ``i_stop``; returns its range.
     """
     ms = j1 - j0 + 1
-    cbuf = np.empty(ms)
-    cur = np.empty(ms)
+    q, qb = nxt, nbuf  # the next row: cost-to-go and local costs (rotating, no copies)
+    c, cb = np.empty(ms), np.empty(ms)
+    c2, cb2 = np.empty(ms), np.empty(ms)
+    owner = 0  # which pair (q, c, c2) holds the caller's arrays
     w0, w1, w2 = w[0], w[1], w[2]
-    for i in range(i_start, i_stop - 1, -1):
+    i = i_start
+    while i >= i_stop:
         jl = max(lo[i], j0)
         jh = min(hi[i], j1)
         if jl > jh:
             nlo, nhi = 1, 0
             last = False
+            i -= 1
             continue
-        cost_row(x, yt, metric, mask, r0, c0, i, jl, jh, j0, cbuf)
-        blo, bhi = jl - j0, jh - j0
-        for b in range(bhi, blo - 1, -1):
-            best = _INF
-            if last:
-                if b == ms - 1:
-                    best = 0.0
-                elif pattern == SYMMETRIC and b + 1 <= bhi:
-                    best = cur[b + 1] + w2 * cbuf[b + 1]
-                cur[b] = best
-                continue
-            if pattern == SYMMETRIC:
-                if nlo <= b <= nhi:
-                    best = nxt[b] + w0 * nbuf[b]
-                if nlo <= b + 1 <= nhi:
-                    v = nxt[b + 1] + w1 * nbuf[b + 1]
-                    if v < best:
-                        best = v
-                if b + 1 <= bhi:
-                    v = cur[b + 1] + w2 * cbuf[b + 1]
-                    if v < best:
-                        best = v
-            else:
-                if nlo <= b <= nhi:
-                    best = nxt[b] + w0 * nbuf[b]
-                if nlo <= b + 1 <= nhi:
-                    v = nxt[b + 1] + w1 * nbuf[b + 1]
-                    if v < best:
-                        best = v
-                if nlo <= b + 2 <= nhi:
-                    v = nxt[b + 2] + w2 * nbuf[b + 2]
-                    if v < best:
-                        best = v
-            cur[b] = best
-        for b in range(blo, bhi + 1):
-            nxt[b] = cur[b]
-            nbuf[b] = cbuf[b]
-        nlo, nhi = blo, bhi
+        if (
+            pattern == SYMMETRIC
+            and not last
+            and i - 1 >= i_stop
+            and jl == j0
+            and jh == j1
+            and nlo == 0
+            and nhi == ms - 1
+            and lo[i - 1] <= j0
+            and hi[i - 1] >= j1
+        ):
+            cost_row(x, yt, metric, mask, r0, c0, i, jl, jh, j0, cb)
+            cost_row(x, yt, metric, mask, r0, c0, i - 1, jl, jh, j0, cb2)
+            _back_two_rows(q, qb, c, cb, c2, cb2, ms, w0, w1, w2)
+            q, c2 = c2, q
+            qb, cb2 = cb2, qb
+            owner = 2 if owner == 0 else (0 if owner == 2 else owner)
+            i -= 2
+            continue
+        cost_row(x, yt, metric, mask, r0, c0, i, jl, jh, j0, cb)
+        _back_row(q, qb, nlo, nhi, c, cb, jl - j0, jh - j0, last, ms, pattern, w0, w1, w2)
+        q, c = c, q
+        qb, cb = cb, qb
+        owner = 1 if owner == 0 else (0 if owner == 1 else owner)
+        nlo, nhi = jl - j0, jh - j0
         last = False
+        i -= 1
+    if owner != 0:
+        for b in range(nlo, nhi + 1):
+            nxt[b] = q[b]
+            nbuf[b] = qb[b]
     return nlo, nhi
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _back_cell(q, qb, nlo, nhi, c, cb, bhi, b, pattern, w0, w1, w2):
+    """Cost-to-go at one cell of a non-last row, with all bounds checks."""
+    best = _INF
+    if nlo <= b <= nhi:
+        best = q[b] + w0 * qb[b]
+    if nlo <= b + 1 <= nhi:
+        v = q[b + 1] + w1 * qb[b + 1]
+        if v < best:
+            best = v
+    if pattern == SYMMETRIC:
+        if b + 1 <= bhi:
+            v = c[b + 1] + w2 * cb[b + 1]
+            if v < best:
+                best = v
+    elif nlo <= b + 2 <= nhi:
+        v = q[b + 2] + w2 * qb[b + 2]
+        if v < best:
+            best = v
+    return best
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _back_row(q, qb, nlo, nhi, c, cb, blo, bhi, last, ms, pattern, w0, w1, w2):
+    """One row of the cost-to-go recursion, right to left; unchecked in the interior."""
+    if last:
+        for b in range(bhi, blo - 1, -1):
+            if b == ms - 1:
+                c[b] = 0.0
+            elif pattern == SYMMETRIC and b + 1 <= bhi:
+                c[b] = c[b + 1] + w2 * cb[b + 1]
+            else:
+                c[b] = _INF
+        return
+    lag = 1 if pattern == SYMMETRIC else 2
+    start = max(blo, nlo)
+    stop = min(bhi - 1 if pattern == SYMMETRIC else bhi, nhi - lag)
+    if start > stop:
+        for b in range(bhi, blo - 1, -1):
+            c[b] = _back_cell(q, qb, nlo, nhi, c, cb, bhi, b, pattern, w0, w1, w2)
+        return
+    for b in range(bhi, stop, -1):
+        c[b] = _back_cell(q, qb, nlo, nhi, c, cb, bhi, b, pattern, w0, w1, w2)
+    if pattern == SYMMETRIC:
+        right = c[stop + 1]
+        for b in range(stop, start - 1, -1):
+            a = q[b] + w0 * qb[b]
+            g = q[b + 1] + w1 * qb[b + 1]
+            m = a if a < g else g
+            h = right + w2 * cb[b + 1]
+            right = h if h < m else m
+            c[b] = right
+    else:
+        for b in range(stop, start - 1, -1):
+            a = q[b] + w0 * qb[b]
+            g = q[b + 1] + w1 * qb[b + 1]
+            e = q[b + 2] + w2 * qb[b + 2]
+            m = a if a < g else g
+            c[b] = e if e < m else m
+    for b in range(start - 1, blo - 1, -1):
+        c[b] = _back_cell(q, qb, nlo, nhi, c, cb, bhi, b, pattern, w0, w1, w2)
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _back_two_rows(q, qb, c1, cb1, c2, cb2, ms, w0, w1, w2):
+    """Symmetric cost-to-go over two full rows (c1 before q, c2 before c1) in one sweep."""
+    last = ms - 1
+    n1 = q[last] + w0 * qb[last]
+    n2 = n1 + w0 * cb1[last]
+    c1[last] = n1
+    c2[last] = n2
+    for b in range(ms - 2, -1, -1):
+        n1_next = n1
+        a = q[b] + w0 * qb[b]
+        g = q[b + 1] + w1 * qb[b + 1]
+        m = a if a < g else g
+        h = n1_next + w2 * cb1[b + 1]
+        n1 = h if h < m else m
+        c1[b] = n1
+        a = n1 + w0 * cb1[b]
+        g = n1_next + w1 * cb1[b + 1]
+        m = a if a < g else g
+        h = n2 + w2 * cb2[b + 1]
+        n2 = h if h < m else m
+        c2[b] = n2
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
