@@ -80,7 +80,7 @@ class TTSDTWConfig:
     drop_c0: bool = True
     deltas: bool = False
     step_pattern: str = "symmetricP1"
-    snap: float = 0.25
+    snap: float = 0.5
     chunk_seconds: float = 60.0
     progress: bool = False
 
@@ -128,12 +128,20 @@ def _features(samples: np.ndarray, cfg: TTSDTWConfig) -> np.ndarray:
     return np.ascontiguousarray(f)
 
 
-def _template(text: str, voice: str, rate: int, cfg: TTSDTWConfig) -> _Template:
+def _template(
+    text: str, voice: str, rate: int, cfg: TTSDTWConfig, stretch: float = 1.0
+) -> _Template:
     s = synthesize(text, voice=voice, rate=rate, sample_rate=SR)
     f = _features(s.samples, cfg)
     # eSpeak's silence is digital zero; the VAD still decides, with the same settings
     speech = energy_vad(s.samples, SR)[: len(f)]
-    return _Template(f, speech, s.words, s.phones, s.word_of_phone, voice, rate)
+    words, phones = s.words, s.phones
+    if stretch > 1.0:  # repeat frames: a template spoken `stretch` times slower
+        idx = (np.arange(int(round(len(f) * stretch))) / stretch).astype(np.int64)
+        f, speech = np.ascontiguousarray(f[idx]), speech[idx]
+        words = [(w, a * stretch, b * stretch) for w, a, b in words]
+        phones = [(p, a * stretch, b * stretch) for p, a, b in phones]
+    return _Template(f, speech, words, phones, s.word_of_phone, voice, rate)
 
 
 def _cmvn(f: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -342,17 +350,22 @@ def _align_region(
         probe = synthesize(text, voice=language, rate=base_rate, sample_rate=SR)
         tpl_speech = _speech_seconds(energy_vad(probe.samples, SR))
         rec_seconds = max(_speech_seconds(rec_speech), 1e-3)
-        rate = int(np.clip(round(base_rate * tpl_speech / rec_seconds), 80, 450))
+        wanted = base_rate * tpl_speech / rec_seconds
+        rate = int(np.clip(round(wanted), 80, 450))
+        # slower than eSpeak can speak: stretch the template's frames to match
+        stretch = float(np.clip(80.0 / wanted, 1.0, 3.0)) if wanted < 80 else 1.0
+    else:
+        stretch = 1.0
     best = None
     for variant in cfg.voices:
-        tpl = _template(text, f"{language}{variant}", rate, cfg)
+        tpl = _template(text, f"{language}{variant}", rate, cfg, stretch)
         first, last, kt, ncost, local = _align_once(rec_f, rec_speech, tpl, cfg, open_end)
         if best is None or ncost < best[0]:
             best = (ncost, tpl, first, last, kt, local)
     ncost, tpl, first, last, kt, local = best
     words = _map_spans(tpl.words, first, last, kt, local, len(tpl.feats))
     phones = _map_spans(tpl.phones, first, last, kt, local, len(tpl.feats))
-    info = {"voice": tpl.voice, "rate": tpl.rate}
+    info = {"voice": tpl.voice, "rate": tpl.rate, "stretch": stretch}
     return words, phones, list(tpl.owner), ncost, info
 
 
