@@ -1,7 +1,9 @@
 """numba kernels for soft-DTW (private; the public wrappers live in ``soft_dtw.py``).
 
-Dumb loops over float64 arrays. Layout shared by every kernel, for a batch of ``B`` pairs
-with padded lengths ``N`` and ``M``:
+Two families, both float64 throughout. The reference kernels (first half) are dumb loops
+with libm ``exp`` / ``log`` used by ``soft_dtw`` and friends; the loss kernels (second half,
+used by ``SoftDTWLoss`` on CPU) are arranged for SIMD, see the comment above them. Layout of
+the reference kernels, for a batch of ``B`` pairs with padded lengths ``N`` and ``M``:
 
 - ``cost``    (B, N, M)        pairwise costs; item ``b`` uses ``cost[b, :nx[b], :ny[b]]``.
 - ``r``       (B, N + 1, M + 1) accumulated soft-DTW matrix, 1-based with a border:

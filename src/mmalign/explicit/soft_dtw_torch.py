@@ -1,13 +1,15 @@
 """``SoftDTWLoss``: a batched soft-DTW loss for torch, on CPU and CUDA.
 
 Sequences of unequal lengths come as padded ``(B, T, D)`` tensors plus lengths, or as lists
-of ``(T_b, D)`` tensors. The pairwise squared euclidean cost is built with torch (so the
-chain rule to the inputs is torch autograd's) in float64 whatever the input dtype; the
-dynamic programme is a custom autograd function with two backends:
+of ``(T_b, D)`` tensors. Costs are squared euclidean; everything is computed in float64
+whatever the input dtype (the result is cast back). Two backends, as custom autograd
+functions:
 
-- ``"numba"`` (the default on CPU): the float64 kernels of ``_soft_kernels.py``, parallel over
-  the batch (numba ``prange``);
-- ``"wavefront"`` (the default on CUDA): pure torch, one vectorised step per anti-diagonal
+- ``"numba"`` (the default on CPU): SIMD-vectorised float64 kernels of ``_soft_kernels.py``
+  (anti-diagonals, costs computed on the fly, gradients with respect to x and y fused into
+  the backward pass), parallel over the batch in ``torch.get_num_threads()`` threads;
+- ``"wavefront"`` (the default on CUDA): pure torch on a cost tensor built with torch (the
+  chain rule to the inputs is autograd's), one vectorised step per anti-diagonal
   ``i + j = s`` (every cell of a diagonal depends only on the two previous diagonals), over
   the whole batch at once. It runs on any device; the tests check it on CPU against numba.
 
