@@ -354,7 +354,7 @@ def text_to_phonemes(text: str, *, voice: str = "en", ipa: bool = False) -> list
     (or IPA when ``ipa``), phonemes separated by spaces.
 
     >>> text_to_phonemes("cat")
-    ['k a t']
+    ["k 'a t"]
     """
     _check_text(text)
     out = []
