@@ -149,6 +149,19 @@ def test_loss_trains_a_sequence_towards_target():
     assert value.item() < 0.1 * first
 
 
+def test_does_not_touch_torch_thread_count():
+    # numba's OpenMP layer shares torch's libgomp: a prange would reset torch's thread count
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        xs, ys = _ragged(10)
+        SoftDTWLoss()(xs, ys).backward()
+        soft_dtw_grad(np.zeros((4, 2)), np.ones((5, 2)))
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_wavefront_matches_cpu():
     xs, ys = _ragged(9)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 __all__ = [
     "band_limits",
@@ -124,9 +124,12 @@ def _backward_one(w, n, m, e):
             e[i, j] = 0.0
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def soft_dtw_forward_batch(cost, nx, ny, gamma, radius):
-    """Accumulated matrices and soft-min weights for a batch, in parallel over pairs.
+    """Accumulated matrices and soft-min weights for a batch, pair after pair.
+
+    Serial on purpose: a numba ``prange`` would start numba's OpenMP team, which is torch's
+    too (same libgomp), and resets ``torch.get_num_threads()`` behind the caller's back.
 
     Returns ``(values (B,), r (B, N + 1, M + 1), weights (B, N + 1, M + 1, 3))``; entries
     beyond an item's lengths are left uninitialised.
@@ -135,13 +138,13 @@ def soft_dtw_forward_batch(cost, nx, ny, gamma, radius):
     r = np.empty((b_size, n_max + 1, m_max + 1))
     w = np.empty((b_size, n_max + 1, m_max + 1, 3))
     values = np.empty(b_size)
-    for b in prange(b_size):
+    for b in range(b_size):
         _forward_one(cost[b], nx[b], ny[b], gamma, radius, r[b], w[b])
         values[b] = r[b, nx[b], ny[b]]
     return values, r, w
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, nogil=True)
 def soft_dtw_backward_batch(w, nx, ny):
     """Soft alignment matrices ``E = dvalue / dcost`` of shape (B, N, M) from the weights.
 
@@ -149,7 +152,7 @@ def soft_dtw_backward_batch(w, nx, ny):
     """
     b_size = w.shape[0]
     e = np.empty((b_size, w.shape[1] - 1, w.shape[2] - 1))
-    for b in prange(b_size):
+    for b in range(b_size):
         _backward_one(w[b], nx[b], ny[b], e[b])
     return e
 
