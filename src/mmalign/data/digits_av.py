@@ -526,7 +526,7 @@ def load_digits_av(
     -------
     MultimodalDataset
         A ``classification`` dataset with modalities ``text`` (11), ``audio`` (``n_mfcc``) and
-        ``vision`` (64); features standardized with the train split's statistics; labels
+        ``vision`` (256); audio standardized with the train split's statistics; labels
         ``config.label``. ``extras`` of each split hold ``labels`` (every label), ``segments``
         (per modality, (N, n_digits, 2) [start, end) frames of each digit), ``digits``,
         ``marks`` and ``speaker``.
@@ -577,7 +577,9 @@ def load_digits_av(
 def _assemble(config: DigitsAVConfig, raw: dict[str, dict[str, np.ndarray]]) -> MultimodalDataset:
     train = raw["train"]
     stats = {}
-    for m in ("audio", "vision"):
+    # Only the audio is standardized: the pixels are already in [0, 1], and standardizing
+    # them would blow the camera noise of never-inked pixels up to the scale of the ink.
+    for m in ("audio",):
         x, lens = train[m], train[f"{m}_lengths"]
         valid = np.arange(x.shape[1])[None, :] < lens[:, None]
         rows = x[valid]

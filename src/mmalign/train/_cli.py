@@ -181,4 +181,13 @@ def _print_result(result: Any, header: str) -> None:
     for k, v in result.metrics.items():
         print(f"  {k}: {v:.4f}" if isinstance(v, float) else f"  {k}: {v}")
     for k, v in result.alignment.items():
-        print(f"  alignment {k}: peak {v['peak_accuracy']:.3f}, mass {v['mass']:.3f}")
+        line = (
+            f"  alignment {k}: heads averaged peak {v['peak_accuracy']:.3f}, mass {v['mass']:.3f}"
+        )
+        sel = result.selected_heads.get(k)
+        if sel:
+            line += (
+                f"; layer {sel['layer']} head {sel['head']} (chosen on valid) peak "
+                f"{sel['peak_accuracy']:.3f}, mass {sel['mass']:.3f}"
+            )
+        print(line)

@@ -131,6 +131,11 @@ class EvalResult:
         A few ``(soft (T_t, T_s), true_intervals (T_t, 2))`` pairs per cross-modal map, for plots.
     split : str
     n_parameters : int
+    by_head : dict of str to ndarray of shape (n_layers, n_heads)
+        Peak accuracy of every single (layer, head) attention map, per pair.
+    selected_heads : dict of str to dict
+        With ``heads=`` given: ``"target<-source"`` -> ``{"layer", "head", "peak_accuracy",
+        "mass"}`` of the chosen map (chosen on another split, e.g. validation, by :func:`fit`).
     """
 
     metrics: dict[str, float]
@@ -139,6 +144,8 @@ class EvalResult:
     examples: dict[str, list[tuple[np.ndarray, np.ndarray | None]]] = field(default_factory=dict)
     split: str = "test"
     n_parameters: int = 0
+    by_head: dict[str, np.ndarray] = field(default_factory=dict)
+    selected_heads: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
 @dataclass
@@ -291,6 +298,14 @@ def fit(
     if trainer.global_rank != 0:
         return result
     split = "test" if "test" in dataset.splits else "valid"
+    chosen = None
+    if split == "test" and "segments" in dataset["valid"].extras:
+        # pick, per pair, the single attention map that aligns best on VALIDATION data
+        val = evaluate(best, dataset, split="valid", batch_size=config.batch_size, n_examples=0)
+        chosen = {
+            k: tuple(int(i) for i in np.unravel_index(int(np.argmax(g)), g.shape))
+            for k, g in val.by_head.items()
+        }
     result.test = evaluate(
         best,
         dataset,
@@ -298,6 +313,7 @@ def fit(
         batch_size=config.batch_size,
         layers=config.alignment_layers,
         n_examples=config.n_plots,
+        heads=chosen,
     )
     write_metrics(
         out / "metrics.json",
@@ -354,6 +370,7 @@ def evaluate(
     layers: str = "all",
     n_examples: int = 3,
     device: str = "cpu",
+    heads: dict[str, tuple[int, int]] | None = None,
 ) -> EvalResult:
     """Score a checkpoint of :func:`fit` on one split of ``dataset``.
 
@@ -370,6 +387,9 @@ def evaluate(
     n_examples : int
         Samples whose attention maps are kept in ``EvalResult.examples`` (for plots).
     device : str
+    heads : dict of str to (layer, head), optional
+        Single attention maps to score as well, per ``"target<-source"`` pair (see
+        ``EvalResult.selected_heads``); :func:`fit` picks them on the validation split.
 
     Returns
     -------
@@ -399,6 +419,8 @@ def evaluate(
         from mmalign.data.digits_av import true_intervals
     truth: dict[tuple[str, str], list[np.ndarray]] = {}
     sums: dict[str, list[float]] = {}
+    sel_sums: dict[str, list[float]] = {}
+    by_head: dict[str, np.ndarray] = {}
     examples: dict[str, list] = {}
     preds = []
     batcher = collate(s)
@@ -425,12 +447,25 @@ def evaluate(
                 acc[0] += score.peak_accuracy * score.n_scored
                 acc[1] += score.mass * score.n_scored
                 acc[2] += score.n_scored
+                maps = out.attentions[(t, src)]
+                n_l, n_h = len(maps), maps[0].shape[1]
+                grid = by_head.setdefault(key, np.zeros((n_l, n_h, 2)))
+                for li in range(n_l):
+                    for hi in range(n_h):
+                        a = attention_alignment(out, target=t, source=src, layers=li, heads=hi)
+                        sc = alignment_accuracy(a, ti, lengths=[len(x) for x in ti])
+                        grid[li, hi] += (sc.peak_accuracy * sc.n_scored, sc.n_scored)
+                        if heads and heads.get(key) == (li, hi):
+                            sel = sel_sums.setdefault(key, [0.0, 0.0, 0.0])
+                            sel[0] += sc.peak_accuracy * sc.n_scored
+                            sel[1] += sc.mass * sc.n_scored
+                            sel[2] += sc.n_scored
                 ex = examples.setdefault(key, [])
-                soft = (
-                    al.soft.detach().cpu().numpy()
-                    if hasattr(al.soft, "detach")
-                    else np.asarray(al.soft)
-                )
+                soft = al.soft
+                if heads and key in heads:  # draw the selected map
+                    li, hi = heads[key]
+                    soft = attention_alignment(out, target=t, source=src, layers=li, heads=hi).soft
+                soft = soft.detach().cpu().numpy() if hasattr(soft, "detach") else np.asarray(soft)
                 for b in range(len(idx)):
                     if len(ex) >= n_examples:
                         break
@@ -444,7 +479,18 @@ def evaluate(
         if v[2] > 0
     }
     n_params = sum(p.numel() for p in model.parameters())
-    return EvalResult(metrics, alignment, pred, examples, split, n_params)
+    grids = {k: g[..., 0] / np.maximum(g[..., 1], 1) for k, g in by_head.items()}
+    selected = {
+        k: {
+            "layer": heads[k][0],
+            "head": heads[k][1],
+            "peak_accuracy": v[0] / v[2],
+            "mass": v[1] / v[2],
+        }
+        for k, v in sel_sums.items()
+        if v[2] > 0
+    }
+    return EvalResult(metrics, alignment, pred, examples, split, n_params, grids, selected)
 
 
 def _jsonable(x: Any) -> Any:
@@ -469,6 +515,8 @@ def write_metrics(path: str | os.PathLike, result: EvalResult, extra: dict | Non
         "split": result.split,
         "metrics": result.metrics,
         "alignment": result.alignment,
+        "alignment_selected_head": result.selected_heads,
+        "alignment_by_head": {k: v.round(4).tolist() for k, v in result.by_head.items()},
         "n_parameters": result.n_parameters,
         **(extra or {}),
     }
@@ -499,9 +547,11 @@ def plot_attention_examples(result: EvalResult, out_dir: str | os.PathLike) -> l
         fig, axes = plt.subplots(1, len(items), figsize=(4.2 * len(items), 3.4), squeeze=False)
         for ax, (soft, ti) in zip(axes[0], items):
             plot_alignment(soft, true_intervals=ti, ax=ax, target_label=t, source_label=s)
-        score = result.alignment.get(key, {})
+        sel = result.selected_heads.get(key)
+        score = sel or result.alignment.get(key, {})
+        which = f"layer {sel['layer']} head {sel['head']}" if sel else "heads averaged"
         fig.suptitle(
-            f"{key} attention (white: ground truth); peak accuracy "
+            f"{key} attention, {which} (white: ground truth); peak accuracy "
             f"{score.get('peak_accuracy', float('nan')):.1%}"
         )
         fig.tight_layout()
