@@ -130,3 +130,17 @@ def test_config_errors():
         load_digits_av(n_samples=3, cache=False)
     with pytest.raises(FileNotFoundError, match="fsdd_root"):
         load_digits_av(fsdd_root="/nonexistent", cache=False, **TINY)
+
+
+def test_select_modalities_and_load_dataset(tiny, tmp_path, monkeypatch):
+    from mmalign.data import load_dataset
+
+    sub = tiny.select(["vision", "text"])
+    assert list(sub.input_dims) == ["vision", "text"]
+    np.testing.assert_array_equal(sub["train"].labels, tiny["train"].labels)
+    with pytest.raises(ValueError, match="non-empty subset"):
+        tiny.select(["video"])
+    monkeypatch.setenv("MMALIGN_CACHE", str(tmp_path))
+    ds = load_dataset("digits-av", label="vision_only", **TINY)
+    assert ds.n_outputs == 4 and ds["train"].labels.max() < 4
+    assert list((tmp_path / "digits-av").glob("*.npz"))
