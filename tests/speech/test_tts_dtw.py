@@ -115,3 +115,29 @@ def test_config_validation():
     with pytest.raises(TypeError, match="voices must be a tuple"):
         TTSDTWConfig(voices="+f3")
     assert TTSDTWConfig(voices=["", "+m3"]).voices == ("", "+m3")
+
+
+def test_slope_dtw_open_ends_find_the_embedded_copy():
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(30, 3))
+    y = np.vstack(
+        [rng.normal(size=(12, 3)) + 5, np.repeat(x, 2, axis=0)[::2], rng.normal(size=(9, 3)) + 5]
+    )
+    cost = ((x[:, None] - y[None]) ** 2).sum(-1)
+    path, ncost = slope_dtw_path(cost, open_begin=True, open_end=True)
+    assert tuple(path[0]) == (0, 12) and tuple(path[-1]) == (29, 41)
+    assert ncost == pytest.approx(0.0, abs=1e-12)
+
+
+def test_open_ends_ignore_untranscribed_speech_after_the_text(other_voice):
+    audio, truth = other_voice
+    extra = synthesize(
+        "rice is often served in round bowls", voice="en-us+f2", rate=140, pitch=70, sample_rate=SR
+    )
+    longer = np.concatenate([audio, extra.samples])
+    closed = boundary_errors(align_tts_dtw(longer, TEXT), truth)
+    opened = boundary_errors(
+        align_tts_dtw(longer, TEXT, config=TTSDTWConfig(open_ends=True)), truth
+    )
+    assert opened.within[0.05] >= 0.8, opened.summary()
+    assert opened.mae < closed.mae

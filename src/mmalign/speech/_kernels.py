@@ -7,95 +7,21 @@ import numpy as np
 
 
 @nb.njit(cache=True)
-def dtw_accumulate(cost, open_begin, band_lo, band_hi):  # pragma: no cover - numba
-    """Symmetric2 DTW accumulation with x on rows (consumed fully) and y on columns.
-
-    ``open_begin`` lets row 0 start at any column. ``band_lo[i] <= j < band_hi[i]`` limits
-    the cells evaluated. Returns the accumulated matrix and the step taken (0 diag, 1 up,
-    2 left) into each cell.
-    """
-    n, m = cost.shape
-    inf = np.inf
-    acc = np.full((n, m), inf)
-    step = np.full((n, m), -1, dtype=np.int8)
-    for i in range(n):
-        for j in range(band_lo[i], band_hi[i]):
-            c = cost[i, j]
-            if i == 0:
-                if j == 0 or open_begin:
-                    acc[i, j] = c
-                    step[i, j] = 3
-                else:
-                    acc[i, j] = acc[i, j - 1] + c
-                    step[i, j] = 2
-                continue
-            best = acc[i - 1, j] + c
-            s = 1
-            if j > 0:
-                d = acc[i - 1, j - 1] + 2.0 * c
-                if d <= best:
-                    best = d
-                    s = 0
-                left = acc[i, j - 1] + c
-                if left < best:
-                    best = left
-                    s = 2
-            acc[i, j] = best
-            step[i, j] = s
-    return acc, step
-
-
-@nb.njit(cache=True)
-def dtw_backtrack(step, i, j):  # pragma: no cover - numba
-    """Path (k, 2) from cell (i, j) back to the start recorded in ``step``."""
-    out = np.empty((i + j + 2, 2), dtype=np.int64)
-    k = 0
-    while True:
-        out[k, 0] = i
-        out[k, 1] = j
-        k += 1
-        s = step[i, j]
-        if s == 3:
-            break
-        if s == 0:
-            i -= 1
-            j -= 1
-        elif s == 1:
-            i -= 1
-        elif s == 2:
-            j -= 1
-        else:
-            break
-    return out[:k][::-1].copy()
-
-
-def local_dtw_path(cost: np.ndarray, *, open_begin: bool = False, open_end: bool = False):
-    """Fallback DTW on a cost matrix (n, m): returns (path (k, 2), normalised cost)."""
-    n, m = cost.shape
-    lo = np.zeros(n, dtype=np.int64)
-    hi = np.full(n, m, dtype=np.int64)
-    acc, step = dtw_accumulate(np.ascontiguousarray(cost, dtype=np.float64), open_begin, lo, hi)
-    if open_end:
-        j = int(np.argmin(acc[n - 1] / (n + np.arange(1, m + 1))))
-    else:
-        j = m - 1
-    path = dtw_backtrack(step, n - 1, j)
-    span = path[-1, 1] - path[0, 1] + 1
-    return path, float(acc[n - 1, j] / (n + span))
-
-
-@nb.njit(cache=True)
-def dtw_p1_accumulate(cost):  # pragma: no cover - numba
+def dtw_p1_accumulate(cost, open_begin):  # pragma: no cover - numba
     """Sakoe-Chiba symmetric P=1 DTW (local slope between 1/2 and 2), normalised by n + m.
 
     Moves into (i, j): 0 from (i-1, j-2) via (i, j-1); 1 from (i-1, j-1); 2 from (i-2, j-1)
-    via (i-1, j). Weights as dtw-python's ``symmetricP1``.
+    via (i-1, j). Weights as dtw-python's ``symmetricP1``. With ``open_begin`` the path may
+    start at any cell of row 0.
     """
     n, m = cost.shape
     inf = np.inf
     acc = np.full((n, m), inf)
     move = np.full((n, m), -1, dtype=np.int8)
     acc[0, 0] = cost[0, 0]  # as dtw-python
+    if open_begin:
+        for j in range(1, m):
+            acc[0, j] = cost[0, j]
     for i in range(1, n):
         for j in range(1, m):
             c = cost[i, j]
@@ -123,7 +49,7 @@ def dtw_p1_backtrack(move, i, j):  # pragma: no cover - numba
     out[k, 0] = i
     out[k, 1] = j
     k += 1
-    while i > 0 or j > 0:
+    while i > 0:
         mv = move[i, j]
         if mv == 0:
             out[k, 0] = i
@@ -148,16 +74,17 @@ def dtw_p1_backtrack(move, i, j):  # pragma: no cover - numba
     return out[:k][::-1].copy()
 
 
-def slope_dtw_path(cost: np.ndarray, open_end: bool = False):
+def slope_dtw_path(cost: np.ndarray, open_begin: bool = False, open_end: bool = False):
     """Symmetric P=1 DTW path (k, 2) and cost / (n + m_used).
 
-    With ``open_end`` the path may stop at any column of the last row (the recording goes
-    on past the template). Returns None where the slope limits make it infeasible.
+    With ``open_begin`` / ``open_end`` the path may start / stop at any column of the first /
+    last row (the recording holds more than the template). Returns None where the slope
+    limits make it infeasible.
     """
     n, m = cost.shape
-    if n < 2 or m < 2 or n > 2 * m - 1 or (not open_end and m > 2 * n - 1):
+    if n < 2 or m < 2 or n > 2 * m - 1 or (not (open_begin or open_end) and m > 2 * n - 1):
         return None
-    acc, move = dtw_p1_accumulate(np.ascontiguousarray(cost, dtype=np.float64))
+    acc, move = dtw_p1_accumulate(np.ascontiguousarray(cost, dtype=np.float64), open_begin)
     if open_end:
         norm = acc[n - 1] / (n + np.arange(1, m + 1))
         j = int(np.argmin(norm))
@@ -166,9 +93,9 @@ def slope_dtw_path(cost: np.ndarray, open_end: bool = False):
     if not np.isfinite(acc[n - 1, j]):
         return None
     path = dtw_p1_backtrack(move, n - 1, j)
-    if path[0, 0] != 0 or path[0, 1] != 0:
+    if path[0, 0] != 0 or (path[0, 1] != 0 and not open_begin):
         return None
-    return path, float(acc[n - 1, j] / (n + j + 1))
+    return path, float(acc[n - 1, j] / (n + j - path[0, 1] + 1))
 
 
 @nb.njit(cache=True)

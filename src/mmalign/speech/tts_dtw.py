@@ -152,26 +152,23 @@ def _cmvn(f: np.ndarray, mask: np.ndarray) -> np.ndarray:
 def _dtw(
     cost: np.ndarray, open_begin: bool, open_end: bool, step: str = "symmetric2"
 ) -> tuple[np.ndarray, float]:
-    """DTW on a (template x recording) cost matrix via mmalign.explicit.dtw when present."""
-    if step == "symmetricP1" and not open_begin:
+    """DTW path (k, 2) and normalised cost on a (template x recording) cost matrix.
+
+    ``symmetricP1`` runs the slope-constrained kernel of this package (mmalign.explicit.dtw
+    has no such step pattern); ``symmetric2``, and P1 where its slope limits make the
+    alignment infeasible, run :func:`mmalign.explicit.dtw.dtw_path_from_cost`.
+    """
+    if step == "symmetricP1":
         from ._kernels import slope_dtw_path
 
-        res = slope_dtw_path(cost, open_end)
+        res = slope_dtw_path(cost, open_begin, open_end)
         if res is not None:
             return res
-    try:
-        from mmalign.explicit.dtw import dtw_path_from_cost
-    except ImportError:  # the DTW module is not in this checkout yet
-        dtw_path_from_cost = None
-    if dtw_path_from_cost is not None:
-        try:
-            res = dtw_path_from_cost(cost, open_begin=open_begin, open_end=open_end)
-            return np.asarray(res.path, dtype=np.int64), float(res.normalized_cost)
-        except (ValueError, TypeError):
-            pass  # an option it does not support: fall back to the local kernel
-    from ._kernels import local_dtw_path
+    from mmalign.explicit.dtw import dtw_path_from_cost
 
-    return local_dtw_path(cost, open_begin=open_begin, open_end=open_end)
+    pattern = "asymmetric" if open_begin else "symmetric2"  # open begin needs N-normalisation
+    res = dtw_path_from_cost(cost, step_pattern=pattern, open_begin=open_begin, open_end=open_end)
+    return np.asarray(res.path, dtype=np.int64), float(res.normalized_cost)
 
 
 def _align_once(
