@@ -105,3 +105,26 @@ def test_config_and_data_errors(tiny, tmp_path):
         fit({"train": 1}, _config())
     with pytest.raises(FileNotFoundError, match="does not exist"):
         evaluate(tmp_path / "none.ckpt", tiny)
+
+
+def test_fit_on_a_mult_pickle_reports_sentiment_metrics(tmp_path):
+    import pickle
+
+    from mmalign.data import load_mult_pickle
+
+    rng = np.random.default_rng(0)
+    obj = {}
+    for split, n in (("train", 16), ("valid", 8), ("test", 8)):
+        obj[split] = {
+            m: rng.normal(size=(n, t, d)).astype(np.float32)
+            for m, t, d in (("text", 6, 5), ("audio", 9, 4), ("vision", 7, 3))
+        }
+        obj[split]["labels"] = rng.uniform(-3, 3, (n, 1, 1)).astype(np.float32)
+    path = tmp_path / "mosi_data.pkl"
+    with open(path, "wb") as fh:
+        pickle.dump(obj, fh)
+    ds = load_mult_pickle(path)
+    res = fit(ds, _config(), model_options=TINY_MULT, out_dir=tmp_path / "run")
+    m = res.test.metrics
+    assert {"acc2_nonzero", "acc2_haszero", "f1_nonzero", "acc7", "mae", "corr"} <= set(m)
+    assert res.test.alignment == {}  # no ground truth in these pickles
