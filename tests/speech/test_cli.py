@@ -88,3 +88,24 @@ def test_cli_errors(tmp_path, corpus, capsys):
         ]
     )
     assert rc == 2 and "unsupported language" in capsys.readouterr().err
+
+
+def test_ctc_backend_from_the_command_line(tmp_path, capsys):
+    probs = np.full((10, 4), 0.05)
+    probs[:, 0] = 0.85
+    probs[2:4] = [0.05, 0.85, 0.05, 0.05]
+    probs[5] = [0.05, 0.05, 0.05, 0.85]
+    probs[6:8] = [0.05, 0.05, 0.85, 0.05]
+    np.save(tmp_path / "em.npy", np.log(probs))
+    (tmp_path / "vocab.txt").write_text("<b>\na\nb\n|\n")
+    (tmp_path / "t.txt").write_text("a b")
+    out = tmp_path / "o.json"
+    args = ["align-speech", str(tmp_path / "em.npy"), str(tmp_path / "t.txt"), "-o", str(out)]
+    assert main([*args, "--backend", "ctc", "--vocabulary", str(tmp_path / "vocab.txt")]) == 0
+    words = json.loads(out.read_text())["words"]
+    assert [(w["label"], w["start"], w["end"]) for w in words] == [
+        ("a", 0.04, 0.08),
+        ("b", 0.12, 0.16),
+    ]
+    assert main([*args, "--backend", "ctc"]) == 2
+    assert "needs --vocabulary" in capsys.readouterr().err

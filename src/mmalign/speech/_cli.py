@@ -17,10 +17,22 @@ def register(subparsers) -> None:
             "(audio, same-name .txt) pair under DIR into the folder given by -o."
         ),
     )
-    p.add_argument("audio", nargs="?", help="audio file (any format soundfile reads)")
+    p.add_argument(
+        "audio",
+        nargs="?",
+        help="audio file (any format soundfile reads); with --backend ctc, a .npy of CTC "
+        "log-probabilities (T, C)",
+    )
     p.add_argument("transcript", nargs="?", help="transcript text file (UTF-8)")
     p.add_argument("-o", "--output", required=True, help="output file, or folder with --corpus")
-    p.add_argument("--backend", default="tts-dtw", choices=["tts-dtw", "sphinx"])
+    p.add_argument("--backend", default="tts-dtw", choices=["tts-dtw", "sphinx", "ctc"])
+    p.add_argument(
+        "--vocabulary", metavar="FILE", help="ctc: token strings, one per line, line i = id i"
+    )
+    p.add_argument("--blank", type=int, default=0, help="ctc: id of the blank (default 0)")
+    p.add_argument(
+        "--frame-duration", type=float, default=0.02, help="ctc: seconds per frame (0.02)"
+    )
     p.add_argument("--language", default="en", help="eSpeak NG language code (default en)")
     p.add_argument("--corpus", metavar="DIR", help="align a folder of (audio, .txt) pairs")
     p.add_argument(
@@ -72,13 +84,31 @@ def _align_speech(args: argparse.Namespace) -> int:
     from .align import align
     from .io import write_alignment
 
-    result = align(
-        Path(args.audio),
-        Path(args.transcript),
-        backend=args.backend,
-        language=args.language,
-        progress=not args.quiet,
-    )
+    if args.backend == "ctc":
+        import numpy as np
+
+        if not args.vocabulary:
+            raise ValueError("--backend ctc needs --vocabulary FILE (one token per line).")
+        emissions = np.load(args.audio)
+        vocab = Path(args.vocabulary).read_text(encoding="utf-8").split("\n")
+        vocab = vocab[:-1] if vocab and vocab[-1] == "" else vocab
+        result = align(
+            None,
+            Path(args.transcript),
+            backend="ctc",
+            emissions=emissions,
+            vocabulary=vocab,
+            blank=args.blank,
+            frame_duration=args.frame_duration,
+        )
+    else:
+        result = align(
+            Path(args.audio),
+            Path(args.transcript),
+            backend=args.backend,
+            language=args.language,
+            progress=not args.quiet,
+        )
     out = write_alignment(result, args.output)
     print(
         f"{len(result.words)} words aligned over {result.duration:.2f} s "
