@@ -199,7 +199,8 @@ def align_sphinx(
     Returns
     -------
     SpeechAlignment
-        Words and ARPAbet phones; ``info["retried"]`` tells whether wide beams were needed.
+        Words and ARPAbet phones; ``info["retried"]`` tells whether wide beams (and more
+        dither) were needed.
     """
     if language not in SPHINX_LANGUAGES:
         raise ValueError(
@@ -208,12 +209,19 @@ def align_sphinx(
         )
     tokens = [w for w, _, _ in tokenize(transcript)]
     x = np.asarray(samples, dtype=np.float32)
-    if dither > 0:
-        x = x + np.random.default_rng(0).normal(0.0, dither, size=len(x)).astype(np.float32)
-    pcm = (np.clip(x, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+    noise = np.random.default_rng(0).normal(0.0, 1.0, size=len(x)).astype(np.float32)
+
+    def to_pcm(level: float) -> bytes:
+        y = x + noise * np.float32(level) if level > 0 else x
+        return (np.clip(y, -1.0, 1.0) * 32767.0).astype("<i2").tobytes()
+
     duration = len(samples) / 16000.0
     seg, retried, decoder = [], False, None
-    for wide in (False, True):
+    # default beams, then wide beams, then wide beams with ten times the dither
+    for wide, level in ((False, dither), (True, dither), (True, 10 * dither)):
+        if level == 10 * dither and dither <= 0:
+            break
+        pcm = to_pcm(level)
         decoder = _decoder(wide)
         text = " ".join(_dict_word(decoder, w) for w in tokens)
         try:
