@@ -17,7 +17,7 @@ The public wrappers in :mod:`mmalign.explicit.dtw` validate, convert and dispatc
 from __future__ import annotations
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 SQEUCLIDEAN = 0
 EUCLIDEAN = 1
@@ -526,9 +526,13 @@ def _pair_cost(x, yt, metric, lo, hi, pattern, w, open_begin, open_end, norm):
     m = yt.shape[1]
     prev = np.empty(m)
     empty_mask = np.zeros((0, 0), dtype=np.bool_)
+    # runtime values, not literals: literal arguments would compile a second forward_rows
+    zero = n - n
+    one = zero + 1
+    true = n > 0
     plo, phi = forward_rows(
-        x, yt, metric, empty_mask, 0, 0, 0, n - 1, True, 0, m - 1, lo, hi, pattern, w,
-        open_begin, prev, 1, 0,
+        x, yt, metric, empty_mask, zero, zero, zero, n - 1, true, zero, m - 1, lo, hi, pattern,
+        w, open_begin, prev, one, zero,
     )  # fmt: skip
     if not open_end:
         if plo <= m - 1 <= phi:
@@ -548,13 +552,14 @@ def _pair_cost(x, yt, metric, lo, hi, pattern, w, open_begin, open_end, norm):
     return best_cost
 
 
-@njit(cache=True, parallel=True, error_model="numpy")
+@njit(cache=True, nogil=True, error_model="numpy")
 def cdist(
     xs, x_off, yts, y_off, pairs, metric, window, param, pattern, w, open_begin, open_end, norm,
     out,
 ):  # fmt: skip
-    """DTW cost of every (i, j) in ``pairs`` over concatenated sequences, in parallel."""
-    for p in prange(pairs.shape[0]):
+    """DTW cost of every (i, j) in ``pairs`` over concatenated sequences (releases the GIL:
+    the wrapper runs one call per thread on interleaved slices of the pairs)."""
+    for p in range(pairs.shape[0]):
         a = pairs[p, 0]
         b = pairs[p, 1]
         x = xs[x_off[a] : x_off[a + 1]]

@@ -23,6 +23,7 @@ References
 
 from __future__ import annotations
 
+import os
 import sys
 import types
 from collections.abc import Callable, Sequence
@@ -961,7 +962,8 @@ def cdist_dtw(
     metric, step_pattern, window, radius, max_slope, open_begin, open_end
         As in :func:`dtw` (``window`` may not be a mask: the lengths vary).
     n_jobs : int, optional
-        Threads for the numba ``prange`` loop; None or -1 uses all cores.
+        Threads (each runs a GIL-free numba kernel on an interleaved share of the pairs);
+        None or -1 uses all cores.
 
     Returns
     -------
@@ -980,6 +982,12 @@ def cdist_dtw(
     pat = _pattern(step_pattern)
     open_begin, open_end = bool(open_begin), bool(open_end)
     _check_open(pat, open_begin, open_end)
+    if n_jobs is None or (n_jobs == -1 and not isinstance(n_jobs, bool)):
+        n_threads = os.cpu_count() or 1
+    elif isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs < 1:
+        raise ValueError(f"n_jobs must be None, -1 or a positive int, got {n_jobs!r}.")
+    else:
+        n_threads = int(n_jobs)
     if window is not None and not isinstance(window, str):
         raise TypeError(
             "cdist_dtw window must be None, 'sakoe_chiba' or 'itakura' (a mask cannot fit "
@@ -1012,22 +1020,23 @@ def cdist_dtw(
         flat_yt = np.ascontiguousarray(np.concatenate(fy).T)
         pairs = np.ascontiguousarray(np.stack([ii, jj], axis=1).astype(np.int64))
         norm = {"NA": 0, "N": 1, "N+M": 2}[pat.normalization]
-        import numba
+        w = np.asarray(pat._weights)
+        code = _METRIC_CODES[metric]
+        threads = max(1, min(n_threads, len(pairs)))
 
-        old = numba.get_num_threads()
-        threads = numba.config.NUMBA_NUM_THREADS
-        if n_jobs is not None and n_jobs != -1:
-            if isinstance(n_jobs, bool) or not isinstance(n_jobs, (int, np.integer)) or n_jobs < 1:
-                raise ValueError(f"n_jobs must be None, -1 or a positive int, got {n_jobs!r}.")
-            threads = min(int(n_jobs), threads)
-        numba.set_num_threads(threads)
-        try:
+        def run(chunk: np.ndarray) -> None:
             K.cdist(
-                flat_x, x_off, flat_yt, y_off, pairs, _METRIC_CODES[metric], wcode, param,
-                pat._code, np.asarray(pat._weights), open_begin, open_end, norm, out,
+                flat_x, x_off, flat_yt, y_off, chunk, code, wcode, param, pat._code, w,
+                open_begin, open_end, norm, out,
             )  # fmt: skip
-        finally:
-            numba.set_num_threads(old)
+
+        # interleaved slices balance the load when the lengths vary along the lists
+        chunks = [np.ascontiguousarray(pairs[k::threads]) for k in range(threads)]
+        if threads == 1:
+            run(chunks[0])
+        else:
+            with ThreadPoolExecutor(max_workers=threads) as pool:
+                list(pool.map(run, chunks))
     if symmetric:
         out = np.where(np.isnan(out), out.T, out)
     return out
