@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mmalign.explicit.ctw import CTWResult, _uniform_path, ctw
+from mmalign.explicit.ctw import CTWResult, GCTWResult, _uniform_path, ctw, gctw
 
 pytest.importorskip("mmalign.explicit.dtw")
 from mmalign.explicit.dtw import dtw_path  # noqa: E402
@@ -111,3 +111,53 @@ def test_bad_arguments():
         ctw(x, y, step_pattern="fast")
     with pytest.raises(ValueError, match="y holds NaN"):
         ctw(x, np.full((4, 3), np.nan))
+
+
+def _three_views(seed: int):
+    """Three time-warped views (5, 7 and 4 features) of one 3-D latent trajectory."""
+    rng = np.random.default_rng(seed)
+    t = np.linspace(0, 1, 400)
+    z = np.stack(
+        [
+            np.sin(2 * np.pi * (2 * t + rng.random())),
+            np.cos(2 * np.pi * (3 * t + rng.random())),
+            np.sin(2 * np.pi * 5 * t**2),
+        ],
+        axis=1,
+    )
+    seqs, warps = [], []
+    for n, d, amp in [(120, 5, 0.0), (150, 7, 0.1), (100, 4, -0.08)]:
+        tt = np.linspace(0, 1, n)
+        w = tt + amp * np.sin(2 * np.pi * tt)
+        zz = np.stack([np.interp(w, t, z[:, k]) for k in range(3)], axis=1)
+        seqs.append(zz @ rng.normal(size=(3, d)) + 0.1 * rng.normal(size=(n, d)))
+        warps.append(w)
+    return seqs, warps
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_gctw_aligns_three_views(seed):
+    seqs, warps = _three_views(seed)
+    res = gctw(seqs, n_components=3)
+    assert isinstance(res, GCTWResult) and res.converged
+    assert res.reference.shape == (round(np.mean([120, 150, 100])), 3)
+    for s, path in enumerate(res.paths):
+        assert _is_valid_path(path, len(res.reference), len(seqs[s]))
+    for a, b in [(0, 1), (0, 2), (1, 2)]:
+        nb = len(seqs[b])
+        true = np.interp(warps[a], warps[b], np.arange(nb))  # frame of b showing a's frame
+        err = np.mean(np.abs(res.pairwise_path(a, b) - true))
+        err_uniform = np.mean(np.abs(np.linspace(0, nb - 1, len(seqs[a])) - true))
+        assert err < 1.5
+        assert err < 0.2 * err_uniform
+    assert res.cost <= res.cost_history[0]
+    assert [w.shape for w in res.weights] == [(5, 3), (7, 3), (4, 3)]
+
+
+def test_gctw_bad_arguments():
+    with pytest.raises(ValueError, match="at least two"):
+        gctw([np.zeros((5, 2))])
+    with pytest.raises(ValueError, match=r"n_components must lie in \[1, min_s d_s\] = \[1, 2\]"):
+        gctw([np.zeros((5, 2)), np.zeros((6, 3))], n_components=3)
+    with pytest.raises(ValueError, match="n_frames must be None or an int >= 2"):
+        gctw([np.zeros((5, 2)), np.zeros((6, 3))], n_frames=1)

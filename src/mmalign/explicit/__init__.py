@@ -36,6 +36,8 @@ _EXPORTS: dict[str, str] = {
     # canonical time warping and DTW barycenter averaging (ctw.py, dba.py)
     "CTWResult": "mmalign.explicit.ctw",
     "ctw": "mmalign.explicit.ctw",
+    "GCTWResult": "mmalign.explicit.ctw",
+    "gctw": "mmalign.explicit.ctw",
     "dba": "mmalign.explicit.dba",
     "DBAResult": "mmalign.explicit.dba",
     # set to set (ot.py; the torch loss in ot_torch.py)
