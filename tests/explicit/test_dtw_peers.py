@@ -121,6 +121,10 @@ def test_dtaidistance_distance_window_and_matrix():
         for r in (0, 2, 4):  # dtaidistance's window w allows |i - j| < w
             ref = dd.distance_fast(x, y, window=r + 1)
             assert dtw(x, y, step_pattern="symmetric1", radius=r) == pytest.approx(ref**2)
+    nd = pytest.importorskip("dtaidistance.dtw_ndim")
+    for x, y in _pairs(21, 3, count=3):
+        ref = nd.distance(x, y)
+        assert dtw(x, y, step_pattern="symmetric1") == pytest.approx(ref**2, rel=1e-10)
     rng = np.random.default_rng(18)
     X = [rng.normal(size=int(rng.integers(5, 20))) for _ in range(6)]
     ref = dd.distance_matrix_fast(X, compact=False)

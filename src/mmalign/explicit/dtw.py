@@ -742,8 +742,10 @@ def dtw_path(
         lowest normalised cost; open begin needs the ``"asymmetric"`` pattern.
     memory : {"auto", "full", "linear"}
         ``"full"`` keeps the ``(n, m)`` accumulated matrix; ``"linear"`` finds the same optimal
-        path in memory O(n + m) with Hirschberg's divide and conquer (about twice the time);
-        ``"auto"`` picks linear above 2**24 cells.
+        path in memory O(n + m) with Hirschberg's divide and conquer: local costs are computed
+        row by row from ``x`` and ``y`` (a callable metric is called on blocks of about 2**20
+        cells), about twice the time of :func:`dtw` without a window (two 100,000-frame
+        sequences: under 200 MiB in all). ``"auto"`` picks linear above 2**24 cells.
 
     Returns
     -------
