@@ -179,8 +179,10 @@ class _SoftDTWSqEuclideanNumba(torch.autograd.Function):
 
         nx_np = nx.cpu().numpy().astype(np.int64)
         ny_np = ny.cpu().numpy().astype(np.int64)
-        x_np = np.ascontiguousarray(x.detach().cpu().numpy())
-        y_np = np.ascontiguousarray(y.detach().cpu().numpy())
+        x_np = np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float64)
+        y_np = np.ascontiguousarray(y.detach().cpu().numpy(), dtype=np.float64)
+        if not np.isfinite(x_np.sum() + y_np.sum()):  # a float64 sum of finite values is finite
+            raise ValueError("x or y holds NaN or inf; remove or interpolate missing values first.")
         b_size = x_np.shape[0]
         r = np.empty((b_size, x_np.shape[1] * y_np.shape[1]))
         values = np.empty(b_size)
@@ -197,7 +199,7 @@ class _SoftDTWSqEuclideanNumba(torch.autograd.Function):
             values,
         )
         ctx.numba_state = (r, x_np, y_np, nx_np, ny_np, gamma)
-        ctx.device = x.device
+        ctx.meta = (x.device, x.dtype, y.dtype)
         return torch.from_numpy(values).to(device=x.device, dtype=x.dtype)
 
     @staticmethod
@@ -220,9 +222,15 @@ class _SoftDTWSqEuclideanNumba(torch.autograd.Function):
             gx,
             gy,
         )
-        scale = grad_output.to(torch.float64)[:, None, None]
-        grad_x = torch.from_numpy(gx).to(ctx.device) * scale if ctx.needs_input_grad[0] else None
-        grad_y = torch.from_numpy(gy).to(ctx.device) * scale if ctx.needs_input_grad[1] else None
+        device, x_dtype, y_dtype = ctx.meta
+        scale = grad_output.detach().cpu().numpy().astype(np.float64)[:, None, None]
+        grad_x = grad_y = None
+        if ctx.needs_input_grad[0]:
+            gx *= scale
+            grad_x = torch.from_numpy(gx).to(device=device, dtype=x_dtype)
+        if ctx.needs_input_grad[1]:
+            gy *= scale
+            grad_y = torch.from_numpy(gy).to(device=device, dtype=y_dtype)
         return grad_x, grad_y, None, None, None, None
 
 
@@ -331,10 +339,13 @@ def soft_dtw_batch(
         backend = "numba" if device.type == "cpu" else "wavefront"
     out_dtype = torch.promote_types(xp.dtype, yp.dtype)
     # float64 throughout: float32 accumulated matrices cost ~2% gradient error on long series.
-    xp = xp.to(torch.float64)
-    yp = yp.to(device=device, dtype=torch.float64)
-    # one reduction instead of an elementwise mask: a float64 sum of finite inputs is finite
-    if not bool(torch.isfinite(xp.detach().sum() + yp.detach().sum())):
+    # The numba backend casts inside its kernels' numpy glue: on a busy CPU, torch's small
+    # multi-threaded casts and reductions cost more than the kernels themselves.
+    work_dtype = out_dtype if backend == "numba" else torch.float64
+    xp = xp.to(work_dtype)
+    yp = yp.to(device=device, dtype=work_dtype)
+    if backend != "numba" and not bool(torch.isfinite(xp.detach().sum() + yp.detach().sum())):
+        # one reduction instead of an elementwise mask: a float64 sum of finite inputs is finite
         raise ValueError("x or y holds NaN or inf; remove or interpolate missing values first.")
     nx, ny = nx.to(device), ny.to(device)
     b_size = xp.shape[0]
