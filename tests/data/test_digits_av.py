@@ -144,3 +144,13 @@ def test_select_modalities_and_load_dataset(tiny, tmp_path, monkeypatch):
     ds = load_dataset("digits-av", label="vision_only", **TINY)
     assert ds.n_outputs == 4 and ds["train"].labels.max() < 4
     assert list((tmp_path / "digits-av").glob("*.npz"))
+
+
+def test_export_to_mult_pickle(tiny, tmp_path):
+    from mmalign.data import load_mult_pickle, save_mult_pickle
+
+    back = load_mult_pickle(save_mult_pickle(tiny, tmp_path / "digits_av_data_noalign.pkl"))
+    for m in tiny.modalities:
+        np.testing.assert_array_equal(back["test"].features[m], tiny["test"].features[m])
+        np.testing.assert_array_equal(back["test"].lengths[m], tiny["test"].lengths[m])
+    np.testing.assert_array_equal(back["train"].labels, tiny["train"].labels)

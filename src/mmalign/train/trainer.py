@@ -551,7 +551,7 @@ def plot_attention_examples(result: EvalResult, out_dir: str | os.PathLike) -> l
         score = sel or result.alignment.get(key, {})
         which = f"layer {sel['layer']} head {sel['head']}" if sel else "heads averaged"
         fig.suptitle(
-            f"{key} attention, {which} (white: ground truth); peak accuracy "
+            f"{key} attention, {which} (boxes: ground truth); peak accuracy "
             f"{score.get('peak_accuracy', float('nan')):.1%}"
         )
         fig.tight_layout()
