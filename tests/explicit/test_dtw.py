@@ -61,8 +61,9 @@ def test_hand_computed_accumulated_matrix(pattern):
     pat = STEP_PATTERNS[pattern]
     src = D._Source(c, D._DUMMY_YT, D.K.PRECOMPUTED, D._NO_MASK)
     lo, hi = np.zeros(3, np.int64), np.full(3, 1, np.int64)
-    acc, path = D._solve_full(src, 0, 2, 0, 1, lo, hi, pat)
-    np.testing.assert_array_equal(acc, acc_ref)
+    acc = D._solve_full(src, 0, 2, 0, 1, lo, hi, pat)
+    np.testing.assert_array_equal(acc.dense(), acc_ref)
+    path = D._trace(src, acc, 0, 0, 1, pat)
     a = dtw_path(x, y, step_pattern=pattern)
     assert a.cost == cost_ref
     np.testing.assert_equal(a.normalized_cost, norm_ref)
@@ -423,3 +424,13 @@ def test_normalized_dtw_and_package_exports():
     # the module mmalign.explicit.dtw (imported above) is callable like the function dtw
     assert E.dtw(x, y) == pytest.approx(a.cost)
     assert E.dtw_path is dtw_path and E.StepPattern is D.StepPattern
+
+
+def test_band_is_stored_in_memory_proportional_to_its_cells():
+    src = D._Source(np.zeros((50, 80)), D._DUMMY_YT, D.K.PRECOMPUTED, D._NO_MASK)
+    lo, hi = D._sakoe_ranges(50, 80, 2)
+    acc = D._solve_full(src, 0, 49, 0, 79, lo, hi, STEP_PATTERNS["symmetric2"])
+    cells = int(sakoe_chiba_mask(50, 80, 2).sum())
+    assert acc.flat.size == cells + 2 * 80 < 50 * 80 / 3
+    dense = acc.dense()
+    np.testing.assert_array_equal(np.isfinite(dense), sakoe_chiba_mask(50, 80, 2))

@@ -214,33 +214,44 @@ def _dp_row(prev, plo, phi, cur, blo, bhi, buf, first, open_begin, pattern, w0, 
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def accumulate(x, yt, metric, mask, r0, c0, i0, j0, lo, hi, pattern, w, open_begin, acc):
-    """Full accumulated-cost matrix ``acc`` (ns, ms) of the sub-grid starting at (i0, j0)."""
-    ns, ms = acc.shape
+def accumulate(x, yt, metric, mask, r0, c0, i0, j0, ms, rlo, rhi, off, pattern, w, open_begin, acc):
+    """Accumulated costs of the sub-grid at (i0, j0), stored row by row in the window only.
+
+    Row ``a`` holds local columns ``rlo[a]..rhi[a]`` at ``acc[ms + off[a] + b - rlo[a]]``
+    (``acc`` has ``ms`` cells of padding at both ends), so a band costs O(band) memory.
+    """
+    ns = rlo.shape[0]
     buf = np.empty(ms)
     w0, w1, w2 = w[0], w[1], w[2]
     plo, phi = 1, 0
+    prev_start = 0
     for a in range(ns):
-        i = i0 + a
-        jl = max(lo[i], j0)
-        jh = min(hi[i], j0 + ms - 1)
-        for b in range(ms):
-            acc[a, b] = _INF
-        if jl > jh:
+        blo, bhi = rlo[a], rhi[a]
+        if blo > bhi:
             plo, phi = 1, 0
             continue
-        cost_row(x, yt, metric, mask, r0, c0, i, jl, jh, j0, buf)
-        prev = acc[a - 1] if a > 0 else acc[a]
-        _dp_row(
-            prev, plo, phi, acc[a], jl - j0, jh - j0, buf, a == 0, open_begin, pattern, w0, w1, w2
-        )
-        plo, phi = jl - j0, jh - j0
+        cost_row(x, yt, metric, mask, r0, c0, i0 + a, j0 + blo, j0 + bhi, j0, buf)
+        start = ms + off[a] - blo
+        cur = acc[start : start + ms]  # cur[b] is cell (a, b)
+        prev = acc[prev_start : prev_start + ms]
+        _dp_row(prev, plo, phi, cur, blo, bhi, buf, a == 0, open_begin, pattern, w0, w1, w2)
+        prev_start = start
+        plo, phi = blo, bhi
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _acc_at(acc, ms, rlo, rhi, off, a, b):
+    if a < 0 or b < rlo[a] or b > rhi[a]:
+        return _INF
+    return acc[ms + off[a] + b - rlo[a]]
 
 
 @njit(cache=True, nogil=True, error_model="numpy")
-def backtrack(acc, x, yt, metric, mask, r0, c0, i0, j0, end_b, pattern, w, open_begin):
+def backtrack(
+    acc, ms, rlo, rhi, off, x, yt, metric, mask, r0, c0, i0, j0, end_b, pattern, w, open_begin
+):
     """Optimal path (global indices) through ``acc`` ending at local cell (ns-1, end_b)."""
-    ns, ms = acc.shape
+    ns = rlo.shape[0]
     out = np.empty((ns + ms, 2), dtype=np.int64)
     buf = np.empty(1)
     a, b = ns - 1, end_b
@@ -255,31 +266,21 @@ def backtrack(acc, x, yt, metric, mask, r0, c0, i0, j0, end_b, pattern, w, open_
         d = buf[0]
         best = _INF
         na, nb = -1, -1
+        # candidates in the tie-break order: diagonal, vertical, then horizontal / (1, 2)
+        v = _acc_at(acc, ms, rlo, rhi, off, a - 1, b - 1) + w[1] * d
+        if v < best:
+            best, na, nb = v, a - 1, b - 1
+        v = _acc_at(acc, ms, rlo, rhi, off, a - 1, b) + w[0] * d
+        if v < best:
+            best, na, nb = v, a - 1, b
         if pattern == SYMMETRIC:
-            if a > 0 and b > 0:
-                v = acc[a - 1, b - 1] + w[1] * d
-                if v < best:
-                    best, na, nb = v, a - 1, b - 1
-            if a > 0:
-                v = acc[a - 1, b] + w[0] * d
-                if v < best:
-                    best, na, nb = v, a - 1, b
-            if b > 0:
-                v = acc[a, b - 1] + w[2] * d
-                if v < best:
-                    best, na, nb = v, a, b - 1
-        elif a > 0:
-            if b > 0:
-                v = acc[a - 1, b - 1] + w[1] * d
-                if v < best:
-                    best, na, nb = v, a - 1, b - 1
-            v = acc[a - 1, b] + w[0] * d
+            v = _acc_at(acc, ms, rlo, rhi, off, a, b - 1) + w[2] * d
             if v < best:
-                best, na, nb = v, a - 1, b
-            if b > 1:
-                v = acc[a - 1, b - 2] + w[2] * d
-                if v < best:
-                    best, na, nb = v, a - 1, b - 2
+                best, na, nb = v, a, b - 1
+        else:
+            v = _acc_at(acc, ms, rlo, rhi, off, a - 1, b - 2) + w[2] * d
+            if v < best:
+                best, na, nb = v, a - 1, b - 2
         if na < 0:  # unreachable cell: no finite predecessor
             return out[:0]
         a, b = na, nb

@@ -64,7 +64,7 @@ WINDOWS = ("sakoe_chiba", "itakura")
 # memory="auto" keeps the full accumulated matrix up to this many cells (8 bytes each).
 _FULL_MAX_CELLS = 1 << 24
 # Hirschberg sub-problems at most this large are solved with the full matrix.
-_BASE_CELLS = 1 << 20
+_BASE_CELLS = 1 << 23
 # Row blocks requested from a callable metric hold about this many cells.
 _BLOCK_CELLS = 1 << 20
 # Forward and backward halves of a split run in two threads above this many cells.
@@ -560,28 +560,82 @@ def _backward(src, i_start, i_stop, j0, j1, lo, hi, pat):
     return nxt, nbuf, nlo, nhi
 
 
-def _solve_full(src, i0, i1, j0, j1, lo, hi, pat, open_begin=False, end_b=None):
-    """Full-matrix solve of the sub-grid; returns (accumulated matrix, path, end column)."""
+class _Acc:
+    """Accumulated costs of a sub-grid, stored only inside the window (see K.accumulate)."""
+
+    def __init__(self, flat, ms, rlo, rhi, off, costs):
+        self.flat, self.ms, self.rlo, self.rhi, self.off = flat, ms, rlo, rhi, off
+        self.costs = costs  # (x, yt, code, r0, c0): where the local costs came from
+
+    def value(self, a: int, b: int) -> float:
+        if a < 0 or not (self.rlo[a] <= b <= self.rhi[a]):
+            return float("inf")
+        return float(self.flat[self.ms + self.off[a] + b - self.rlo[a]])
+
+    def row(self, a: int) -> np.ndarray:
+        out = np.full(self.ms, np.inf)
+        lo, hi = self.rlo[a], self.rhi[a]
+        if lo <= hi:
+            start = self.ms + self.off[a]
+            out[lo : hi + 1] = self.flat[start : start + hi - lo + 1]
+        return out
+
+    def dense(self) -> np.ndarray:
+        return np.stack([self.row(a) for a in range(len(self.rlo))])
+
+
+def _sub_ranges(lo, hi, i0, i1, j0, j1) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Local column ranges of rows i0..i1 clipped to j0..j1, and their storage offsets."""
+    rlo = np.maximum(lo[i0 : i1 + 1], j0) - j0
+    rhi = np.minimum(hi[i0 : i1 + 1], j1) - j0
+    width = np.maximum(rhi - rlo + 1, 0)
+    off = np.zeros(len(rlo) + 1, dtype=np.int64)
+    np.cumsum(width, out=off[1:])
+    return np.ascontiguousarray(rlo), np.ascontiguousarray(rhi), off
+
+
+def _solve_full(src, i0, i1, j0, j1, lo, hi, pat, open_begin=False) -> _Acc:
+    """Accumulated costs of the sub-grid (i0..i1, j0..j1), stored inside the window."""
     x, yt, code, r0, c0 = src.full(i0, i1, j0, j1)
     w = np.asarray(pat._weights)
-    acc = np.empty((i1 - i0 + 1, j1 - j0 + 1))
-    K.accumulate(x, yt, code, src.mask, r0, c0, i0, j0, lo, hi, pat._code, w, open_begin, acc)
-    if end_b is None:
-        end_b = j1 - j0
-    if not np.isfinite(acc[-1, end_b]):
-        return acc, np.empty((0, 2), np.int64)
-    path = K.backtrack(acc, x, yt, code, src.mask, r0, c0, i0, j0, end_b, pat._code, w, open_begin)
-    return acc, path
+    ms = j1 - j0 + 1
+    rlo, rhi, off = _sub_ranges(lo, hi, i0, i1, j0, j1)
+    flat = np.empty(int(off[-1]) + 2 * ms)
+    K.accumulate(
+        x, yt, code, src.mask, r0, c0, i0, j0, ms, rlo, rhi, off, pat._code, w, open_begin, flat
+    )
+    return _Acc(flat, ms, rlo, rhi, off, (x, yt, code, r0, c0))
+
+
+def _trace(src, acc: _Acc, i0, j0, end_b, pat, open_begin=False) -> np.ndarray:
+    """Backtrack the optimal path through ``acc`` from local end column ``end_b``."""
+    x, yt, code, r0, c0 = acc.costs
+    w = np.asarray(pat._weights)
+    return K.backtrack(
+        acc.flat, acc.ms, acc.rlo, acc.rhi, acc.off, x, yt, code, src.mask, r0, c0, i0, j0,
+        end_b, pat._code, w, open_begin,
+    )  # fmt: skip
+
+
+def _window_cells(lo, hi, i0, i1, j0, j1) -> int:
+    rlo = np.maximum(lo[i0 : i1 + 1], j0)
+    rhi = np.minimum(hi[i0 : i1 + 1], j1)
+    return int(np.maximum(rhi - rlo + 1, 0).sum())
 
 
 def _hirschberg(src, i0, i1, j0, j1, lo, hi, pat, pool) -> tuple[list[np.ndarray], float]:
     """Exact optimal path from (i0, j0) to (i1, j1) in memory linear in the sub-grid sides."""
     ns, ms = i1 - i0 + 1, j1 - j0 + 1
-    if ns * ms <= _BASE_CELLS or ns <= 2:
-        acc, path = _solve_full(src, i0, i1, j0, j1, lo, hi, pat)
-        return [path], float(acc[-1, -1])
+    # a callable metric fills whole rectangles of costs in the base case
+    cells = ns * ms if src.fn is not None else _window_cells(lo, hi, i0, i1, j0, j1)
+    if cells <= _BASE_CELLS or ns <= 2:
+        acc = _solve_full(src, i0, i1, j0, j1, lo, hi, pat)
+        cost = acc.value(ns - 1, ms - 1)
+        if not np.isfinite(cost):
+            return [np.empty((0, 2), np.int64)], float("inf")
+        return [_trace(src, acc, i0, j0, ms - 1, pat)], cost
     mid = (i0 + i1) // 2
-    if pool is not None and ns * ms >= _THREAD_CELLS:
+    if pool is not None and cells >= _THREAD_CELLS:
         fut = pool.submit(_forward, src, i0, mid, j0, j1, lo, hi, pat, False)
         nxt, nbuf, nlo, nhi = _backward(src, i1, mid, j0, j1, lo, hi, pat)
         fwd, plo, phi = fut.result()
@@ -620,17 +674,15 @@ def _solve(
 ) -> tuple[np.ndarray, float, int]:
     """Optimal path, cost and end column on the whole grid."""
     if not linear:
-        acc, _ = _solve_full(src, 0, n - 1, 0, m - 1, lo, hi, pat, open_begin, end_b=m - 1)
+        acc = _solve_full(src, 0, n - 1, 0, m - 1, lo, hi, pat, open_begin)
         if open_end:
-            end = _end_column(pat, acc[-1], 0, m - 1, n)
+            end = _end_column(pat, acc.row(n - 1), 0, m - 1, n)
         else:
             end = m - 1
-        if end < 0 or not np.isfinite(acc[-1, end]):
+        if end < 0 or not np.isfinite(acc.value(n - 1, end)):
             raise _no_path_error(desc, pat)
-        x, yt, code, r0, c0 = src.full(0, n - 1, 0, m - 1)
-        w = np.asarray(pat._weights)
-        path = K.backtrack(acc, x, yt, code, src.mask, r0, c0, 0, 0, end, pat._code, w, open_begin)
-        return path, float(acc[-1, end]), end
+        path = _trace(src, acc, 0, 0, end, pat, open_begin)
+        return path, acc.value(n - 1, end), end
     end = m - 1
     if open_end:
         row, plo, phi = _forward(src, 0, n - 1, 0, m - 1, lo, hi, pat, open_begin)
@@ -768,7 +820,9 @@ def dtw_path(
     _check_open(pat, open_begin, open_end)
     n, m = xa.shape[0], ya.shape[0]
     lo, hi, mask, desc = _window(n, m, window, radius, max_slope)
-    linear = memory == "linear" or (memory == "auto" and n * m > _FULL_MAX_CELLS)
+    linear = memory == "linear" or (
+        memory == "auto" and _window_cells(lo, hi, 0, n - 1, 0, m - 1) > _FULL_MAX_CELLS
+    )
     src = _make_source(xa, ya, metric, mask, linear=linear)
     path, cost, end = _solve(src, n, m, lo, hi, pat, open_begin, open_end, linear, desc)
     return Alignment(path, cost, _normalize(pat, cost, n, end + 1), (n, m), pat.name)
@@ -914,9 +968,8 @@ def subsequence_dtw(
     n, m = xa.shape[0], ya.shape[0]
     lo, hi = np.zeros(n, np.int64), np.full(n, m - 1, np.int64)
     src = _make_source(xa, ya, metric, _NO_MASK, linear=False)
-    acc, _ = _solve_full(src, 0, n - 1, 0, m - 1, lo, hi, pat, open_begin=True)
-    last = acc[-1]
-    w = np.asarray(pat._weights)
+    acc = _solve_full(src, 0, n - 1, 0, m - 1, lo, hi, pat, open_begin=True)
+    last = acc.row(n - 1)
     taken: list[tuple[int, int]] = []
     matches: list[SubsequenceMatch] = []
     blocked = np.zeros(m, dtype=bool)
@@ -925,9 +978,7 @@ def subsequence_dtw(
             break
         if blocked[end]:
             continue
-        path = K.backtrack(
-            acc, src.x, src.yt, src.code, src.mask, 0, 0, 0, 0, int(end), pat._code, w, True
-        )
+        path = _trace(src, acc, 0, 0, int(end), pat, open_begin=True)
         start = int(path[0, 1])
         if any(start <= e and s <= end for s, e in taken):
             continue
