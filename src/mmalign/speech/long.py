@@ -3,8 +3,8 @@
 The transcript is cut into chunks of words worth about ``config.chunk_seconds / 2`` of
 speech. Each chunk is aligned (template fully consumed, open end on the recording) to a
 window of audio that starts where the previous chunk's committed words ended and is long
-enough for the chunk at the recording's own pace. All but the last few words of a chunk
-are committed; the rest start the next chunk, so a poor chunk end never sticks.
+enough for the chunk at the recording's own pace. The first 60% of a chunk's words are
+committed; the rest start the next chunk, so a poor chunk end never sticks.
 Memory holds the recording (16 kHz float32) plus one window's features and cost matrix.
 """
 
@@ -21,7 +21,7 @@ from .tts import synthesize, tokenize
 __all__ = ["align_long"]
 
 SR = 16000
-_OVERLAP_WORDS = 4  # words re-aligned at the start of the next chunk
+_COMMIT = 0.6  # share of a chunk's words committed; the rest, near its open end, are redone
 _BLOCK = 60 * SR
 
 
@@ -94,7 +94,7 @@ def align_long(samples: np.ndarray, transcript: str, *, language: str, config) -
             _fit_phones(ph, owner, before, words)
         if len(cfg.voices) > 1:  # the first chunk picks the voice for the rest
             cfg = dataclasses.replace(cfg, voices=(info["voice"][len(language) :],))
-        keep = len(words) if last else max(1, len(words) - _OVERLAP_WORDS)
+        keep = len(words) if last else max(1, int(_COMMIT * len(words)))
         off = s / SR
         for w in words[:keep]:
             out.append(Span(w.label, w.start + off, w.end + off, w.score))
