@@ -327,10 +327,13 @@ class GCTWResult:
 
 
 def _maxvar(warped: list[np.ndarray], k: int, reg: float):
-    """Multiset CCA (MAXVAR): common ``G`` (T, k), ``G^T G = I``, and ``W_s`` minimising
-    ``sum_s ||G - X_s W_s||^2`` over the centred, warped views ``X_s`` (T, d_s)."""
+    """Multiset CCA (MAXVAR) of the warped views ``X_s`` (T, d_s): ``(means, W_s, G)``.
+
+    ``G`` (T, k) with ``G^T G = T I`` and ``W_s`` minimise ``sum_s ||G - (X_s - mu_s) W_s||^2``:
+    ``G`` spans the top eigenvectors of the sum of the (ridge) projections onto the views.
+    """
     n_frames = len(warped[0])
-    means, projectors, solves = [], [], []
+    means, solves = [], []
     total = np.zeros((n_frames, n_frames))
     for xs in warped:
         mu = xs.mean(0)
@@ -341,8 +344,7 @@ def _maxvar(warped: list[np.ndarray], k: int, reg: float):
         total += xc @ solve
         means.append(mu)
         solves.append(solve)
-        projectors.append(xc)
-    vals, vecs = np.linalg.eigh(total)
+    _, vecs = np.linalg.eigh(total)
     g = vecs[:, ::-1][:, :k]  # (T, k)
     # unit variance per frame: the canonical variates then read like CTW's
     scale = np.sqrt(n_frames)
