@@ -28,7 +28,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import intrinsic
 
 __all__ = [
     "band_limits",
@@ -167,6 +168,19 @@ def soft_dtw_backward_batch(w, nx, ny):
 # ``_exp_neg`` and ``_log_1_3`` are within a few ulp (tests check them against numpy).
 
 _FASTMATH = {"nsz", "arcp", "contract"}  # no reassociation, no finite-math assumptions
+
+
+@intrinsic
+def _bits_to_float(typingctx, bits):
+    """Reinterpret an int64 as the float64 with the same bits (free, and it vectorises)."""
+    sig = types.float64(types.int64)
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.float64))
+
+    return sig, codegen
+
+
 _LN2_HI = 6.93147180369123816490e-01  # fdlibm's split of ln 2: k * _LN2_HI is exact, k < 2**11
 _LN2_LO = 1.90821492927058770002e-10
 
@@ -193,24 +207,8 @@ def _exp_neg(t):
     p = p * g + 1.0
     p = p * g + 1.0
     p = p * 0.7071067811865476
-    # 2^-k for 0 <= k < 64 from the bits of k, in float arithmetic
-    h = math.floor(k * 0.5)
-    p *= 1.0 - (k - 2.0 * h) * 0.5
-    k = h
-    h = math.floor(k * 0.5)
-    p *= 1.0 - (k - 2.0 * h) * 0.75
-    k = h
-    h = math.floor(k * 0.5)
-    p *= 1.0 - (k - 2.0 * h) * 0.9375
-    k = h
-    h = math.floor(k * 0.5)
-    p *= 1.0 - (k - 2.0 * h) * 0.99609375
-    k = h
-    h = math.floor(k * 0.5)
-    p *= 1.0 - (k - 2.0 * h) * 0.9999847412109375
-    k = h
-    p *= 1.0 - k * 0.9999999997671694
-    return p if t < 40.0 else 0.0
+    scale = _bits_to_float((1023 - np.int64(k)) << 52)  # 2^-k, built from its exponent bits
+    return p * scale if t < 40.0 else 0.0
 
 
 @njit(cache=True, nogil=True, inline="always", fastmath=_FASTMATH, error_model="numpy")
@@ -299,13 +297,17 @@ def _skew_forward_one(xt, yrt, n, m, gamma, radius, rstore, rbuf, cbuf):
             r0 = a0[q]
             r1 = a1[q]
             r2 = a2[q]
-            rmin = r0 if r0 < r1 else r1
-            rmin = rmin if rmin < r2 else r2
+            # sort the three with selects: the minimum contributes exp(0) = 1 exactly
+            lo01 = r0 if r0 < r1 else r1
+            hi01 = r1 if r0 < r1 else r0
+            rmin = lo01 if lo01 < r2 else r2
+            rmax = hi01 if hi01 > r2 else r2
+            rmid = hi01 if hi01 < r2 else r2
+            rmid = rmid if rmid > lo01 else lo01
             dd = dd0 - 2 * q  # j - i
             ok = (dd >= lo) & (dd <= hi) & (rmin < inf)
             rs = rmin if ok else 0.0
-            tot = _exp_neg((r0 - rs) * ig) + _exp_neg((r1 - rs) * ig) + _exp_neg((r2 - rs) * ig)
-            tot = tot if ok else 1.0
+            tot = 1.0 + _exp_neg((rmid - rs) * ig) + _exp_neg((rmax - rs) * ig)
             val = cbuf[q] + rs - gamma * _log_1_3(tot)
             out[q] = val if ok else inf
         # the cells just outside the diagonal are borders or beyond the matrix
