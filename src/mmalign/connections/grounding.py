@@ -216,8 +216,8 @@ def _build(config: GroundingConfig, n_vocab: int, text_dim: int | None, region_d
             h, d = config.hidden, config.dim
             if text_dim is None:
                 self.word_in = nn.Embedding(n_vocab, h, padding_idx=0)
-            else:
-                self.word_in = nn.Linear(text_dim, h)
+            else:  # frozen encoder states: normalize their scale before projecting
+                self.word_in = nn.Sequential(nn.LayerNorm(text_dim), nn.Linear(text_dim, h))
             self.word_mlp = nn.Sequential(nn.GELU(), nn.Linear(h, h), nn.GELU(), nn.Linear(h, d))
             self.region_mlp = nn.Sequential(
                 nn.Linear(region_dim, h), nn.GELU(), nn.Linear(h, h), nn.GELU(), nn.Linear(h, d)
