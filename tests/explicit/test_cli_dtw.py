@@ -85,3 +85,11 @@ def test_cli_dtw_bad_options(pair, capsys):
     assert "same number of features" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["dtw", str(d / "x.npy"), str(d / "y.csv"), "--band", "2", "--itakura", "2"])
+
+
+def test_plot_without_cost_matrix(tmp_path):
+    from mmalign.explicit._plot_dtw import plot_alignment
+
+    path = np.array([[0, 0], [1, 1], [2, 1]])
+    plot_alignment(None, path, (3, 2), tmp_path / "p.png", title="path only")
+    assert (tmp_path / "p.png").read_bytes()[:4] == b"\x89PNG"
