@@ -335,6 +335,15 @@ def _load_diag(rstore, off, t, n, m, buf):
 
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
+def _weight_row(pred, v, ig, out):
+    """``out[q] = exp(-(pred[q] - v[q]) / gamma)``, 0 where ``v`` is inf (unreachable cell)."""
+    for q in range(out.shape[0]):
+        t = (pred[q] - v[q]) * ig  # v = R - C <= each predecessor, up to round-off
+        e = _exp_neg(t if t > 0.0 else 0.0)
+        out[q] = e if v[q] < np.inf else 0.0
+
+
+@njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
 def _diag_weights(xt, yrt, s, n, m, ig, rbuf, cbuf, wbuf):
     """Soft-min weights of the cells of diagonal s from R (Cuturi & Blondel's Algorithm 2).
 
@@ -344,41 +353,27 @@ def _diag_weights(xt, yrt, s, n, m, ig, rbuf, cbuf, wbuf):
     i0, i1 = _diag_rows(s, n, m)
     L = i1 - i0 + 1
     _diag_cost(xt, yrt, s, i0, i1, m, cbuf)
-    a0 = rbuf[(s - 2) % 3][i0 - 1 : i1]
-    a1 = rbuf[(s - 1) % 3][i0 - 1 : i1]
-    a2 = rbuf[(s - 1) % 3][i0 : i1 + 1]
+    # v = R - C, the soft minimum at each cell (inf where unreachable: weights forced to 0)
     rc = rbuf[s % 3][i0 : i1 + 1]
-    w0 = wbuf[0, i0 : i1 + 1]
-    w1 = wbuf[1, i0 : i1 + 1]
-    w2 = wbuf[2, i0 : i1 + 1]
     for q in range(L):
         r = rc[q]
-        ok = r < np.inf
-        v = (r - cbuf[q]) if ok else 0.0
-        t0 = (a0[q] - v) * ig
-        t1 = (a1[q] - v) * ig
-        t2 = (a2[q] - v) * ig
-        # R - C is the soft minimum, <= each predecessor up to round-off
-        e0 = _exp_neg(t0 if t0 > 0.0 else 0.0)
-        e1 = _exp_neg(t1 if t1 > 0.0 else 0.0)
-        e2 = _exp_neg(t2 if t2 > 0.0 else 0.0)
-        w0[q] = e0 if ok else 0.0
-        w1[q] = e1 if ok else 0.0
-        w2[q] = e2 if ok else 0.0
+        cbuf[q] = (r - cbuf[q]) if r < np.inf else np.inf
+    # one loop per weight: few arrays per loop keep LLVM's alias checks (and SIMD) alive
+    _weight_row(rbuf[(s - 2) % 3][i0 - 1 : i1], cbuf, ig, wbuf[0, i0 : i1 + 1])  # (i-1, j-1)
+    _weight_row(rbuf[(s - 1) % 3][i0 - 1 : i1], cbuf, ig, wbuf[1, i0 : i1 + 1])  # (i-1, j)
+    _weight_row(rbuf[(s - 1) % 3][i0 : i1 + 1], cbuf, ig, wbuf[2, i0 : i1 + 1])  # (i, j-1)
     for k in range(3):
         wbuf[k, i0 - 1] = 0.0
         wbuf[k, i1 + 1] = 0.0
 
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
-def _skew_backward_grad_one(rstore, xt, yrt, n, m, gamma, gxt, gyrt):
-    """E by anti-diagonals, folded at once into ``sum_j E_ij (x_i - y_j)`` and its twin for y.
+def _skew_backward_one(rstore, xt, yrt, n, m, gamma, e):
+    """The soft alignment ``e`` (n, m) = dR[n, m] / dC by anti-diagonals.
 
     The soft-min weights are recomputed from R (three ``exp`` per cell, vectorised) rather
-    than stored: it is cheaper than writing and reading three (n, m) planes.
-    ``gxt`` (D, n) and ``gyrt`` (D, m, y reversed in time) must be zero on entry.
+    than stored: cheaper than writing and reading three (n, m) planes.
     """
-    d = xt.shape[0]
     ig = 1.0 / gamma
     off = _diag_offsets(n, m)
     rbuf = np.empty((3, n + 2))
@@ -412,15 +407,40 @@ def _skew_backward_grad_one(rstore, xt, yrt, n, m, gamma, gxt, gyrt):
                 dst[q] = a2[q] * b0[q] + a1[q] * b1[q] + a0[q] * b2[q]
         cur[i0 - 1] = 0.0
         cur[i1 + 1] = 0.0
+        for q in range(L):  # unskew: cell (i0 + q, s - i0 - q), 1-based
+            e[i0 - 1 + q, s - i0 - 1 - q] = dst[q]
+
+
+@njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
+def _sqeuclidean_grads(e, x, y, yt, gx, gy):
+    """``gx = 2 (rowsum(E) x - E y)``, ``gy = 2 (colsum(E) y - E^T x)`` for one pair.
+
+    ``fastmath=True`` here only reorders the sums (so that the dot products vectorise); the
+    inputs are finite.
+    """
+    n, m = e.shape
+    d = x.shape[1]
+    colsum = np.zeros(m)
+    etx = np.zeros((d, m))
+    for i in range(n):
+        row = e[i]
+        rs = 0.0
+        for j in range(m):
+            rs += row[j]
+            colsum[j] += row[j]
         for k in range(d):
-            xk = xt[k, i0 - 1 : i1]
-            yk = yrt[k, m - s + i0 : m - s + i1 + 1]
-            gx = gxt[k, i0 - 1 : i1]
-            gy = gyrt[k, m - s + i0 : m - s + i1 + 1]
-            for q in range(L):
-                t = dst[q] * (xk[q] - yk[q])
-                gx[q] += t
-                gy[q] -= t
+            yk = yt[k]
+            acc = 0.0
+            for j in range(m):
+                acc += row[j] * yk[j]
+            gx[i, k] = 2.0 * (rs * x[i, k] - acc)
+            xik = x[i, k]
+            ek = etx[k]
+            for j in range(m):
+                ek[j] += row[j] * xik
+    for j in range(m):
+        for k in range(d):
+            gy[j, k] = 2.0 * (colsum[j] * y[j, k] - etx[k, j])
 
 
 @njit(cache=True, nogil=True)
@@ -460,15 +480,10 @@ def soft_dtw_sqeuclidean_backward_range(r, x, y, nx, ny, gamma, gx, gy, b0, b1):
     ``d value / d x_i = 2 sum_j E_ij (x_i - y_j)``, ``d value / d y_j = 2 sum_i E_ij (y_j - x_i)``;
     rows beyond each pair's lengths are left untouched (pass zeros).
     """
-    d = x.shape[2]
     for b in range(b0, b1):
         n, m = nx[b], ny[b]
         xt, yrt = _transposed(x[b], y[b], n, m)
-        gxt = np.zeros((d, n))
-        gyrt = np.zeros((d, m))
-        _skew_backward_grad_one(r[b], xt, yrt, n, m, gamma, gxt, gyrt)
-        for k in range(d):
-            for i in range(n):
-                gx[b, i, k] = 2.0 * gxt[k, i]
-            for j in range(m):
-                gy[b, m - 1 - j, k] = 2.0 * gyrt[k, j]
+        e = np.empty((n, m))
+        _skew_backward_one(r[b], xt, yrt, n, m, gamma, e)
+        yt = np.ascontiguousarray(yrt[:, ::-1])
+        _sqeuclidean_grads(e, x[b, :n], y[b, :m], yt, gx[b, :n], gy[b, :m])

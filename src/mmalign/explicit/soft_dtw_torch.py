@@ -6,8 +6,8 @@ whatever the input dtype (the result is cast back). Two backends, as custom auto
 functions:
 
 - ``"numba"`` (the default on CPU): SIMD-vectorised float64 kernels of ``_soft_kernels.py``
-  (anti-diagonals, costs computed on the fly, gradients with respect to x and y fused into
-  the backward pass), parallel over the batch in ``torch.get_num_threads()`` threads;
+  (anti-diagonals, costs computed on the fly, gradients with respect to x and y computed
+  in the backward kernel), parallel over the batch in ``torch.get_num_threads()`` threads;
 - ``"wavefront"`` (the default on CUDA): pure torch on a cost tensor built with torch (the
   chain rule to the inputs is autograd's), one vectorised step per anti-diagonal
   ``i + j = s`` (every cell of a diagonal depends only on the two previous diagonals), over
@@ -168,9 +168,10 @@ def _in_threads(kernel, b_size: int, *args) -> None:
 class _SoftDTWSqEuclideanNumba(torch.autograd.Function):
     """values (B,) = sdtw(||x_i - y_j||^2) on CPU, by the vectorised numba kernels.
 
-    The costs are computed inside the forward kernel and the backward kernel folds the soft
-    alignment straight into ``grad_x = 2 sum_j E_ij (x_i - y_j)`` (and the same for y):
-    no (B, N, M) cost or alignment tensor is built; only R is kept, in compact skewed storage.
+    The costs are computed inside the forward kernel and the backward kernel turns each
+    pair's soft alignment (one transient (n, m) matrix per thread) straight into
+    ``grad_x = 2 sum_j E_ij (x_i - y_j)`` (and the same for y): no (B, N, M) cost or
+    alignment tensor is built; only R is kept between the passes, in compact skewed storage.
     """
 
     @staticmethod
