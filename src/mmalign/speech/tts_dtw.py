@@ -215,7 +215,7 @@ def _align_once(
     return kr[first], kr[last] + 1, kt, ncost, local / np.maximum(cnt, 1)
 
 
-def _map_spans(spans, first, last, kt, local, n_tpl_frames):
+def _map_spans(spans, first, last, kt, local):
     """Carry (label, start_s, end_s) template spans to recording seconds."""
     out = []
     prev_end = 0.0
@@ -360,8 +360,8 @@ def _align_region(
         if best is None or ncost < best[0]:
             best = (ncost, tpl, first, last, kt, local)
     ncost, tpl, first, last, kt, local = best
-    words = _map_spans(tpl.words, first, last, kt, local, len(tpl.feats))
-    phones = _map_spans(tpl.phones, first, last, kt, local, len(tpl.feats))
+    words = _map_spans(tpl.words, first, last, kt, local)
+    phones = _map_spans(tpl.phones, first, last, kt, local)
     info = {"voice": tpl.voice, "rate": tpl.rate, "stretch": stretch}
     return words, phones, list(tpl.owner), ncost, info
 
