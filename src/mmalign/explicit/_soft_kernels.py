@@ -252,25 +252,40 @@ def _diag_offsets(n, m):
 
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
-def _diag_cost(xt, yrt, s, i0, i1, m, out):
-    """``out[q] = ||x_i - y_j||^2`` for the cells ``i = i0 + q``, ``j = s - i`` of diagonal s."""
-    L = i1 - i0 + 1
-    for q in range(L):
-        out[q] = 0.0
-    for k in range(xt.shape[0]):
-        xk = xt[k, i0 - 1 : i1]
-        yk = yrt[k, m - s + i0 : m - s + i1 + 1]
-        for q in range(L):
-            t = xk[q] - yk[q]
-            out[q] += t * t
+def _dense_cost(xt, yrt, out):
+    """``out[i, m - 1 - j] = ||x_i - y_j||^2``: costs against y reversed, (n, m), by rows."""
+    d, n = xt.shape
+    m = yrt.shape[1]
+    for i in range(n):
+        row = out[i]
+        for j in range(m):
+            row[j] = 0.0
+        for k in range(d):
+            xik = xt[k, i]
+            yk = yrt[k]
+            for j in range(m):
+                t = xik - yk[j]
+                row[j] += t * t
 
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
-def _skew_forward_one(xt, yrt, n, m, gamma, radius, rstore, rbuf, cbuf):
+def _gather_diag(cflat, s, i0, i1, m, out):
+    """Costs of the cells ``(i, s - i)`` of diagonal s from ``_dense_cost``'s flat output.
+
+    Cell (i, j) (1-based) sits at row i - 1, column m - j of the reversed-y matrix, so along
+    a diagonal the flat index steps by m + 1.
+    """
+    base = (i0 - 1) * m + (m - s + i0)
+    for q in range(i1 - i0 + 1):
+        out[q] = cflat[base + q * (m + 1)]
+
+
+@njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
+def _skew_forward_one(cflat, n, m, gamma, radius, rstore, rbuf, cbuf):
     """One pair by anti-diagonals; returns the value.
 
-    ``xt`` (D, n) is x transposed, ``yrt`` (D, m) y reversed in time and transposed (so the
-    frames ``j = s - i`` met along a diagonal are contiguous); ``rstore`` (n * m,) receives R
+    ``cflat`` is the flat (n, m) cost matrix against y reversed in time (``_dense_cost``), read
+    along the diagonals by ``_gather_diag``; ``rstore`` (n * m,) receives R
     diagonal after diagonal (compact skewed layout, see ``_diag_offsets``); ``rbuf``
     (3, n + 2) holds the last three diagonals of R with their borders.
     """
@@ -286,7 +301,7 @@ def _skew_forward_one(xt, yrt, n, m, gamma, radius, rstore, rbuf, cbuf):
         rm2 = rbuf[(s - 2) % 3]
         rm1 = rbuf[(s - 1) % 3]
         cur = rbuf[s % 3]
-        _diag_cost(xt, yrt, s, i0, i1, m, cbuf)
+        _gather_diag(cflat, s, i0, i1, m, cbuf)
         # views shifted so that every index below is a plain range variable (q >= 0)
         a0 = rm2[i0 - 1 : i1]  # R(i-1, j-1)
         a1 = rm1[i0 - 1 : i1]  # R(i-1, j)
@@ -344,7 +359,7 @@ def _weight_row(pred, v, ig, out):
 
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
-def _diag_weights(xt, yrt, s, n, m, ig, rbuf, cbuf, wbuf):
+def _diag_weights(cflat, s, n, m, ig, rbuf, cbuf, wbuf):
     """Soft-min weights of the cells of diagonal s from R (Cuturi & Blondel's Algorithm 2).
 
     ``w_k = exp(-(R_pred_k - (R - C)) / gamma)``: ``R - C`` is the soft minimum at the cell.
@@ -352,7 +367,7 @@ def _diag_weights(xt, yrt, s, n, m, ig, rbuf, cbuf, wbuf):
     """
     i0, i1 = _diag_rows(s, n, m)
     L = i1 - i0 + 1
-    _diag_cost(xt, yrt, s, i0, i1, m, cbuf)
+    _gather_diag(cflat, s, i0, i1, m, cbuf)
     # v = R - C, the soft minimum at each cell (inf where unreachable: weights forced to 0)
     rc = rbuf[s % 3][i0 : i1 + 1]
     for q in range(L):
@@ -368,8 +383,8 @@ def _diag_weights(xt, yrt, s, n, m, ig, rbuf, cbuf, wbuf):
 
 
 @njit(cache=True, nogil=True, fastmath=_FASTMATH, error_model="numpy")
-def _skew_backward_one(rstore, xt, yrt, n, m, gamma, e):
-    """The soft alignment ``e`` (n, m) = dR[n, m] / dC by anti-diagonals.
+def _skew_backward_one(rstore, cflat, n, m, gamma, eflat):
+    """The soft alignment ``E = dR[n, m] / dC`` by anti-diagonals, into ``eflat`` (n * m,).
 
     The soft-min weights are recomputed from R (three ``exp`` per cell, vectorised) rather
     than stored: cheaper than writing and reading three (n, m) planes.
@@ -384,7 +399,7 @@ def _skew_backward_one(rstore, xt, yrt, n, m, gamma, e):
     for s in range(n + m, 1, -1):
         _load_diag(rstore, off, s - 1, n, m, rbuf[(s - 1) % 3])
         if s + 1 <= n + m:
-            _diag_weights(xt, yrt, s + 1, n, m, ig, rbuf, cbuf, wbuf[(s + 1) % 2])
+            _diag_weights(cflat, s + 1, n, m, ig, rbuf, cbuf, wbuf[(s + 1) % 2])
         # rbuf now holds R(s+1) (if any), R(s), R(s-1); the slot of R(s+1) is reused next
         i0, i1 = _diag_rows(s, n, m)
         L = i1 - i0 + 1
@@ -407,8 +422,9 @@ def _skew_backward_one(rstore, xt, yrt, n, m, gamma, e):
                 dst[q] = a2[q] * b0[q] + a1[q] * b1[q] + a0[q] * b2[q]
         cur[i0 - 1] = 0.0
         cur[i1 + 1] = 0.0
-        for q in range(L):  # unskew: cell (i0 + q, s - i0 - q), 1-based
-            e[i0 - 1 + q, s - i0 - 1 - q] = dst[q]
+        base = (i0 - 1) * m + (s - i0 - 1)  # unskew: cell (i0 + q, s - i0 - q), 1-based
+        for q in range(L):
+            eflat[base + q * (m - 1)] = dst[q]
 
 
 @njit(cache=True, nogil=True, fastmath=True, error_model="numpy")
@@ -468,9 +484,11 @@ def soft_dtw_sqeuclidean_forward_range(x, y, nx, ny, gamma, radius, r, values, b
     for b in range(b0, b1):
         n, m = nx[b], ny[b]
         xt, yrt = _transposed(x[b], y[b], n, m)
+        cost = np.empty((n, m))
+        _dense_cost(xt, yrt, cost)
         rbuf = np.empty((3, n + 2))
         cbuf = np.empty(n + 2)
-        values[b] = _skew_forward_one(xt, yrt, n, m, gamma, radius, r[b], rbuf, cbuf)
+        values[b] = _skew_forward_one(cost.ravel(), n, m, gamma, radius, r[b], rbuf, cbuf)
 
 
 @njit(cache=True, nogil=True)
@@ -483,7 +501,9 @@ def soft_dtw_sqeuclidean_backward_range(r, x, y, nx, ny, gamma, gx, gy, b0, b1):
     for b in range(b0, b1):
         n, m = nx[b], ny[b]
         xt, yrt = _transposed(x[b], y[b], n, m)
+        cost = np.empty((n, m))
+        _dense_cost(xt, yrt, cost)
         e = np.empty((n, m))
-        _skew_backward_one(r[b], xt, yrt, n, m, gamma, e)
+        _skew_backward_one(r[b], cost.ravel(), n, m, gamma, e.ravel())
         yt = np.ascontiguousarray(yrt[:, ::-1])
         _sqeuclidean_grads(e, x[b, :n], y[b, :m], yt, gx[b, :n], gy[b, :m])
