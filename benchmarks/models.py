@@ -133,48 +133,65 @@ def reference_state_to_mmalign(state: dict) -> dict:
     return out
 
 
-def run_reference(path: str, steps: int, threads: int) -> dict:
-    """MulT (mmalign) vs the reference code, same config and weights (called in a subprocess)."""
-    import torch
-
+def _reference_pair(torch, path: str):
+    """The reference MULTModel and mmalign's MulT at the same config, with the same weights."""
     from mmalign.implicit import MulT, MulTConfig
 
-    torch.set_num_threads(threads)
     torch.manual_seed(0)
     dims = tuple(d for _, d in SHAPES.values())
     ref = _reference_model(torch, path, dims)
     ours = MulT(MulTConfig.reference({m: d for m, (_, d) in SHAPES.items()}))
     ours.load_state_dict(reference_state_to_mmalign(ref.state_dict()))
-    inputs, _, target = _batch(torch)
+    return ref, ours
+
+
+def check_reference(path: str, threads: int) -> dict:
+    """Outputs of MulT vs the reference for the same weights (eval mode, full MOSEI shapes)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    ref, ours = _reference_pair(torch, path)
+    inputs, _, _ = _batch(torch)
     ref.eval()
     ours.eval()
     with torch.no_grad():
-        r = ref(inputs["text"], inputs["audio"], inputs["vision"])[0]
-        o = ours(inputs).predictions
-    max_diff = float((r - o).abs().max())
-    results = {
-        "max_abs_output_diff": max_diff,
+        r, r_pooled = ref(inputs["text"], inputs["audio"], inputs["vision"])
+        o = ours(inputs)
+    return {
+        "max_abs_output_diff": float((r - o.predictions).abs().max()),
+        "max_abs_pooled_diff": float((r_pooled - o.pooled).abs().max()),
         "n_params_ref": sum(p.numel() for p in ref.parameters()),
+        "n_params_mmalign": sum(p.numel() for p in ours.parameters()),
     }
-    for label, model, call in (
-        ("reference", ref, lambda: ref(inputs["text"], inputs["audio"], inputs["vision"])[0]),
-        ("mmalign", ours, lambda: ours(inputs).predictions),
-    ):
-        opt = torch.optim.Adam(model.parameters(), lr=1e-3)
 
-        def step(model=model, call=call, opt=opt):
-            model.train()
-            loss = torch.nn.functional.l1_loss(call(), target)
-            opt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(model.parameters(), 0.8)
-            opt.step()
 
-        results[f"{label}_train_samples_per_s"] = BATCH / _time_steps(step, steps)
-    results["train_speedup"] = (
-        results["mmalign_train_samples_per_s"] / results["reference_train_samples_per_s"]
-    )
-    return results
+def time_reference(path: str, which: str, steps: int, threads: int) -> dict:
+    """Training throughput and peak RSS of one of the pair (called in its own subprocess)."""
+    import torch
+
+    torch.set_num_threads(threads)
+    ref, ours = _reference_pair(torch, path)
+    inputs, _, target = _batch(torch)
+    if which == "reference":
+        model, call = ref, lambda: ref(inputs["text"], inputs["audio"], inputs["vision"])[0]
+        del ours
+    else:
+        model, call = ours, lambda: ours(inputs).predictions
+        del ref
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+
+    def step():
+        model.train()
+        loss = torch.nn.functional.l1_loss(call(), target)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 0.8)
+        opt.step()
+
+    return {
+        "train_samples_per_s": BATCH / _time_steps(step, steps),
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
 
 
 def _subprocess(args: list[str]) -> dict:
@@ -194,13 +211,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--models", default=",".join(DEFAULT_MODELS))
     parser.add_argument("--reference", default=os.environ.get("MMALIGN_MULT_REFERENCE"))
     parser.add_argument("--one", help=argparse.SUPPRESS)
-    parser.add_argument("--ref-one", help=argparse.SUPPRESS)
+    parser.add_argument("--ref-check", help=argparse.SUPPRESS)
+    parser.add_argument("--ref-time", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.one:
         print(json.dumps(run_one(args.one, args.steps, args.threads)))
         return 0
-    if args.ref_one:
-        print(json.dumps(run_reference(args.ref_one, args.steps, args.threads)))
+    if args.ref_check:
+        print(json.dumps(check_reference(args.ref_check, args.threads)))
+        return 0
+    if args.ref_time:
+        path, which = args.ref_time
+        print(json.dumps(time_reference(path, which, args.steps, args.threads)))
         return 0
     common = ["--steps", str(args.steps), "--threads", str(args.threads)]
     print(f"CPU, {args.threads} threads, batch {BATCH}, shapes {SHAPES}, {args.steps} timed steps")
@@ -220,15 +242,27 @@ def main(argv: list[str] | None = None) -> int:
         print("MulT vs reference: skipped (set --reference or MMALIGN_MULT_REFERENCE to a checkout "
               "of yaohungt/Multimodal-Transformer)")  # fmt: skip
         return 0
-    r = _subprocess(["--ref-one", args.reference, *common])
-    if "error" in r:
-        print(f"MulT vs reference: error: {r['error']}")
+    check = _subprocess(["--ref-check", args.reference, "--threads", str(args.threads)])
+    if "error" in check:
+        print(f"MulT vs reference: error: {check['error']}")
         return 1
     print(
-        f"MulT vs reference (MulTConfig.reference, same weights): max |output diff| "
-        f"{r['max_abs_output_diff']:.2e}; training {r['mmalign_train_samples_per_s']:.2f} vs "
-        f"{r['reference_train_samples_per_s']:.2f} samples/s = {r['train_speedup']:.2f}x "
-        f"(goal >= 1.5x)"
+        f"MulT vs reference (MulTConfig.reference, same weights): parameters "
+        f"{check['n_params_mmalign']} vs {check['n_params_ref']}; max |output diff| "
+        f"{check['max_abs_output_diff']:.2e}, max |pooled diff| {check['max_abs_pooled_diff']:.2e}"
+    )
+    timing = {}
+    for which in ("reference", "mmalign"):
+        timing[which] = _subprocess(["--ref-time", args.reference, which, *common])
+        if "error" in timing[which]:
+            print(f"MulT vs reference: {which} error: {timing[which]['error']}")
+            return 1
+    ours, ref = timing["mmalign"], timing["reference"]
+    ratio = ours["train_samples_per_s"] / ref["train_samples_per_s"]
+    print(
+        f"training: mmalign {ours['train_samples_per_s']:.2f} samples/s ({ours['peak_rss_mb']:.0f} MB "
+        f"peak) vs reference {ref['train_samples_per_s']:.2f} samples/s ({ref['peak_rss_mb']:.0f} MB "
+        f"peak) = {ratio:.2f}x (goal >= 1.5x)"
     )
     return 0
 

@@ -133,6 +133,7 @@ def test_overfits_a_tiny_batch(name, n_mod):
             "res_dropout": 0.0,
             "attn_dropout": 0.0,
             "mem_attn_dropout": 0.0,
+            "input_dropout": 0.0,
         }
     )
     if name in ("early-fusion", "coattention", "lxmert"):

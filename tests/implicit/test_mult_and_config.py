@@ -39,9 +39,16 @@ def test_reference_parameter_count(dims, expected):
 def test_reference_and_paper_presets():
     dims = {"text": 300, "audio": 74, "vision": 35}
     ref = MulTConfig.reference(dims)
-    assert ref.future_mask and ref.per_modality("attn_dropout", "audio") == 0.0
-    assert ref.per_modality("attn_dropout", "text") == 0.1
-    assert ref.per_modality("input_dropout", "text") == 0.25
+    assert ref.future_mask and ref.source_attn_dropout("audio") == 0.0
+    assert ref.source_attn_dropout("text") == 0.1
+    assert ref.input_dropout_of("text") == 0.25 and ref.input_dropout_of("vision") == 0.0
+    default = MulTConfig(dims)  # the same dropouts by the first-modality rule, no future mask
+    assert not default.future_mask
+    for m in dims:
+        assert default.source_attn_dropout(m) == ref.source_attn_dropout(m)
+        assert default.input_dropout_of(m) == ref.input_dropout_of(m)
+    custom = MulTConfig(dims, attn_dropout={"audio": 0.3})
+    assert custom.source_attn_dropout("audio") == 0.3 and custom.source_attn_dropout("text") == 0.1
     assert ref.mem_layers == 5
     paper = MulTConfig.paper(dims)
     model = MulT(paper)

@@ -135,12 +135,13 @@ class ModelConfig:
 class MulTConfig(ModelConfig):
     """Multimodal Transformer (MulT; Tsai et al., ACL 2019).
 
-    The defaults are the reference code's architecture (yaohungt/Multimodal-Transformer,
-    ``main.py``): d 30, Conv1d kernel 1, 5 heads, 5 layers, 3+ layers in the self-attention
-    ("memory") Transformers, the same dropouts. Two departures by default, both switchable:
-    real padding masks (the reference has none) and ``future_mask=False`` (the reference
-    applies its triangular "future" mask by default). :meth:`reference` reproduces the
-    reference exactly (same parameter count, same outputs for the same weights).
+    The defaults are the reference code's (yaohungt/Multimodal-Transformer, ``main.py``):
+    d 30, Conv1d kernel 1, 5 heads, 5 layers, 3+ layers in the self-attention ("memory")
+    Transformers, the same dropouts, the first modality in the role of the reference's text.
+    Two departures by default, both switchable: real padding masks (the reference has none)
+    and ``future_mask=False`` (the reference applies its triangular "future" mask by default).
+    :meth:`reference` reproduces the reference exactly (same parameter count, same outputs for
+    the same weights).
 
     Parameters
     ----------
@@ -154,16 +155,18 @@ class MulTConfig(ModelConfig):
         Layers of each crossmodal Transformer (``--nlevels``).
     n_mem_layers : int or None, default None
         Layers of the per-target self-attention Transformer; None = ``max(n_layers, 3)``.
-    attn_dropout : float or dict of str to float, default 0.1
-        Attention dropout of a crossmodal block, taken from its SOURCE modality.
+    attn_dropout : float, dict of str to float, or None, default None
+        Attention dropout of a crossmodal block, taken from its SOURCE modality. None = the
+        reference's rule: 0.1 for the first modality (its text), 0.0 for the others.
     mem_attn_dropout : float, default 0.1
         Attention dropout of the self-attention Transformers.
     relu_dropout, res_dropout : float, default 0.1
         Dropout after the FFN's ReLU and on each residual branch.
     embed_dropout : float, default 0.25
         Dropout on every Transformer's scaled input plus positions (queries, keys, values).
-    input_dropout : float or dict of str to float, default 0.0
-        Dropout on the raw input features (the reference drops the text input with 0.25).
+    input_dropout : float, dict of str to float, or None, default None
+        Dropout on the raw input features. None = the reference's rule: 0.25 on the first
+        modality (its text), none on the others.
     out_dropout : float, default 0.0
         Dropout inside the residual MLP head.
     future_mask : bool, default False
@@ -177,12 +180,12 @@ class MulTConfig(ModelConfig):
     n_heads: int = 5
     n_layers: int = 5
     n_mem_layers: int | None = None
-    attn_dropout: FloatOrMap = 0.1
+    attn_dropout: FloatOrMap | None = None
     mem_attn_dropout: float = 0.1
     relu_dropout: float = 0.1
     res_dropout: float = 0.1
     embed_dropout: float = 0.25
-    input_dropout: FloatOrMap = 0.0
+    input_dropout: FloatOrMap | None = None
     out_dropout: float = 0.0
     future_mask: bool = False
 
@@ -205,8 +208,9 @@ class MulTConfig(ModelConfig):
                 raise ValueError(f"{name} must be odd so that lengths are kept, got {value}.")
 
         _check_per_modality(self.kernel_sizes, "kernel_sizes", mods + ["default"], _odd)
-        _check_per_modality(self.attn_dropout, "attn_dropout", mods + ["default"], _check_rate)
-        _check_per_modality(self.input_dropout, "input_dropout", mods + ["default"], _check_rate)
+        for name in ("attn_dropout", "input_dropout"):
+            if getattr(self, name) is not None:
+                _check_per_modality(getattr(self, name), name, mods + ["default"], _check_rate)
         for name in ("mem_attn_dropout", "relu_dropout", "res_dropout", "embed_dropout"):
             _check_rate(getattr(self, name), name)
         _check_rate(self.out_dropout, "out_dropout")
@@ -215,6 +219,20 @@ class MulTConfig(ModelConfig):
     def mem_layers(self) -> int:
         """Depth of the self-attention Transformers."""
         return self.n_mem_layers if self.n_mem_layers is not None else max(self.n_layers, 3)
+
+    def source_attn_dropout(self, modality: str) -> float:
+        """Attention dropout of crossmodal blocks whose source is ``modality``."""
+        value = self.per_modality("attn_dropout", modality)
+        if value is None:
+            return 0.1 if modality == self.modalities[0] else 0.0
+        return float(value)
+
+    def input_dropout_of(self, modality: str) -> float:
+        """Dropout on the raw features of ``modality``."""
+        value = self.per_modality("input_dropout", modality)
+        if value is None:
+            return 0.25 if modality == self.modalities[0] else 0.0
+        return float(value)
 
     @classmethod
     def reference(cls, input_dims: dict[str, int], n_outputs: int = 1) -> MulTConfig:
@@ -228,7 +246,7 @@ class MulTConfig(ModelConfig):
             input_dims=dict(input_dims),
             n_outputs=n_outputs,
             attn_dropout={m: (0.1 if i == 0 else 0.0) for i, m in enumerate(mods)},
-            input_dropout={mods[0]: 0.25},
+            input_dropout={m: (0.25 if i == 0 else 0.0) for i, m in enumerate(mods)},
             future_mask=True,
         )
 

@@ -189,7 +189,7 @@ class MulT(PretrainedMixin, nn.Module):
             {
                 t: nn.ModuleDict(
                     {
-                        s: encoder(d, config.n_layers, config.per_modality("attn_dropout", s))
+                        s: encoder(d, config.n_layers, config.source_attn_dropout(s))
                         for s in mods
                         if s != t
                     }
@@ -234,7 +234,7 @@ class MulT(PretrainedMixin, nn.Module):
         xs, lens, masks = prepare_inputs(cfg, inputs, lengths)
         feats = {}
         for m, x in zip(mods, xs):
-            p_in = cfg.per_modality("input_dropout", m) or 0.0
+            p_in = cfg.input_dropout_of(m)
             x = F.dropout(x, p=p_in, training=self.training)
             proj = self.proj[m]
             feats[m] = (
