@@ -11,11 +11,16 @@ Run: .venv/bin/python benchmarks/soft_dtw.py [--repeats 7] [--threads N] [--wave
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
-import numpy as np
-import torch
+# Idle OpenMP threads of torch and numba spin by default; on a shared, busy machine they
+# steal the cores from whichever library runs next. Passive waiting is fairer to both.
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
 
 
 def _time(fn, repeats: int) -> float:
