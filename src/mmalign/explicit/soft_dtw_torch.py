@@ -180,8 +180,9 @@ class _SoftDTWSqEuclideanNumba(torch.autograd.Function):
 
         nx_np = nx.cpu().numpy().astype(np.int64)
         ny_np = ny.cpu().numpy().astype(np.int64)
-        x_np = np.ascontiguousarray(x.detach().cpu().numpy(), dtype=np.float64)
-        y_np = np.ascontiguousarray(y.detach().cpu().numpy(), dtype=np.float64)
+        # copies: the backward pass must see the inputs as they were, even if edited in place
+        x_np = np.array(x.detach().cpu().numpy(), dtype=np.float64, order="C")
+        y_np = np.array(y.detach().cpu().numpy(), dtype=np.float64, order="C")
         if not np.isfinite(x_np.sum() + y_np.sum()):  # a float64 sum of finite values is finite
             raise ValueError("x or y holds NaN or inf; remove or interpolate missing values first.")
         b_size = x_np.shape[0]
