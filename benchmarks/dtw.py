@@ -54,7 +54,7 @@ def try_import(name: str):
 
 
 def bench_distance(n: int) -> None:
-    from mmalign.explicit.dtw import dtw
+    from mmalign.explicit._dtw import dtw
 
     rng = np.random.default_rng(0)
     x, y = np.cumsum(rng.normal(size=n)), np.cumsum(rng.normal(size=n))
@@ -75,7 +75,7 @@ def bench_distance(n: int) -> None:
 
 
 def bench_path(n: int, d: int) -> None:
-    from mmalign.explicit.dtw import dtw_path
+    from mmalign.explicit._dtw import dtw_path
 
     rng = np.random.default_rng(1)
     x, y = rng.normal(size=(n, d)), rng.normal(size=(n, d))
@@ -111,7 +111,7 @@ def bench_path(n: int, d: int) -> None:
 
 
 def bench_cdist(count: int, length: int) -> None:
-    from mmalign.explicit.dtw import cdist_dtw
+    from mmalign.explicit._dtw import cdist_dtw
 
     rng = np.random.default_rng(2)
     X = [np.cumsum(rng.normal(size=length)) for _ in range(count)]
@@ -129,7 +129,7 @@ def bench_cdist(count: int, length: int) -> None:
 _LONG = """
 import json, resource, sys, time, tracemalloc
 import numpy as np
-from mmalign.explicit.dtw import dtw_path
+from mmalign.explicit._dtw import dtw_path
 n = int(sys.argv[1])
 dtw_path(np.zeros(3), np.zeros(3), memory="linear")  # compile outside the measurement
 rng = np.random.default_rng(3)
@@ -172,7 +172,7 @@ _FIRST = """
 import time
 t0 = time.perf_counter()
 import numpy as np
-from mmalign.explicit.dtw import cdist_dtw, dtw, dtw_path
+from mmalign.explicit._dtw import cdist_dtw, dtw, dtw_path
 t1 = time.perf_counter()
 dtw_path(np.zeros(4), np.ones(5))
 t2 = time.perf_counter()

@@ -55,7 +55,7 @@ def main() -> None:
 
     from tslearn.metrics import SoftDTWLossPyTorch
 
-    from mmalign.explicit.soft_dtw import _soft_dtw_reference, _sqeuclidean
+    from mmalign.explicit._soft_dtw import _soft_dtw_reference, _sqeuclidean
     from mmalign.explicit.soft_dtw_torch import SoftDTWLoss
 
     g = torch.Generator().manual_seed(0)

@@ -83,7 +83,7 @@ def test_cross_correlation_pools_short_samples():
 
 
 def test_dtw_lag_recovers_planted_lag_at_two_rates():
-    pytest.importorskip("mmalign.explicit.dtw")
+    pytest.importorskip("mmalign.explicit._dtw")
     rng = np.random.default_rng(3)
     t = np.arange(0, 6, 0.01)  # x at 100 fps
     events = np.sort(rng.uniform(0.2, 5.5, size=12))

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mmalign.cli import main
-from mmalign.explicit.dtw import dtw_path
+from mmalign.explicit._dtw import dtw_path
 
 
 @pytest.fixture

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mmalign.explicit.ctw import CTWResult, GCTWResult, _uniform_path, ctw, gctw
+from mmalign.explicit._ctw import CTWResult, GCTWResult, _uniform_path, ctw, gctw
 
-pytest.importorskip("mmalign.explicit.dtw")
-from mmalign.explicit.dtw import dtw_path  # noqa: E402
+pytest.importorskip("mmalign.explicit._dtw")
+from mmalign.explicit._dtw import dtw_path  # noqa: E402
 
 
 def _two_views(seed: int, n: int = 120, m: int = 150, d_x: int = 5, d_y: int = 7):

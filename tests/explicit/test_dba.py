@@ -7,10 +7,10 @@ import warnings
 import numpy as np
 import pytest
 
-from mmalign.explicit.dba import DBAResult, dba
+from mmalign.explicit._dba import DBAResult, dba
 
-pytest.importorskip("mmalign.explicit.dtw")
-from mmalign.explicit.dtw import cdist_dtw, dtw  # noqa: E402
+pytest.importorskip("mmalign.explicit._dtw")
+from mmalign.explicit._dtw import cdist_dtw, dtw  # noqa: E402
 
 
 def _warped_set(seed: int, n_series: int = 8):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mmalign.explicit.dtw import (
+from mmalign.explicit._dtw import (
     cdist_dtw,
     cost_matrix,
     dtw,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mmalign.explicit.soft_dtw import (
+from mmalign.explicit._soft_dtw import (
     SoftDTWResult,
     _soft_dtw_reference,
     _sqeuclidean,
@@ -82,7 +82,7 @@ def test_gamma_to_zero_is_dtw(pair, bandwidth):
 
 
 def test_gamma_to_zero_matches_library_dtw(pair):
-    dtw_mod = pytest.importorskip("mmalign.explicit.dtw")
+    dtw_mod = pytest.importorskip("mmalign.explicit._dtw")
     x, y = pair
     hard = dtw_mod.dtw_path(x, y, metric="sqeuclidean", step_pattern="symmetric1").cost
     assert soft_dtw(x, y, gamma=1e-4) == pytest.approx(hard, abs=1e-2)

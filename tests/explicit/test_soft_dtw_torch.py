@@ -7,7 +7,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from mmalign.explicit.soft_dtw import soft_dtw, soft_dtw_divergence, soft_dtw_grad  # noqa: E402
+from mmalign.explicit._soft_dtw import soft_dtw, soft_dtw_divergence, soft_dtw_grad  # noqa: E402
 from mmalign.explicit.soft_dtw_torch import SoftDTWLoss, soft_dtw_batch  # noqa: E402
 
 LENGTHS_X = (5, 8, 3, 6)

@@ -94,7 +94,7 @@ def _run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from mmalign._utils import atomic_write
-    from mmalign.explicit.dtw import cost_matrix, dtw_path
+    from mmalign.explicit._dtw import cost_matrix, dtw_path
 
     x = load_sequence(args.x, "X")
     y = load_sequence(args.y, "Y")

@@ -1,6 +1,6 @@
 """numba kernels of the DTW core: plain loops over arrays, no validation.
 
-The public wrappers in :mod:`mmalign.explicit.dtw` validate, convert and dispatch. Conventions:
+The public wrappers in :mod:`mmalign.explicit._dtw` validate, convert and dispatch. Conventions:
 
 - The local cost of cell ``(i, j)`` comes from ``x`` / ``yt`` and an integer ``metric`` code:
   for the built-in metrics ``x`` is ``(n, d)`` and ``yt`` is ``y`` transposed, ``(d, m)``,

@@ -34,7 +34,7 @@ from torch import Tensor, nn
 from torch.autograd.function import once_differentiable
 
 from mmalign._utils import check_option
-from mmalign.explicit.soft_dtw import _check_bandwidth, _check_gamma
+from mmalign.explicit._soft_dtw import _check_bandwidth, _check_gamma
 
 __all__ = ["SoftDTWLoss", "soft_dtw_batch"]
 

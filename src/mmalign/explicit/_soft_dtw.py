@@ -135,7 +135,7 @@ def _prepare(x, y, metric: str) -> tuple[np.ndarray, np.ndarray | None, np.ndarr
     if x.shape[1] != y.shape[1]:
         raise ValueError(
             f"x and y must have the same number of features, got x {x.shape} and y {y.shape}; "
-            f"for sequences in different feature spaces use mmalign.explicit.ctw."
+            f"for sequences in different feature spaces use mmalign.explicit._ctw."
         )
     return _sqeuclidean(x, y), x, y
 

@@ -209,7 +209,7 @@ def ctw(
     >>> res.x_weights.shape, res.y_weights.shape, bool(res.cost < res.cost_history[0])
     ((3, 2), (5, 2), True)
     """
-    from mmalign.explicit.dtw import STEP_PATTERNS, dtw_path
+    from mmalign.explicit._dtw import STEP_PATTERNS, dtw_path
 
     x = as_sequence(x, "x")
     y = as_sequence(y, "y")
@@ -418,7 +418,7 @@ def gctw(
     .. [2] J. R. Kettenring, "Canonical analysis of several sets of variables", Biometrika
        58(3), 1971 (MAXVAR).
     """
-    from mmalign.explicit.dtw import dtw_path
+    from mmalign.explicit._dtw import dtw_path
 
     if not isinstance(sequences, list | tuple) or len(sequences) < 2:
         raise ValueError(

@@ -24,8 +24,6 @@ References
 from __future__ import annotations
 
 import os
-import sys
-import types
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -1110,18 +1108,3 @@ def _check_list(seqs: Any, name: str) -> list[np.ndarray]:
             f"all sequences of {name} must have the same number of features, got {sorted(dims)}."
         )
     return out
-
-
-class _CallableModule(types.ModuleType):
-    """This module shares its name with its main function ``dtw``.
-
-    Importing ``mmalign.explicit.dtw`` binds the *module* to the package attribute ``dtw``,
-    which then shadows the lazy export of the *function*; making the module callable keeps
-    ``from mmalign.explicit import dtw; dtw(x, y)`` right whatever the import order.
-    """
-
-    def __call__(self, *args: Any, **kwargs: Any) -> float:
-        return dtw(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

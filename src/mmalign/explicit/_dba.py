@@ -152,7 +152,7 @@ def dba(
     >>> dba(X, init="medoid").barycenter.ravel().tolist()
     [0.0, 1.0, 2.0]
     """
-    from mmalign.explicit.dtw import cdist_dtw, dtw_path
+    from mmalign.explicit._dtw import cdist_dtw, dtw_path
 
     seqs = _as_dataset(X)
     n_series = len(seqs)
