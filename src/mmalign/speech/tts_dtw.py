@@ -154,9 +154,9 @@ def _dtw(
 ) -> tuple[np.ndarray, float]:
     """DTW path (k, 2) and normalised cost on a (template x recording) cost matrix.
 
-    ``symmetricP1`` runs the slope-constrained kernel of this package (mmalign.explicit._dtw
+    ``symmetricP1`` runs the slope-constrained kernel of this package (mmalign.explicit
     has no such step pattern); ``symmetric2``, and P1 where its slope limits make the
-    alignment infeasible, run :func:`mmalign.explicit._dtw.dtw_path_from_cost`.
+    alignment infeasible, run :func:`mmalign.explicit.dtw_path_from_cost`.
     """
     if step == "symmetricP1":
         from ._kernels import slope_dtw_path
@@ -164,7 +164,7 @@ def _dtw(
         res = slope_dtw_path(cost, open_begin, open_end)
         if res is not None:
             return res
-    from mmalign.explicit._dtw import dtw_path_from_cost
+    from mmalign.explicit import dtw_path_from_cost
 
     pattern = "asymmetric" if open_begin else "symmetric2"  # open begin needs N-normalisation
     res = dtw_path_from_cost(cost, step_pattern=pattern, open_begin=open_begin, open_end=open_end)
