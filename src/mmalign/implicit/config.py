@@ -149,6 +149,8 @@ class MulTConfig(ModelConfig):
         Width of every projected modality stream (the paper's appendix uses 40 on MOSEI).
     kernel_sizes : int or dict of str to int, default 1
         Conv1d kernel size of the temporal projection, per modality (odd; padding keeps T).
+        As in the reference, a modality whose feature dim already equals ``d_model`` (with
+        kernel 1) is not projected.
     n_heads : int, default 5
         Attention heads; must divide ``d_model``.
     n_layers : int, default 5
