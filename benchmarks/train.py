@@ -30,6 +30,9 @@ def main() -> None:
     ap.add_argument("--label", default="text_vision")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--quick", action="store_true", help="tiny data, 1 epoch (a smoke run)")
+    ap.add_argument(
+        "--resume", action="store_true", help="continue each run from its last.ckpt (more epochs)"
+    )
     ap.add_argument("--out", default="runs/benchmarks/train")
     args = ap.parse_args()
 
@@ -60,7 +63,7 @@ def main() -> None:
             cfg,
             model_options=model_preset(model, "digits-av"),
             out_dir=out / "runs" / tag,
-            resume=False,
+            resume=args.resume,
         )
         wall = time.perf_counter() - t0
         al = res.test.alignment
