@@ -259,11 +259,20 @@ def fit(
         monitor="val_score",
         mode="max",
         save_top_k=1,
-        save_last=True,
         enable_version_counter=False,
     )
+    # last.ckpt after EVERY epoch (save_last on the monitored callback only writes it when
+    # the score improves), so that a resume loses at most one epoch
+    last_cb = ModelCheckpoint(
+        dirpath=ckpt_dir, filename="last", monitor=None, enable_version_counter=False
+    )
     speed = _Throughput()
-    cbs = [best_cb, EarlyStopping(monitor="val_score", mode="max", patience=config.patience), speed]
+    cbs = [
+        best_cb,
+        last_cb,
+        EarlyStopping(monitor="val_score", mode="max", patience=config.patience),
+        speed,
+    ]
     trainer = L.Trainer(
         max_epochs=config.max_epochs,
         accelerator=config.accelerator,
