@@ -26,3 +26,17 @@ def test_demo_command_is_registered():
 
     args = build_parser().parse_args(["demo", "--out", "somewhere", "--quick"])
     assert args.out == "somewhere" and args.quick and callable(args.func)
+
+
+def test_speech_section_aligns_words_and_writes_files(tmp_path):
+    from mmalign._demo import DemoContext, speech_to_text
+
+    ctx = DemoContext(tmp_path, quick=True)
+    section = speech_to_text(ctx)
+    # eSpeak's own timing is exact truth; tts-dtw lands well within 50 ms on average
+    assert section.metrics["tts-dtw"]["failed"] == 0
+    assert section.metrics["tts-dtw"]["mae_ms"] < 50
+    assert (tmp_path / "speech.TextGrid").read_text().count('"') > 10
+    assert "-->" in (tmp_path / "speech.srt").read_text()
+    assert (tmp_path / "speech_words.png").stat().st_size > 1000
+    assert speech_to_text in SECTIONS
