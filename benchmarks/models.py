@@ -7,9 +7,11 @@ frames, the regime its reference cost was measured in; the others run at full le
 
 MulT is also compared with the reference implementation (yaohungt/Multimodal-Transformer) at the
 identical configuration (``MulTConfig.reference``): the same weights are loaded into both, the
-outputs are compared, and the training throughput ratio is printed (goal >= 1.5x). The reference
-code is not part of mmalign: point ``--reference`` (or ``MMALIGN_MULT_REFERENCE``) at a checkout
-of it; the comparison is skipped when it is absent.
+outputs are compared, and the training and inference throughput ratios are printed (goal >= 1.5x
+for training), each side timed in its own process with its own peak RSS. The reference code is
+not part of mmalign: point ``--reference`` (or ``MMALIGN_MULT_REFERENCE``) at a checkout of it;
+the comparison is skipped when it is absent. On torch >= 2.x its ``make_positions`` needs
+``positions.view(-1)`` -> ``positions.reshape(-1)`` in ``modules/position_embedding.py``.
 
     python benchmarks/models.py [--steps 3] [--threads 2] [--models mult,mtag] [--reference DIR]
 """
@@ -188,9 +190,15 @@ def time_reference(path: str, which: str, steps: int, threads: int) -> dict:
         torch.nn.utils.clip_grad_norm_(model.parameters(), 0.8)
         opt.step()
 
+    def infer():
+        model.eval()
+        with torch.inference_mode():
+            call()
+
     return {
         "train_samples_per_s": BATCH / _time_steps(step, steps),
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "infer_samples_per_s": BATCH / _time_steps(infer, steps),
     }
 
 
@@ -263,6 +271,11 @@ def main(argv: list[str] | None = None) -> int:
         f"training: mmalign {ours['train_samples_per_s']:.2f} samples/s ({ours['peak_rss_mb']:.0f} MB "
         f"peak) vs reference {ref['train_samples_per_s']:.2f} samples/s ({ref['peak_rss_mb']:.0f} MB "
         f"peak) = {ratio:.2f}x (goal >= 1.5x)"
+    )
+    ratio = ours["infer_samples_per_s"] / ref["infer_samples_per_s"]
+    print(
+        f"inference: mmalign {ours['infer_samples_per_s']:.2f} vs reference "
+        f"{ref['infer_samples_per_s']:.2f} samples/s = {ratio:.2f}x"
     )
     return 0
 
