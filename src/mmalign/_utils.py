@@ -97,7 +97,9 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix or ".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.stem}.", suffix=path.suffix or ".tmp", dir=path.parent
+    )
     os.close(fd)
     tmp_path = Path(tmp)
     try:
@@ -126,3 +128,29 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", **kwargs: Any) -> Ite
         kwargs.setdefault("encoding", "utf-8")
     with atomic_path(path) as tmp, open(tmp, mode, **kwargs) as fh:
         yield fh
+
+
+def lazy_exports(
+    package: str, exports: dict[str, str], namespace: dict[str, Any]
+) -> tuple[Any, Any]:
+    """Build PEP 562 ``__getattr__`` / ``__dir__`` for a package that re-exports lazily.
+
+    ``exports`` maps each public name to the module that defines it; a name is imported on first
+    access and cached in ``namespace`` (the package's ``globals()``), so heavy dependencies
+    (torch, librosa) load only when something that needs them is used.
+    """
+
+    def __getattr__(name: str) -> Any:
+        module = exports.get(name)
+        if module is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        import importlib
+
+        value = getattr(importlib.import_module(module), name)
+        namespace[name] = value
+        return value
+
+    def __dir__() -> list[str]:
+        return sorted(set(namespace) | set(namespace.get("__all__", ())))
+
+    return __getattr__, __dir__

@@ -9,8 +9,7 @@ submodule import can shadow a function of the same name.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from mmalign._utils import lazy_exports
 
 # public name -> private module that defines it. Each block belongs to one module.
 _EXPORTS: dict[str, str] = {
@@ -56,14 +55,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'mmalign.explicit' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

@@ -10,9 +10,7 @@ and draw them with :func:`plot_alignment`. Public names are imported lazily (PEP
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from mmalign._utils import lazy_exports
 from mmalign.implicit.config import MODEL_NAMES as MODEL_NAMES
 
 _EXPORTS: dict[str, str] = {
@@ -45,14 +43,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted([*_EXPORTS, "MODEL_NAMES"])
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'mmalign.implicit' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())

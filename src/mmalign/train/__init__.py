@@ -9,8 +9,7 @@ lazily so ``import mmalign.train`` does not load torch.
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from mmalign._utils import lazy_exports
 
 _EXPORTS: dict[str, str] = {
     "TrainConfig": "mmalign.train.trainer",
@@ -33,14 +32,4 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-def __getattr__(name: str) -> Any:
-    module = _EXPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'mmalign.train' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
