@@ -29,6 +29,9 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--label", default="text_vision")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument(
+        "--audio-fps", type=int, default=100, help="digits-av audio frame rate (the demo uses 50)"
+    )
     ap.add_argument("--quick", action="store_true", help="tiny data, 1 epoch (a smoke run)")
     ap.add_argument(
         "--resume", action="store_true", help="continue each run from its last.ckpt (more epochs)"
@@ -45,7 +48,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     size = dict(n_train=64, n_valid=16, n_test=32) if args.quick else {}
     epochs = 1 if args.quick else args.epochs
-    ds = load_digits_av(label=args.label, **size)
+    ds = load_digits_av(label=args.label, audio_fps=args.audio_fps, **size)
     chance = max(float((ds["test"].labels == c).mean()) for c in range(ds.n_outputs))
     out = Path(args.out)
     runs = [(m, tuple(ds.modalities)) for m in args.models.split(",") if m]
