@@ -154,3 +154,26 @@ def lazy_exports(
         return sorted(set(namespace) | set(namespace.get("__all__", ())))
 
     return __getattr__, __dir__
+
+
+def resolve_config(config: Any, cls: type, overrides: dict[str, Any], what: str) -> Any:
+    """Return ``config`` (default ``cls()``) with keyword ``overrides`` applied.
+
+    Raises TypeError for a config of another class and ValueError naming unknown options
+    (``what`` names the thing configured, e.g. ``"digits-av"``) with the valid ones.
+    """
+    import dataclasses
+
+    if config is None:
+        config = cls()
+    elif not isinstance(config, cls):
+        raise TypeError(f"config must be a {cls.__name__}, got {type(config).__name__}.")
+    if overrides:
+        valid = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(overrides) - valid)
+        if unknown:
+            raise ValueError(
+                f"Unknown {what} option(s) {unknown}; valid options are: {', '.join(sorted(valid))}."
+            )
+        config = dataclasses.replace(config, **overrides)
+    return config

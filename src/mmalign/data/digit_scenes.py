@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mmalign._utils import resolve_config
+
 __all__ = [
     "DigitScenesConfig",
     "DigitScenes",
@@ -218,18 +220,7 @@ def make_digit_scenes(config: DigitScenesConfig | None = None, **overrides) -> D
     ...     for i in range(3) for w, r in zip(s.words(i), s.token_region[i]) if r >= 0)
     True
     """
-    if config is None:
-        config = DigitScenesConfig()
-    elif not isinstance(config, DigitScenesConfig):
-        raise TypeError(f"config must be a DigitScenesConfig, got {type(config).__name__}.")
-    if overrides:
-        valid = {f.name for f in dataclasses.fields(DigitScenesConfig)}
-        unknown = sorted(set(overrides) - valid)
-        if unknown:
-            raise ValueError(
-                f"Unknown digit-scenes option(s) {unknown}; valid options are: {', '.join(sorted(valid))}."
-            )
-        config = dataclasses.replace(config, **overrides)
+    config = resolve_config(config, DigitScenesConfig, overrides, "digit-scenes")
     cfg = config
     rng = np.random.default_rng(np.random.SeedSequence([cfg.seed, _SPLITS.index(cfg.split)]))
     pool, pool_digit = _image_pool(cfg.split)

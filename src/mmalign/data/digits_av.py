@@ -50,6 +50,7 @@ from pathlib import Path
 
 import numpy as np
 
+from mmalign._utils import resolve_config
 from mmalign.data._types import MultimodalDataset, MultimodalSplit
 
 __all__ = [
@@ -537,18 +538,7 @@ def load_digits_av(
     >>> ds.input_dims
     {'text': 11, 'audio': 13, 'vision': 64}
     """
-    if config is None:
-        config = DigitsAVConfig()
-    elif not isinstance(config, DigitsAVConfig):
-        raise TypeError(f"config must be a DigitsAVConfig, got {type(config).__name__}.")
-    if overrides:
-        valid = {f.name for f in dataclasses.fields(DigitsAVConfig)}
-        unknown = sorted(set(overrides) - valid)
-        if unknown:
-            raise ValueError(
-                f"Unknown digits-av option(s) {unknown}; valid options are: {', '.join(sorted(valid))}."
-            )
-        config = dataclasses.replace(config, **overrides)
+    config = resolve_config(config, DigitsAVConfig, overrides, "digits-av")
     raw = None
     path = None
     # Labels are derived on load, so the cache key ignores which one is chosen.
