@@ -26,7 +26,7 @@ def main() -> None:
         default="audio+vision,text+audio",
         help="MulT runs without one of the two streams the label needs (models take >= 2)",
     )
-    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument("--epochs", type=int, default=25)
     ap.add_argument("--label", default="text_vision")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument(
@@ -43,7 +43,7 @@ def main() -> None:
 
     from mmalign.data import load_digits_av
     from mmalign.train import TrainConfig, fit
-    from mmalign.train.presets import model_preset
+    from mmalign.train.presets import model_preset, train_preset
 
     torch.set_num_threads(args.threads)
     size = dict(n_train=64, n_valid=16, n_test=32) if args.quick else {}
@@ -57,7 +57,12 @@ def main() -> None:
     for model, mods in runs:
         data = ds if len(mods) == len(ds.modalities) else ds.select(mods)
         cfg = TrainConfig(
-            model=model, max_epochs=epochs, patience=epochs, progress_bar=False, seed=0
+            model=model,
+            max_epochs=epochs,
+            patience=epochs,
+            progress_bar=False,
+            seed=0,
+            **train_preset("digits-av"),
         )
         tag = f"{model}-{'+'.join(mods)}"
         t0 = time.perf_counter()

@@ -120,7 +120,7 @@ def mult_on_digits_av(ctx: DemoContext) -> Section:
 
     from mmalign.data import load_digits_av
     from mmalign.train import TrainConfig, fit
-    from mmalign.train.presets import model_preset
+    from mmalign.train.presets import model_preset, train_preset
 
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
     size = DEMO_DATA_QUICK if ctx.quick else DEMO_DATA
@@ -134,6 +134,7 @@ def mult_on_digits_av(ctx: DemoContext) -> Section:
         seed=ctx.seed,
         progress_bar=not ctx.quick,
         n_plots=3,
+        **train_preset("digits-av"),
     )
     t0 = time.perf_counter()
     res = fit(
@@ -165,7 +166,7 @@ def mult_on_digits_av(ctx: DemoContext) -> Section:
     md = (
         f"digits-av ({n_tr} train / {len(ds['valid'])} valid / {len(ds['test'])} test samples, "
         f"{size.get('n_digits', 4)} digits each; generated or read from cache in {gen_s:.0f} s): "
-        f"audio (MFCC, {size.get('audio_fps', 100)} frames/s), handwritten digits each in its own ink (red, green, blue or black) (15 frames/s, "
+        f"audio (MFCC, {size.get('audio_fps', 100)} frames/s), handwritten digits each in its own ink (red, green, blue or white) (15 frames/s, "
         "own lags and durations) and the digit tokens with one emphasized, none aligned. The "
         "label, the ink of the emphasized digit's image, needs the text and the video paired "
         f"up. MulT ({res.n_parameters:,} parameters) trained {res.epochs} epochs in "

@@ -13,7 +13,7 @@ def tiny(tmp_path_factory):
 
 
 def test_shapes_lengths_and_labels(tiny):
-    assert tiny.input_dims == {"text": 11, "audio": 13, "vision": 256}
+    assert tiny.input_dims == {"text": 11, "audio": 13, "vision": 192}
     assert tiny.task == "classification" and tiny.n_outputs == 4
     tr = tiny["train"]
     assert tr.lengths["text"].tolist() == [3] * 6
@@ -36,11 +36,13 @@ def test_shapes_lengths_and_labels(tiny):
     np.testing.assert_array_equal(tr.labels, ink[np.arange(6), focus])
     np.testing.assert_array_equal(tr.extras["labels"]["text_audio"], stress[np.arange(6), focus])
     np.testing.assert_array_equal(tr.extras["labels"]["audio_only"], stress.sum(1))
-    # the image of each digit is drawn in its ink's 64 channels only
+    # the image of each digit lights the colour planes of its ink (red, green, blue, white)
+    inks = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 1]], float)
     raw = tr.features["vision"][0]
     for j, (s, e) in enumerate(seg_v[0]):
-        energy = [np.abs(raw[s:e, 64 * c : 64 * (c + 1)]).sum() for c in range(4)]
-        assert int(np.argmax(energy)) == ink[0, j]
+        energy = np.array([np.abs(raw[s:e, 64 * c : 64 * (c + 1)]).sum() for c in range(3)])
+        cosine = inks @ energy / np.linalg.norm(inks, axis=1) / np.linalg.norm(energy)
+        assert int(np.argmax(cosine)) == ink[0, j]
     # the text stream spells the digits and their emphasis
     # the text lists the digits in a shuffled order: position p holds the digit of slot order[p]
     order = np.argsort(tr.extras["segments"]["text"][:, :, 0], axis=1)

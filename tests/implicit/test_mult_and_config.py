@@ -11,6 +11,7 @@ import torch
 from mmalign.implicit import (
     MODEL_NAMES,
     CoAttentionConfig,
+    LXMERTConfig,
     MTAGConfig,
     MulT,
     MulTConfig,
@@ -124,6 +125,37 @@ def test_config_round_trip_and_unknown_keys():
 def test_mult_config_validation(kwargs, match):
     with pytest.raises(ValueError, match=match):
         MulTConfig(**kwargs)
+
+
+@pytest.mark.parametrize("cls", [CoAttentionConfig, LXMERTConfig])
+def test_stream_config_validation(cls):
+    with pytest.raises(ValueError, match="Unknown pooling 'max'; valid options are: cls, mean"):
+        cls({"t": 3, "a": 2}, pooling="max")
+    with pytest.raises(ValueError, match="n_self_layers"):
+        cls({"t": 3, "a": 2}, n_self_layers={"t": -1})
+    with pytest.raises(ValueError, match="dropout must be a float"):
+        cls({"t": 3, "a": 2}, dropout=1.0)
+
+
+@pytest.mark.parametrize("name", ["coattention", "lxmert"])
+def test_summary_tokens_pool_and_stay_out_of_the_maps(name):
+    torch.manual_seed(0)
+    dims = {"t": 3, "v": 5}
+    x = {"t": torch.randn(2, 4, 3), "v": torch.randn(2, 7, 5)}
+    lengths = {"t": torch.tensor([4, 2]), "v": torch.tensor([7, 5])}
+    cls_model = build_model(name, dims, 2, d_model=8, n_heads=2, pooling="cls").eval()
+    mean_model = build_model(name, dims, 2, d_model=8, n_heads=2, pooling="mean").eval()
+    n_cls = sum(p.numel() for p in cls_model.parameters())
+    assert n_cls - sum(p.numel() for p in mean_model.parameters()) == 2 * 8  # one token each
+    out = cls_model(x, lengths, return_attention=True)
+    for (t, s), ws in out.attentions.items():
+        for w in ws:  # (B, H, T_t, T_s): the inputs' steps only
+            assert w.shape == (2, 2, x[t].shape[1], x[s].shape[1])
+            assert float(w[1, :, :, lengths[s][1] :].abs().sum()) == 0.0
+    # the pooled vector is the summary tokens' states: padding content cannot reach it
+    x2 = {m: v.clone() for m, v in x.items()}
+    x2["t"][1, 2:] = 100.0
+    torch.testing.assert_close(cls_model(x2, lengths).pooled, out.pooled)
 
 
 def test_mtag_config_validation():

@@ -75,7 +75,10 @@ def test_module_overfits_a_tiny_batch(tiny):
         loss.backward()
         opt.step()
         losses.append(loss.item())
-    assert losses[-1] < 0.1 * losses[0]
+    module.eval()  # judged without dropout: a single noisy training step can spike
+    with torch.no_grad():
+        final = module.training_step(batch, 0).item()
+    assert final < 0.1 * losses[0], (final, losses[::10])
     # batches are trimmed to their longest sequence and keep their lengths
     assert batch["inputs"]["audio"].shape[1] == int(batch["lengths"]["audio"].max())
 
@@ -101,6 +104,10 @@ def test_config_and_data_errors(tiny, tmp_path):
         TrainConfig(model="bert")
     with pytest.raises(ValueError, match="batch_size must be a positive int"):
         TrainConfig(batch_size=0)
+    with pytest.raises(ValueError, match="Unknown lr_schedule 'step'; valid options are: plateau"):
+        TrainConfig(lr_schedule="step")
+    with pytest.raises(ValueError, match="warmup_steps must be an int >= 0"):
+        TrainConfig(warmup_steps=-5)
     with pytest.raises(TypeError, match="dataset must be a MultimodalDataset"):
         fit({"train": 1}, _config())
     with pytest.raises(FileNotFoundError, match="does not exist"):
@@ -128,3 +135,28 @@ def test_fit_on_a_mult_pickle_reports_sentiment_metrics(tmp_path):
     m = res.test.metrics
     assert {"acc2_nonzero", "acc2_haszero", "f1_nonzero", "acc7", "mae", "corr"} <= set(m)
     assert res.test.alignment == {}  # no ground truth in these pickles
+
+
+def test_lr_schedules():
+    from mmalign.train.module import lr_factor
+
+    cosine = lr_factor("cosine", 4, 104)
+    assert [cosine(s) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]  # linear warm-up
+    assert cosine(54) == pytest.approx(0.5)  # half-way through the decay
+    assert cosine(104) == pytest.approx(0.0) and cosine(500) == pytest.approx(0.0)
+    assert all(cosine(s) >= cosine(s + 1) for s in range(4, 120))
+    constant = lr_factor("constant", 2, 10)
+    assert [constant(s) for s in (0, 1, 2, 9, 50)] == [0.5, 1.0, 1.0, 1.0, 1.0]
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "constant"])
+def test_fit_steps_the_schedule_per_batch(tiny, tmp_path, schedule):
+    cfg = _config(lr_schedule=schedule, warmup_steps=2, lr=2e-3)
+    res = fit(tiny, cfg, model_options=TINY_MULT, out_dir=tmp_path / schedule)
+    ckpt = torch.load(res.last_checkpoint, map_location="cpu", weights_only=False)
+    (sched,) = ckpt["lr_schedulers"]
+    steps = sched["last_epoch"]  # LambdaLR counts optimizer steps
+    assert steps == res.epochs * -(-len(tiny["train"]) // cfg.batch_size)
+    (group,) = ckpt["optimizer_states"][0]["param_groups"]
+    expected = 2e-3 * (0.0 if schedule == "cosine" else 1.0)  # cosine has decayed to 0
+    assert group["lr"] == pytest.approx(expected, abs=1e-12)

@@ -9,8 +9,8 @@ Each sample is a string of ``n_digits`` distinct digits in three streams that ar
 * **vision** -- handwritten digits (scikit-learn's 8x8 ``load_digits``) at ``vision_fps``
   frames per second: each image appears at its word's onset plus the video's offset plus its
   own lag, stays for its own random duration, then the screen is blank until the next one.
-  Each digit is drawn in its own *ink* (red, green, blue or black: 4 x 64 pixel channels;
-  distinct within a sample). Plus camera noise.
+  Each digit is drawn in its own *ink* (red, green, blue or white, distinct within a sample)
+  on a black screen: a frame is the RGB image, 3 colour planes x 64 pixels. Plus camera noise.
 * **text** -- the digit tokens (one-hot + an emphasis flag) in a shuffled order, with one
   digit emphasized and placed last, like a question ("... which ink was *7* in?").
 
@@ -71,7 +71,10 @@ DIGITS_AV_LABELS = (
     "vision_only",
     "first_digit",
 )
-_N_INKS = 4  # red, green, blue, black: 64 pixel channels each
+# The inks as RGB colours: red, green, blue, white. A frame is 3 colour planes of 64 pixels, so
+# a digit's shape looks the same in every ink up to a per-plane gain (as in a real video).
+_INKS = np.array([[1, 0, 0], [0, 1, 0], [0, 0, 1], [1, 1, 1]], np.float32)
+_N_INKS = len(_INKS)
 _WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 MODALITIES = ("text", "audio", "vision")
 
@@ -207,7 +210,7 @@ class DigitsAVConfig:
     def key(self) -> str:
         """A short hash of every field (the cache key)."""
         blob = json.dumps(dataclasses.asdict(self), sort_keys=True, default=str)
-        return hashlib.sha256(f"digits-av-v7:{blob}".encode()).hexdigest()[:16]
+        return hashlib.sha256(f"digits-av-v8:{blob}".encode()).hexdigest()[:16]
 
 
 def default_cache_dir() -> Path:
@@ -404,10 +407,10 @@ def _make_split(
         stop = np.append(start[1:], 10**9)
         stop = np.minimum(stop, start + np.maximum(1, np.round(shown * fps).astype(np.int64)))
         t_v = max(int(np.ceil((len(y) / sr + offset) * fps)), int(stop[-1]) + 1)
-        frames = noise.normal(0.0, cfg.vision_noise, size=(t_v, 64 * _N_INKS)).astype(np.float32)
+        frames = noise.normal(0.0, cfg.vision_noise, size=(t_v, 3 * 64)).astype(np.float32)
         for j in range(k):
-            channel = slice(64 * ink[j], 64 * (ink[j] + 1))  # the image's ink channel
-            frames[start[j] : stop[j], channel] += images[picks[j]]
+            rgb = np.outer(_INKS[ink[j]], images[picks[j]]).reshape(-1)  # (3 planes x 64 pixels)
+            frames[start[j] : stop[j]] += rgb
             v_seg[i, j] = (start[j], stop[j])
         # ---- text: one-hot digit + emphasis flag
         # the transcript lists the digits in its own order (a permutation unless "spoken")
@@ -527,7 +530,7 @@ def load_digits_av(
     -------
     MultimodalDataset
         A ``classification`` dataset with modalities ``text`` (11), ``audio`` (``n_mfcc``) and
-        ``vision`` (256); audio standardized with the train split's statistics; labels
+        ``vision`` (192: RGB, 3 x 64 pixels); audio standardized with the train split's statistics; labels
         ``config.label``. ``extras`` of each split hold ``labels`` (every label), ``segments``
         (per modality, (N, n_digits, 2) [start, end) frames of each digit), ``digits``,
         ``marks`` and ``speaker``.
@@ -536,7 +539,7 @@ def load_digits_av(
     --------
     >>> ds = load_digits_av(n_train=8, n_valid=4, n_test=4, cache=False)  # doctest: +SKIP
     >>> ds.input_dims
-    {'text': 11, 'audio': 13, 'vision': 64}
+    {'text': 11, 'audio': 13, 'vision': 192}
     """
     config = resolve_config(config, DigitsAVConfig, overrides, "digits-av")
     raw = None

@@ -78,6 +78,12 @@ class MultiStreamModel(nn.Module):
                 for m in config.modalities
             }
         )
+        # [CLS]-like summary tokens, one per stream (pooling="cls")
+        self.summary = None
+        if getattr(config, "pooling", "mean") == "cls":
+            self.summary = nn.ParameterDict(
+                {m: nn.Parameter(torch.randn(d) * 0.02) for m in config.modalities}
+            )
         n_mod = len(config.input_dims)
         self.head = nn.Sequential(
             nn.Linear(n_mod * d, d),
@@ -115,8 +121,13 @@ class MultiStreamModel(nn.Module):
         if return_attention:
             attentions = {(t, s): [] for t in mods for s in mods}
         h = {}
+        lead = 0 if self.summary is None else 1  # summary tokens lead every stream
+        if lead:
+            masks = {m: torch.cat([masks[m][:, :1] | True, masks[m]], dim=1) for m in mods}
         for m, x in zip(mods, xs):
             z = self.embed(m, x)
+            if lead:
+                z = torch.cat([self.summary[m].to(z.dtype).expand(len(z), 1, -1), z], dim=1)
             pad = key_padding_mask(masks[m])
             for layer in self.self_layers[m]:
                 z, w = layer(z, mask=pad, need_weights=return_attention)
@@ -125,7 +136,12 @@ class MultiStreamModel(nn.Module):
             h[m] = z
         for i in range(len(self.cross_blocks)):
             h = self.cross_block(i, h, masks, attentions, return_attention)
-        pooled = torch.cat([masked_mean(h[m], masks[m]) for m in mods], dim=-1)  # (B, M d)
+        if lead:
+            pooled = torch.cat([h[m][:, 0] for m in mods], dim=-1)  # (B, M d)
+            # the maps describe the inputs only: drop the summary tokens' rows and columns
+            attentions = {k: [w[..., 1:, 1:] for w in ws] for k, ws in attentions.items()}
+        else:
+            pooled = torch.cat([masked_mean(h[m], masks[m]) for m in mods], dim=-1)  # (B, M d)
         return ModelOutput(
             predictions=self.head(pooled),
             pooled=pooled,

@@ -309,8 +309,40 @@ def _check_width(cfg: Any) -> None:
         )
 
 
+POOLINGS = ("cls", "mean")
+
+
 @dataclass
-class CoAttentionConfig(ModelConfig):
+class _StreamsConfig(ModelConfig):
+    """Fields and checks shared by the two-stream models (co-attention and LXMERT)."""
+
+    d_model: int = 64
+    n_heads: int = 4
+    n_self_layers: IntOrMap = 1
+    ff_mult: int = 4
+    dropout: float = 0.1
+    attn_dropout: float = 0.1
+    pooling: str = "cls"
+
+    def _validate_streams(self) -> None:
+        _check_width(self)
+        _check_per_modality(
+            self.n_self_layers,
+            "n_self_layers",
+            self.modalities + ["default"],
+            lambda v, n: _check_positive_int(v, n, minimum=0),
+        )
+        _check_positive_int(self.ff_mult, "ff_mult")
+        _check_rate(self.dropout, "dropout")
+        _check_rate(self.attn_dropout, "attn_dropout")
+        if self.pooling not in POOLINGS:
+            raise ValueError(
+                f"Unknown pooling {self.pooling!r}; valid options are: {', '.join(POOLINGS)}."
+            )
+
+
+@dataclass
+class CoAttentionConfig(_StreamsConfig):
     """Two-stream co-attention as in ViLBERT (Lu et al., NeurIPS 2019).
 
     Each modality is projected to ``d_model`` (plus sinusoidal positions), runs
@@ -319,7 +351,6 @@ class CoAttentionConfig(ModelConfig):
     keys/values are the concatenation of all other streams, with their joint padding mask;
     with two modalities this is exactly ViLBERT's co-attention), then its own FFN; a
     self-attention layer per stream follows each block (ViLBERT interleaves co-TRM and TRM).
-    Pooled: the masked means of the streams, concatenated.
 
     Parameters
     ----------
@@ -331,41 +362,30 @@ class CoAttentionConfig(ModelConfig):
     n_coattn_layers : int, default 2
     ff_mult : int, default 4
     dropout, attn_dropout : float, default 0.1
+    pooling : {"cls", "mean"}, default "cls"
+        ``"cls"``: every stream starts with a learned summary token (ViLBERT's [CLS] and
+        [IMG]) and the pooled vector is their final states, concatenated (ViLBERT multiplies
+        the two); ``"mean"``: the masked means of the streams, concatenated. Attention maps
+        never include the summary tokens.
     """
 
     model_name: ClassVar[str] = "coattention"
 
-    d_model: int = 64
-    n_heads: int = 4
-    n_self_layers: IntOrMap = 1
     n_coattn_layers: int = 2
-    ff_mult: int = 4
-    dropout: float = 0.1
-    attn_dropout: float = 0.1
 
     def _validate(self) -> None:
-        _check_width(self)
-        _check_per_modality(
-            self.n_self_layers,
-            "n_self_layers",
-            self.modalities + ["default"],
-            lambda v, n: _check_positive_int(v, n, minimum=0),
-        )
+        self._validate_streams()
         _check_positive_int(self.n_coattn_layers, "n_coattn_layers")
-        _check_positive_int(self.ff_mult, "ff_mult")
-        _check_rate(self.dropout, "dropout")
-        _check_rate(self.attn_dropout, "attn_dropout")
 
 
 @dataclass
-class LXMERTConfig(ModelConfig):
+class LXMERTConfig(_StreamsConfig):
     """LXMERT-style encoder (Tan & Bansal, EMNLP 2019).
 
     Per-modality self-attention encoders (``n_self_layers`` each; LXMERT uses 9 for language
     and 5 for objects), then ``n_cross_layers`` cross-modality layers; in each, per stream:
     cross-attention to the other streams (concatenated, as in :class:`CoAttentionConfig`),
-    then self-attention, then FFN (each post-LN with a residual). Pooled: masked means of the
-    streams, concatenated.
+    then self-attention, then FFN (each post-LN with a residual).
 
     Parameters
     ----------
@@ -375,30 +395,21 @@ class LXMERTConfig(ModelConfig):
     n_cross_layers : int, default 2
     ff_mult : int, default 4
     dropout, attn_dropout : float, default 0.1
+    pooling : {"cls", "mean"}, default "cls"
+        ``"cls"``: every stream starts with a learned summary token and the pooled vector is
+        their final states, concatenated (LXMERT pools the language stream's [CLS]);
+        ``"mean"``: the masked means of the streams, concatenated. Attention maps never
+        include the summary tokens.
     """
 
     model_name: ClassVar[str] = "lxmert"
 
-    d_model: int = 64
-    n_heads: int = 4
     n_self_layers: IntOrMap = 2
     n_cross_layers: int = 2
-    ff_mult: int = 4
-    dropout: float = 0.1
-    attn_dropout: float = 0.1
 
     def _validate(self) -> None:
-        _check_width(self)
-        _check_per_modality(
-            self.n_self_layers,
-            "n_self_layers",
-            self.modalities + ["default"],
-            lambda v, n: _check_positive_int(v, n, minimum=0),
-        )
+        self._validate_streams()
         _check_positive_int(self.n_cross_layers, "n_cross_layers")
-        _check_positive_int(self.ff_mult, "ff_mult")
-        _check_rate(self.dropout, "dropout")
-        _check_rate(self.attn_dropout, "attn_dropout")
 
 
 @dataclass

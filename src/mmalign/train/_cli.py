@@ -119,7 +119,7 @@ def split_overrides(pairs: list[str], model: str) -> tuple[dict, dict, dict]:
 
 def _train(args: argparse.Namespace) -> int:
     from mmalign.data import load_dataset
-    from mmalign.train.presets import model_preset
+    from mmalign.train.presets import model_preset, train_preset
     from mmalign.train.trainer import TrainConfig, fit
 
     train_opts, model_opts, data_opts = split_overrides(args.overrides, args.model)
@@ -135,8 +135,9 @@ def _train(args: argparse.Namespace) -> int:
             train_opts[key] = v
     if args.quiet:
         train_opts["progress_bar"] = False
-    config = TrainConfig(model=args.model, **{k: v for k, v in train_opts.items() if k != "model"})
     dataset = load_dataset(args.data, **data_opts)
+    train_opts = {**train_preset(dataset.name), **train_opts}
+    config = TrainConfig(model=args.model, **{k: v for k, v in train_opts.items() if k != "model"})
     options = {**model_preset(config.model, dataset.name), **model_opts}
     result = fit(
         dataset, config, model_options=options, out_dir=args.out, resume=not args.no_resume

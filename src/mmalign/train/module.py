@@ -7,6 +7,8 @@ checkpoint alone rebuilds the model (:meth:`MultimodalModule.load_from_checkpoin
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from typing import Any
 
 import lightning as L
@@ -17,8 +19,16 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from mmalign.data._types import MultimodalDataset, MultimodalSplit
+from mmalign.train.trainer import LR_SCHEDULES
 
-__all__ = ["MultimodalModule", "MultimodalDataModule", "collate", "task_loss", "decode"]
+__all__ = [
+    "MultimodalModule",
+    "MultimodalDataModule",
+    "collate",
+    "task_loss",
+    "decode",
+    "lr_factor",
+]
 
 
 class _SplitDataset(Dataset):
@@ -167,6 +177,10 @@ class MultimodalModule(L.LightningModule):
         AdamW weight decay (0 = Adam, as MulT).
     lr_patience : int, default 10
         ReduceLROnPlateau patience (factor 0.1) on the validation loss, as MulT (there 20).
+    lr_schedule : {"plateau", "cosine", "constant"}, default "plateau"
+        See :class:`mmalign.train.TrainConfig`.
+    warmup_steps : int, default 0
+        Linear warm-up steps (``"cosine"`` and ``"constant"``).
     """
 
     def __init__(
@@ -179,6 +193,8 @@ class MultimodalModule(L.LightningModule):
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         lr_patience: int = 10,
+        lr_schedule: str = "plateau",
+        warmup_steps: int = 0,
     ) -> None:
         super().__init__()
         from mmalign._utils import check_option
@@ -186,6 +202,7 @@ class MultimodalModule(L.LightningModule):
         from mmalign.implicit import build_model
 
         check_option(task, "task", TASKS)
+        check_option(lr_schedule, "lr_schedule", LR_SCHEDULES)
         self.save_hyperparameters()
         self.model = build_model(
             model_name, dict(input_dims), int(n_outputs), **(model_options or {})
@@ -225,7 +242,31 @@ class MultimodalModule(L.LightningModule):
             opt = torch.optim.AdamW(self.parameters(), lr=hp.lr, weight_decay=hp.weight_decay)
         else:
             opt = torch.optim.Adam(self.parameters(), lr=hp.lr)
-        sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
-            opt, mode="min", factor=0.1, patience=hp.lr_patience
+        schedule = hp.get("lr_schedule", "plateau")
+        if schedule == "plateau":
+            sched = torch.optim.lr_scheduler.ReduceLROnPlateau(
+                opt, mode="min", factor=0.1, patience=hp.lr_patience
+            )
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "monitor": "val_loss"}}
+        factor = lr_factor(
+            schedule,
+            int(hp.get("warmup_steps", 0)),
+            max(1, int(self.trainer.estimated_stepping_batches)),
         )
-        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "monitor": "val_loss"}}
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+def lr_factor(schedule: str, warmup_steps: int, total_steps: int) -> Callable[[int], float]:
+    """The multiplier of the base rate at optimizer step ``s``: linear warm-up over
+    ``warmup_steps``, then constant or a cosine decay reaching 0 at ``total_steps``."""
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        if schedule == "constant":
+            return 1.0
+        done = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, done)))
+
+    return factor

@@ -22,6 +22,8 @@ import numpy as np
 
 from mmalign.data._types import MultimodalDataset
 
+LR_SCHEDULES = ("plateau", "cosine", "constant")
+
 __all__ = [
     "TrainConfig",
     "TrainResult",
@@ -51,6 +53,13 @@ class TrainConfig:
         Default 30.
     patience : int
         Early stopping: epochs without a better validation score (default 8).
+    lr_schedule : {"plateau", "cosine", "constant"}
+        ``"plateau"`` (default, MulT's): divide the rate by 10 when the validation loss has not
+        improved for ``lr_patience`` epochs. ``"cosine"``: linear warm-up over ``warmup_steps``
+        steps, then cosine decay to 0 at the last step of ``max_epochs``. ``"constant"``: warm-up,
+        then constant.
+    warmup_steps : int
+        Linear warm-up steps for ``"cosine"`` and ``"constant"`` (default 0).
     lr_patience : int
         ReduceLROnPlateau patience on the validation loss (default 10).
     grad_clip : float
@@ -84,6 +93,8 @@ class TrainConfig:
     batch_size: int = 32
     max_epochs: int = 30
     patience: int = 8
+    lr_schedule: str = "plateau"
+    warmup_steps: int = 0
     lr_patience: int = 10
     grad_clip: float = 0.8
     seed: int = 0
@@ -106,6 +117,11 @@ class TrainConfig:
 
         check_option(self.model, "model", MODEL_NAMES)
         check_option(self.alignment_layers, "alignment_layers", ["last", "all"])
+        check_option(self.lr_schedule, "lr_schedule", LR_SCHEDULES)
+        if not isinstance(self.warmup_steps, int) or isinstance(self.warmup_steps, bool) or (
+            self.warmup_steps < 0
+        ):
+            raise ValueError(f"warmup_steps must be an int >= 0, got {self.warmup_steps!r}.")
         for name in ("batch_size", "max_epochs", "num_nodes"):
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
@@ -166,6 +182,9 @@ class TrainResult:
     resumed : bool
         Whether training continued from ``last.ckpt``.
     out_dir : Path
+    history : list of dict
+        Per epoch of this run: ``epoch``, ``train_loss``, ``val_loss``, ``val_score``, ``lr``
+        (at the epoch's end) and ``seconds`` (also in ``metrics.json``).
     """
 
     best_checkpoint: Path
@@ -176,6 +195,7 @@ class TrainResult:
     epochs: int
     resumed: bool
     out_dir: Path
+    history: list[dict[str, float]] = field(default_factory=list)
 
 
 def _precision(config: TrainConfig) -> str:
@@ -249,6 +269,8 @@ def fit(
         lr=config.lr,
         weight_decay=config.weight_decay,
         lr_patience=config.lr_patience,
+        lr_schedule=config.lr_schedule,
+        warmup_steps=config.warmup_steps,
     )
     data = MultimodalDataModule(
         dataset, batch_size=config.batch_size, num_workers=config.num_workers, seed=config.seed
@@ -266,7 +288,7 @@ def fit(
     last_cb = ModelCheckpoint(
         dirpath=ckpt_dir, filename="last", monitor=None, enable_version_counter=False
     )
-    speed = _Throughput()
+    speed = _Throughput(echo=not config.progress_bar)
     cbs = [
         best_cb,
         last_cb,
@@ -303,6 +325,7 @@ def fit(
         epochs=int(trainer.current_epoch),
         resumed=resumed,
         out_dir=out,
+        history=speed.history,
     )
     if trainer.global_rank != 0:
         return result
@@ -335,6 +358,7 @@ def fit(
             "n_parameters": n_params,
             "train_samples_per_s": speed.samples_per_s,
             "epochs": result.epochs,
+            "history": speed.history,
             "best_checkpoint": str(best),
             "resumed": resumed,
         },
@@ -345,9 +369,11 @@ def fit(
 
 
 class _Throughput:
-    """Lightning callback: training samples per second over the batches of this run."""
+    """Lightning callback: training samples per second over the batches of this run, and a
+    per-epoch history (train loss, validation loss and score, learning rate, seconds), printed
+    a line per epoch when ``echo`` is set (runs without a progress bar)."""
 
-    def __new__(cls, *args, **kwargs):
+    def __new__(cls, echo: bool = False):
         from lightning.pytorch.callbacks import Callback
 
         class _Impl(Callback):
@@ -355,6 +381,14 @@ class _Throughput:
                 self.samples = 0
                 self.seconds = 0.0
                 self._t = 0.0
+                self._loss_sum = 0.0
+                self._n = 0
+                self._epoch_t = 0.0
+                self.history: list[dict[str, float]] = []
+
+            def on_train_epoch_start(self, trainer, pl_module) -> None:
+                self._loss_sum, self._n = 0.0, 0
+                self._epoch_t = time.perf_counter()
 
             def on_train_batch_start(self, trainer, pl_module, batch, batch_idx) -> None:
                 self._t = time.perf_counter()
@@ -362,6 +396,29 @@ class _Throughput:
             def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
                 self.seconds += time.perf_counter() - self._t
                 self.samples += len(batch["labels"])
+                loss = outputs["loss"] if isinstance(outputs, dict) else outputs
+                if loss is not None:
+                    self._loss_sum += float(loss.detach())
+                    self._n += 1
+
+            def on_train_epoch_end(self, trainer, pl_module) -> None:
+                m = trainer.callback_metrics
+                row = {
+                    "epoch": int(trainer.current_epoch) + 1,
+                    "train_loss": self._loss_sum / max(1, self._n),
+                    "val_loss": float(m["val_loss"]) if "val_loss" in m else float("nan"),
+                    "val_score": float(m["val_score"]) if "val_score" in m else float("nan"),
+                    "lr": float(trainer.optimizers[0].param_groups[0]["lr"]),
+                    "seconds": time.perf_counter() - self._epoch_t,
+                }
+                self.history.append(row)
+                if echo and trainer.global_rank == 0:
+                    print(
+                        f"epoch {row['epoch']:3d}  train loss {row['train_loss']:.4f}  "
+                        f"val loss {row['val_loss']:.4f}  val score {row['val_score']:.4f}  "
+                        f"lr {row['lr']:.2e}  {row['seconds']:.1f} s",
+                        flush=True,
+                    )
 
             @property
             def samples_per_s(self) -> float:
