@@ -128,6 +128,8 @@ def test_config_errors():
         DigitsAVConfig(label="x")
     with pytest.raises(ValueError, match="n_digits must be an int from 2 to 10"):
         DigitsAVConfig(n_digits=11)
+    with pytest.raises(ValueError, match="Unknown image_split 'writer'; valid options are"):
+        DigitsAVConfig(image_split="writer")
     with pytest.raises(ValueError, match=r"Unknown digits-av option\(s\) \['n_samples'\]"):
         load_digits_av(n_samples=3, cache=False)
     with pytest.raises(FileNotFoundError, match="fsdd_root"):
@@ -156,3 +158,20 @@ def test_export_to_mult_pickle(tiny, tmp_path):
         np.testing.assert_array_equal(back["test"].features[m], tiny["test"].features[m])
         np.testing.assert_array_equal(back["test"].lengths[m], tiny["test"].lengths[m])
     np.testing.assert_array_equal(back["train"].labels, tiny["train"].labels)
+
+
+@pytest.mark.parametrize("how", ["random", "block"])
+def test_image_pools_are_disjoint_and_cover_every_digit(how):
+    from mmalign.data.digits_av import _digit_images
+
+    pools = {s: _digit_images(s, how) for s in ("train", "valid", "test")}
+    assert sum(len(x) for x, _ in pools.values()) == 1797
+    seen = {s: {x.tobytes() for x in xs} for s, (xs, _) in pools.items()}
+    assert not seen["train"] & seen["valid"] and not seen["train"] & seen["test"]
+    assert not seen["valid"] & seen["test"]
+    for _, digits in pools.values():
+        assert set(digits.tolist()) == set(range(10))
+    if how == "block":  # scikit-learn's file order
+        from sklearn.datasets import load_digits
+
+        np.testing.assert_array_equal(pools["train"][1], load_digits().target[:1078])

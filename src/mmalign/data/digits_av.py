@@ -142,6 +142,13 @@ class DigitsAVConfig:
         the emphasized digit moved to the end, like a question (default), a random permutation,
         or the spoken order. Shuffled, the text-to-audio / video alignment is a permutation,
         which no monotone aligner can recover.
+    image_split : {"random", "block"}
+        How the 1,797 handwritten images are divided 60/20/20 into disjoint train / valid /
+        test pools: after a fixed shuffle (default: the pools are alike, so validation
+        predicts test), or in index blocks (scikit-learn's file is ordered roughly by writer,
+        so the test pool holds harder, unseen hands: a logistic regression trained on the
+        train pool scores 95 % on the valid block but 89 % on the test block; 97 % / 98 % with
+        the shuffled pools).
     fsdd_root : str or None
         Folder of FSDD ``{digit}_{speaker}_{index}.wav`` recordings; None synthesizes speech.
     seed : int
@@ -164,6 +171,7 @@ class DigitsAVConfig:
     unstressed_gain: float = 0.3
     vision_noise: float = 0.05
     text_order: str = "query-last"
+    image_split: str = "random"
     fsdd_root: str | None = None
     seed: int = 0
 
@@ -181,6 +189,10 @@ class DigitsAVConfig:
             raise ValueError(
                 f"Unknown text_order {self.text_order!r}; valid options are: query-last, "
                 "shuffled, spoken."
+            )
+        if self.image_split not in ("random", "block"):
+            raise ValueError(
+                f"Unknown image_split {self.image_split!r}; valid options are: random, block."
             )
         if self.label not in DIGITS_AV_LABELS:
             raise ValueError(
@@ -318,20 +330,25 @@ class _MFCC:
         return dct(mel_db, type=2, axis=1, norm="ortho")[:, : self.n_mfcc].astype(np.float32)
 
 
-def _digit_images(split: str) -> tuple[np.ndarray, np.ndarray]:
-    """The 8x8 images of scikit-learn's digits as (n, 64) in [0, 1], split 60/20/20 by index."""
+def _digit_images(split: str, how: str = "random") -> tuple[np.ndarray, np.ndarray]:
+    """The 8x8 images of scikit-learn's digits as (n, 64) in [0, 1], split 60/20/20 into
+    disjoint pools: after a fixed shuffle (``"random"``) or by index (``"block"``)."""
     from sklearn.datasets import load_digits
 
     d = load_digits()
     x = (d.data / 16.0).astype(np.float32)
+    target = d.target
     n = len(x)
+    if how == "random":  # one fixed permutation, independent of the config's seed
+        order = np.random.default_rng(20190601).permutation(n)
+        x, target = x[order], target[order]
     bounds = {
         "train": (0, int(0.6 * n)),
         "valid": (int(0.6 * n), int(0.8 * n)),
         "test": (int(0.8 * n), n),
     }
     lo, hi = bounds[split]
-    return x[lo:hi], d.target[lo:hi]
+    return x[lo:hi], target[lo:hi]
 
 
 # -------------------------------------------------------------------------- generation
@@ -342,7 +359,7 @@ def _make_split(
 ) -> dict[str, np.ndarray]:
     seeds = np.random.SeedSequence([cfg.seed, _SPLITS.index(split)]).spawn(n)
     speakers = speech.speakers(split)
-    images, image_digit = _digit_images(split)
+    images, image_digit = _digit_images(split, cfg.image_split)
     by_digit = [np.flatnonzero(image_digit == d) for d in range(10)]
     sr, k = speech.sr, cfg.n_digits
     hop = sr // cfg.audio_fps
