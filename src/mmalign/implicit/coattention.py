@@ -21,8 +21,9 @@ class CoAttentionTransformer(PretrainedMixin, MultiStreamModel):
     A co-attention block (ViLBERT's Co-TRM followed by a TRM) does, for every stream ``m`` at
     once: ``m`` queries the other streams (keys/values = their concatenation; with two
     modalities: the other stream) with residual + LayerNorm, then ``m``'s own FFN with
-    residual + LayerNorm; then one self-attention layer per stream. Pooled: the masked means of
-    the streams, concatenated (B, M d_model); head: MLP.
+    residual + LayerNorm; then one self-attention layer per stream. Pooled (B, M d_model): the
+    final states of the streams' summary tokens (``pooling="cls"``, default; ViLBERT's [CLS]
+    and [IMG]) or their masked means (``"mean"``), concatenated; head: MLP.
 
     Parameters
     ----------

@@ -20,8 +20,9 @@ class LXMERT(PretrainedMixin, MultiStreamModel):
 
     Each cross-modality layer, per stream ``m`` (all streams from the same inputs): cross
     attention to the other streams (their concatenation) + residual + LayerNorm; then
-    self-attention + residual + LayerNorm; then FFN + residual + LayerNorm. Pooled: masked
-    means of the streams, concatenated (B, M d_model); head: MLP.
+    self-attention + residual + LayerNorm; then FFN + residual + LayerNorm. Pooled (B, M d_model): the final
+    states of the streams' summary tokens (``pooling="cls"``, default) or their masked means
+    (``"mean"``), concatenated; head: MLP.
 
     Parameters
     ----------
