@@ -26,7 +26,7 @@ def main() -> None:
         default="audio+vision,text+audio",
         help="MulT runs without one of the two streams the label needs (models take >= 2)",
     )
-    ap.add_argument("--epochs", type=int, default=25)
+    ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--label", default="text_vision")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument(

@@ -52,21 +52,19 @@ def dtw_two_voices(ctx: DemoContext) -> Section:
     import matplotlib.pyplot as plt
     import numpy as np
 
-    from mmalign.data.digits_av import _MFCC, _WORDS
     from mmalign.explicit import dtw_path
+    from mmalign.speech.evalsets import DIGIT_WORDS
+    from mmalign.speech.features import mfcc_features
     from mmalign.speech.tts import synthesize
 
     digits = [4, 7, 1, 9, 3]
-    text = " ".join(_WORDS[d] for d in digits)
+    text = " ".join(DIGIT_WORDS[d] for d in digits)
     voices = [("en", 160, 40), ("en-us+f3", 250, 70)]
     feats, words = [], []
     for voice, rate, pitch in voices:
         syn = synthesize(text, voice=voice, rate=rate, pitch=pitch, sample_rate=16000)
-        mfcc = _MFCC(syn.sample_rate, syn.sample_rate // 100, 13)(
-            np.asarray(syn.samples, np.float32)
-        )
-        mfcc = (mfcc - mfcc.mean(0)) / (mfcc.std(0) + 1e-6)  # per-utterance normalisation
-        feats.append(mfcc)
+        # 13 MFCC at 100 frames/s, normalised per utterance
+        feats.append(mfcc_features(syn.samples, syn.sample_rate, deltas=False))
         words.append([(w, s, e) for w, s, e in syn.words])
     t0 = time.perf_counter()
     al = dtw_path(feats[0], feats[1], metric="euclidean")
