@@ -36,6 +36,11 @@ def test_fit_writes_checkpoint_metrics_and_plots(tiny, tmp_path):
         assert 0.0 <= v["peak_accuracy"] <= 1.0 and v["n_scored"] > 0
     assert (tmp_path / "run" / "alignment" / "text_from_vision.png").is_file()
     assert result.train_samples_per_s > 0
+    # one history row per epoch, also in metrics.json
+    assert [r["epoch"] for r in result.history] == [1] and doc["history"] == result.history
+    row = result.history[0]
+    assert row["train_loss"] > 0 and row["val_loss"] > 0 and 0 <= row["val_score"] <= 1
+    assert row["lr"] == pytest.approx(1e-3) and row["seconds"] > 0
     # evaluate() reproduces the test scores of the best checkpoint
     again = evaluate(result.best_checkpoint, tiny, split="test")
     assert again.metrics["accuracy"] == pytest.approx(doc["metrics"]["accuracy"])
@@ -150,7 +155,7 @@ def test_lr_schedules():
 
 
 @pytest.mark.parametrize("schedule", ["cosine", "constant"])
-def test_fit_steps_the_schedule_per_batch(tiny, tmp_path, schedule):
+def test_fit_steps_the_schedule_per_batch(tiny, tmp_path, schedule, capsys):
     cfg = _config(lr_schedule=schedule, warmup_steps=2, lr=2e-3)
     res = fit(tiny, cfg, model_options=TINY_MULT, out_dir=tmp_path / schedule)
     ckpt = torch.load(res.last_checkpoint, map_location="cpu", weights_only=False)
@@ -160,3 +165,6 @@ def test_fit_steps_the_schedule_per_batch(tiny, tmp_path, schedule):
     (group,) = ckpt["optimizer_states"][0]["param_groups"]
     expected = 2e-3 * (0.0 if schedule == "cosine" else 1.0)  # cosine has decayed to 0
     assert group["lr"] == pytest.approx(expected, abs=1e-12)
+    assert res.history[-1]["lr"] == pytest.approx(expected, abs=1e-12)
+    # without a progress bar, each epoch prints one line
+    assert "epoch   1  train loss" in capsys.readouterr().out
