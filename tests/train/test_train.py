@@ -168,3 +168,41 @@ def test_fit_steps_the_schedule_per_batch(tiny, tmp_path, schedule, capsys):
     assert res.history[-1]["lr"] == pytest.approx(expected, abs=1e-12)
     # without a progress bar, each epoch prints one line
     assert "epoch   1  train loss" in capsys.readouterr().out
+
+
+DDP_SCRIPT = """
+import sys
+from mmalign.data import load_digits_av
+from mmalign.train import TrainConfig, fit
+
+if __name__ == "__main__":
+    out, cache = sys.argv[1], sys.argv[2]
+    ds = load_digits_av(n_train=32, n_valid=8, n_test=8, n_digits=2, cache_dir=cache)
+    cfg = TrainConfig(max_epochs=2, batch_size=8, accelerator="cpu", devices="2", strategy="ddp",
+                      progress_bar=False, n_plots=0, threads=1)
+    res = fit(ds, cfg, model_options=dict(d_model=8, n_heads=2, n_layers=1, n_mem_layers=1),
+              out_dir=out)
+    if res.test is not None:  # rank 0 only
+        print("rank0 epochs", res.epochs, "accuracy", res.test.metrics["accuracy"])
+"""
+
+
+def test_ddp_on_two_cpu_processes(tmp_path):
+    """strategy="ddp" with devices=2 trains in two processes (gloo) and rank 0 evaluates."""
+    import subprocess
+    import sys
+
+    script = tmp_path / "ddp_run.py"
+    script.write_text(DDP_SCRIPT)
+    proc = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "run"), str(tmp_path / "cache")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("rank0 epochs 2") == 1, proc.stdout
+    doc = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert doc["train_config"]["strategy"] == "ddp" and len(doc["history"]) == 2
+    assert (tmp_path / "run" / "checkpoints" / "best.ckpt").is_file()

@@ -118,8 +118,10 @@ class TrainConfig:
         check_option(self.model, "model", MODEL_NAMES)
         check_option(self.alignment_layers, "alignment_layers", ["last", "all"])
         check_option(self.lr_schedule, "lr_schedule", LR_SCHEDULES)
-        if not isinstance(self.warmup_steps, int) or isinstance(self.warmup_steps, bool) or (
-            self.warmup_steps < 0
+        if (
+            not isinstance(self.warmup_steps, int)
+            or isinstance(self.warmup_steps, bool)
+            or (self.warmup_steps < 0)
         ):
             raise ValueError(f"warmup_steps must be an int >= 0, got {self.warmup_steps!r}.")
         for name in ("batch_size", "max_epochs", "num_nodes"):
