@@ -263,7 +263,18 @@ class MulTConfig(ModelConfig):
 
 
 @dataclass
-class EarlyFusionConfig(ModelConfig):
+class _PostLNConfig(ModelConfig):
+    """Fields shared by the BERT-style (post-LN) models: early fusion, co-attention, LXMERT."""
+
+    d_model: int = 64
+    n_heads: int = 4
+    ff_mult: int = 4
+    dropout: float = 0.1
+    attn_dropout: float = 0.1
+
+
+@dataclass
+class EarlyFusionConfig(_PostLNConfig):
     """Single-stream early fusion as in VisualBERT (Li et al., 2019).
 
     Each modality is projected to ``d_model``, gets a learned modality-type embedding and a
@@ -285,19 +296,11 @@ class EarlyFusionConfig(ModelConfig):
 
     model_name: ClassVar[str] = "early-fusion"
 
-    d_model: int = 64
-    n_heads: int = 4
     n_layers: int = 4
-    ff_mult: int = 4
-    dropout: float = 0.1
-    attn_dropout: float = 0.1
 
     def _validate(self) -> None:
-        _check_width(self)
+        _check_transformer(self)
         _check_positive_int(self.n_layers, "n_layers")
-        _check_positive_int(self.ff_mult, "ff_mult")
-        _check_rate(self.dropout, "dropout")
-        _check_rate(self.attn_dropout, "attn_dropout")
 
 
 def _check_width(cfg: Any) -> None:
@@ -309,32 +312,32 @@ def _check_width(cfg: Any) -> None:
         )
 
 
+def _check_transformer(cfg: Any) -> None:
+    """Width, FFN multiplier and dropouts of the BERT-style (post-LN) models."""
+    _check_width(cfg)
+    _check_positive_int(cfg.ff_mult, "ff_mult")
+    _check_rate(cfg.dropout, "dropout")
+    _check_rate(cfg.attn_dropout, "attn_dropout")
+
+
 POOLINGS = ("cls", "mean")
 
 
 @dataclass
-class _StreamsConfig(ModelConfig):
+class _StreamsConfig(_PostLNConfig):
     """Fields and checks shared by the two-stream models (co-attention and LXMERT)."""
 
-    d_model: int = 64
-    n_heads: int = 4
     n_self_layers: IntOrMap = 1
-    ff_mult: int = 4
-    dropout: float = 0.1
-    attn_dropout: float = 0.1
     pooling: str = "cls"
 
     def _validate_streams(self) -> None:
-        _check_width(self)
+        _check_transformer(self)
         _check_per_modality(
             self.n_self_layers,
             "n_self_layers",
             self.modalities + ["default"],
             lambda v, n: _check_positive_int(v, n, minimum=0),
         )
-        _check_positive_int(self.ff_mult, "ff_mult")
-        _check_rate(self.dropout, "dropout")
-        _check_rate(self.attn_dropout, "attn_dropout")
         if self.pooling not in POOLINGS:
             raise ValueError(
                 f"Unknown pooling {self.pooling!r}; valid options are: {', '.join(POOLINGS)}."
