@@ -36,6 +36,14 @@ def main() -> None:
     ap.add_argument(
         "--resume", action="store_true", help="continue each run from its last.ckpt (more epochs)"
     )
+    ap.add_argument(
+        "--set",
+        dest="model_set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="model option for every run on top of the digits-av preset, e.g. norm_first=true",
+    )
     ap.add_argument("--out", default="runs/benchmarks/train")
     args = ap.parse_args()
 
@@ -43,6 +51,7 @@ def main() -> None:
 
     from mmalign.data import load_digits_av
     from mmalign.train import TrainConfig, fit
+    from mmalign.train._cli import _parse_value
     from mmalign.train.presets import model_preset, train_preset
 
     torch.set_num_threads(args.threads)
@@ -53,6 +62,12 @@ def main() -> None:
     out = Path(args.out)
     runs = [(m, tuple(ds.modalities)) for m in args.models.split(",") if m]
     runs += [("mult", tuple(c.split("+"))) for c in args.controls.split(",") if c]
+    extra = {}
+    for pair in args.model_set:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            ap.error(f"--set expects KEY=VALUE, got {pair!r}")
+        extra[key] = _parse_value(value)
     rows = []
     for model, mods in runs:
         data = ds if len(mods) == len(ds.modalities) else ds.select(mods)
@@ -69,7 +84,7 @@ def main() -> None:
         res = fit(
             data,
             cfg,
-            model_options=model_preset(model, "digits-av"),
+            model_options={**model_preset(model, "digits-av"), **extra},
             out_dir=out / "runs" / tag,
             resume=args.resume,
         )

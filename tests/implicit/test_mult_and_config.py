@@ -129,12 +129,42 @@ def test_mult_config_validation(kwargs, match):
 
 @pytest.mark.parametrize("cls", [CoAttentionConfig, LXMERTConfig])
 def test_stream_config_validation(cls):
-    with pytest.raises(ValueError, match="Unknown pooling 'max'; valid options are: cls, mean"):
+    with pytest.raises(
+        ValueError, match="Unknown pooling 'max'; valid options are: cls, mean, last"
+    ):
         cls({"t": 3, "a": 2}, pooling="max")
     with pytest.raises(ValueError, match="n_self_layers"):
         cls({"t": 3, "a": 2}, n_self_layers={"t": -1})
     with pytest.raises(ValueError, match="dropout must be a float"):
         cls({"t": 3, "a": 2}, dropout=1.0)
+    with pytest.raises(ValueError, match="norm_first"):
+        cls({"t": 3, "a": 2}, norm_first="yes")
+
+
+@pytest.mark.parametrize("name", ["coattention", "lxmert"])
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_last_step_pooling_and_pre_ln(name, norm_first):
+    torch.manual_seed(0)
+    dims = {"t": 3, "v": 5}
+    x = {"t": torch.randn(2, 4, 3), "v": torch.randn(2, 7, 5)}
+    lengths = {"t": torch.tensor([4, 2]), "v": torch.tensor([7, 5])}
+    kw = dict(d_model=8, n_heads=2, pooling="last", norm_first=norm_first)
+    model = build_model(name, dims, 2, **kw).eval()
+    out = model(x, lengths)
+    # the pooled vector of sample 1 is its streams' last REAL steps: padding cannot reach it
+    x2 = {m: v.clone() for m, v in x.items()}
+    x2["t"][1, 2:] = 50.0
+    x2["v"][1, 5:] = -50.0
+    torch.testing.assert_close(model(x2, lengths).pooled, out.pooled)
+    # ... and changing a real last step does change it
+    x2["t"][1, 1] += 1.0
+    assert not torch.allclose(model(x2, lengths).pooled[1], out.pooled[1])
+    n_norms = sum(isinstance(m, torch.nn.LayerNorm) for m in model.modules())
+    plain = build_model(name, dims, 2, **{**kw, "norm_first": False})
+    # pre-LN drops the embedding LayerNorms and adds one final LayerNorm per stream
+    assert n_norms == sum(isinstance(m, torch.nn.LayerNorm) for m in plain.modules())
+    out.predictions.sum().backward()
+    assert all(p.grad is not None for p in model.parameters())
 
 
 @pytest.mark.parametrize("name", ["coattention", "lxmert"])

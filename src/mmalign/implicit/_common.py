@@ -265,16 +265,26 @@ class FeedForward(nn.Module):
 class PostLNLayer(nn.Module):
     """BERT-style post-LN block: ``x = LN(x + Drop(Attn(x, kv)))``; ``x = LN(x + Drop(FFN(x)))``.
 
-    With ``ffn=False`` only the attention sub-block is built (LXMERT splits its layers).
+    With ``ffn=False`` only the attention sub-block is built (LXMERT splits its layers). With
+    ``norm_first=True`` the block is pre-LN instead (as MulT and the original Transformer code):
+    ``x = x + Drop(Attn(LN(x), LN(kv)))``; ``x = x + Drop(FFN(LN(x)))``.
     """
 
     def __init__(
-        self, dim: int, n_heads: int, ff_mult: int, dropout: float, attn_dropout: float, ffn=True
+        self,
+        dim: int,
+        n_heads: int,
+        ff_mult: int,
+        dropout: float,
+        attn_dropout: float,
+        ffn=True,
+        norm_first: bool = False,
     ) -> None:
         super().__init__()
         self.attn = MultiheadAttention(dim, n_heads, attn_dropout)
         self.norm1 = nn.LayerNorm(dim)
         self.dropout = dropout
+        self.norm_first = norm_first
         self.ffn = FeedForward(dim, ff_mult, dropout) if ffn else None
         self.norm2 = nn.LayerNorm(dim) if ffn else None
 
@@ -286,6 +296,15 @@ class PostLNLayer(nn.Module):
         mask: Tensor | None = None,
         need_weights: bool = False,
     ) -> tuple[Tensor, Tensor | None]:
+        if self.norm_first:
+            q = self.norm1(x)
+            k = q if kv is None else self.norm1(kv)  # one LayerNorm for both sides, as MulT
+            h, weights = self.attn(q, k, k, mask=mask, need_weights=need_weights)
+            x = x + F.dropout(h, p=self.dropout, training=self.training)
+            if self.ffn is not None:
+                h = self.ffn(self.norm2(x))
+                x = x + F.dropout(h, p=self.dropout, training=self.training)
+            return x, weights
         h, weights = self.attn(x, kv, kv, mask=mask, need_weights=need_weights)
         x = self.norm1(x + F.dropout(h, p=self.dropout, training=self.training))
         if self.ffn is not None:

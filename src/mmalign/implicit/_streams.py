@@ -8,6 +8,8 @@ LXMERT.
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -15,6 +17,7 @@ from torch import Tensor, nn
 from mmalign.implicit._common import (
     PostLNLayer,
     key_padding_mask,
+    last_valid,
     masked_mean,
     prepare_inputs,
     sinusoidal_embedding,
@@ -23,17 +26,24 @@ from mmalign.implicit.outputs import ModelOutput
 
 
 class StreamEmbedding(nn.Module):
-    """Linear(D_m -> d) + sinusoidal positions -> LayerNorm -> dropout, per modality."""
+    """Per modality: ``LayerNorm(Linear(x) + positions)`` (BERT), or with ``norm_first``
+    ``sqrt(d) * Linear(x) + positions`` (MulT / the original Transformer: the pre-LN layers
+    normalise); then dropout. Positions are sinusoidal."""
 
-    def __init__(self, input_dims: dict[str, int], d: int, dropout: float) -> None:
+    def __init__(
+        self, input_dims: dict[str, int], d: int, dropout: float, norm_first: bool = False
+    ) -> None:
         super().__init__()
-        self.d, self.dropout = d, dropout
+        self.d, self.dropout, self.norm_first = d, dropout, norm_first
         self.proj = nn.ModuleDict({m: nn.Linear(k, d) for m, k in input_dims.items()})
-        self.norm = nn.ModuleDict({m: nn.LayerNorm(d) for m in input_dims})
+        self.norm = None if norm_first else nn.ModuleDict({m: nn.LayerNorm(d) for m in input_dims})
 
     def forward(self, m: str, x: Tensor) -> Tensor:
         pos = sinusoidal_embedding(x.shape[1], self.d, offset=0, device=x.device).to(x.dtype)
-        h = self.norm[m](self.proj[m](x) + pos)
+        if self.norm is None:
+            h = math.sqrt(self.d) * self.proj[m](x) + pos
+        else:
+            h = self.norm[m](self.proj[m](x) + pos)
         return F.dropout(h, p=self.dropout, training=self.training)
 
 
@@ -68,7 +78,12 @@ class MultiStreamModel(nn.Module):
 
     def _build_common(self, config) -> None:
         d = config.d_model
-        self.embed = StreamEmbedding(config.input_dims, d, config.dropout)
+        norm_first = bool(getattr(config, "norm_first", False))
+        self.embed = StreamEmbedding(config.input_dims, d, config.dropout, norm_first)
+        # pre-LN stacks end with a LayerNorm per stream (post-LN ones already end normalised)
+        self.final_norm = (
+            nn.ModuleDict({m: nn.LayerNorm(d) for m in config.modalities}) if norm_first else None
+        )
 
         self.self_layers = nn.ModuleDict(
             {
@@ -95,7 +110,13 @@ class MultiStreamModel(nn.Module):
     def _layer(self, ffn: bool = True) -> PostLNLayer:
         cfg = self.config
         return PostLNLayer(
-            cfg.d_model, cfg.n_heads, cfg.ff_mult, cfg.dropout, cfg.attn_dropout, ffn=ffn
+            cfg.d_model,
+            cfg.n_heads,
+            cfg.ff_mult,
+            cfg.dropout,
+            cfg.attn_dropout,
+            ffn=ffn,
+            norm_first=bool(getattr(cfg, "norm_first", False)),
         )
 
     def cross_block(self, i, h, masks, attentions, need_weights):  # pragma: no cover - abstract
@@ -136,10 +157,15 @@ class MultiStreamModel(nn.Module):
             h[m] = z
         for i in range(len(self.cross_blocks)):
             h = self.cross_block(i, h, masks, attentions, return_attention)
+        if self.final_norm is not None:
+            h = {m: self.final_norm[m](z) for m, z in h.items()}
+        pooling = getattr(cfg, "pooling", "mean")
         if lead:
             pooled = torch.cat([h[m][:, 0] for m in mods], dim=-1)  # (B, M d)
             # the maps describe the inputs only: drop the summary tokens' rows and columns
             attentions = {k: [w[..., 1:, 1:] for w in ws] for k, ws in attentions.items()}
+        elif pooling == "last":  # each stream's last real step, as MulT reads its streams
+            pooled = torch.cat([last_valid(h[m], lens_m) for m, lens_m in zip(mods, lens)], dim=-1)
         else:
             pooled = torch.cat([masked_mean(h[m], masks[m]) for m in mods], dim=-1)  # (B, M d)
         return ModelOutput(

@@ -320,7 +320,7 @@ def _check_transformer(cfg: Any) -> None:
     _check_rate(cfg.attn_dropout, "attn_dropout")
 
 
-POOLINGS = ("cls", "mean")
+POOLINGS = ("cls", "mean", "last")
 
 
 @dataclass
@@ -329,6 +329,7 @@ class _StreamsConfig(_PostLNConfig):
 
     n_self_layers: IntOrMap = 1
     pooling: str = "cls"
+    norm_first: bool = False
 
     def _validate_streams(self) -> None:
         _check_transformer(self)
@@ -338,6 +339,7 @@ class _StreamsConfig(_PostLNConfig):
             self.modalities + ["default"],
             lambda v, n: _check_positive_int(v, n, minimum=0),
         )
+        _check_bool(self.norm_first, "norm_first")
         if self.pooling not in POOLINGS:
             raise ValueError(
                 f"Unknown pooling {self.pooling!r}; valid options are: {', '.join(POOLINGS)}."
@@ -368,8 +370,12 @@ class CoAttentionConfig(_StreamsConfig):
     pooling : {"cls", "mean"}, default "cls"
         ``"cls"``: every stream starts with a learned summary token (ViLBERT's [CLS] and
         [IMG]) and the pooled vector is their final states, concatenated (ViLBERT multiplies
-        the two); ``"mean"``: the masked means of the streams, concatenated. Attention maps
-        never include the summary tokens.
+        the two); ``"mean"``: the masked means of the streams, concatenated; ``"last"``: each
+        stream's last real step, concatenated (MulT's readout). Attention maps never include the
+        summary tokens.
+    norm_first : bool, default False
+        Pre-LN layers and ``sqrt(d_model)``-scaled embeddings without LayerNorm (MulT's layout)
+        instead of ViLBERT's post-LN layers and LayerNorm'd embeddings.
     """
 
     model_name: ClassVar[str] = "coattention"
@@ -401,8 +407,12 @@ class LXMERTConfig(_StreamsConfig):
     pooling : {"cls", "mean"}, default "cls"
         ``"cls"``: every stream starts with a learned summary token and the pooled vector is
         their final states, concatenated (LXMERT pools the language stream's [CLS]);
-        ``"mean"``: the masked means of the streams, concatenated. Attention maps never
-        include the summary tokens.
+        ``"mean"``: the masked means of the streams, concatenated; ``"last"``: each stream's
+        last real step, concatenated (MulT's readout). Attention maps never include the summary
+        tokens.
+    norm_first : bool, default False
+        Pre-LN layers and ``sqrt(d_model)``-scaled embeddings without LayerNorm (MulT's layout)
+        instead of LXMERT's post-LN layers and LayerNorm'd embeddings.
     """
 
     model_name: ClassVar[str] = "lxmert"
