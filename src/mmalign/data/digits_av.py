@@ -50,7 +50,7 @@ from pathlib import Path
 
 import numpy as np
 
-from mmalign._utils import resolve_config
+from mmalign._utils import check_option, resolve_config
 from mmalign.data._types import MultimodalDataset, MultimodalSplit
 
 __all__ = [
@@ -190,10 +190,7 @@ class DigitsAVConfig:
                 f"Unknown text_order {self.text_order!r}; valid options are: query-last, "
                 "shuffled, spoken."
             )
-        if self.image_split not in ("random", "block"):
-            raise ValueError(
-                f"Unknown image_split {self.image_split!r}; valid options are: random, block."
-            )
+        check_option(self.image_split, "image_split", ("random", "block"))
         if self.label not in DIGITS_AV_LABELS:
             raise ValueError(
                 f"Unknown label {self.label!r}; valid options are: {', '.join(DIGITS_AV_LABELS)}."
@@ -649,7 +646,6 @@ def true_intervals(split: MultimodalSplit, target: str, source: str) -> list[np.
             "split has no extras['segments']; true_intervals needs a digits-av split "
             "(load it with load_digits_av)."
         )
-    from mmalign._utils import check_option
 
     check_option(target, "target", list(segs))
     check_option(source, "source", list(segs))

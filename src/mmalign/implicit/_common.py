@@ -297,9 +297,8 @@ class PostLNLayer(nn.Module):
         need_weights: bool = False,
     ) -> tuple[Tensor, Tensor | None]:
         if self.norm_first:
-            q = self.norm1(x)
-            k = q if kv is None else self.norm1(kv)  # one LayerNorm for both sides, as MulT
-            h, weights = self.attn(q, k, k, mask=mask, need_weights=need_weights)
+            kv = None if kv is None else self.norm1(kv)  # one LayerNorm for both sides, as MulT
+            h, weights = self.attn(self.norm1(x), kv, kv, mask=mask, need_weights=need_weights)
             x = x + F.dropout(h, p=self.dropout, training=self.training)
             if self.ffn is not None:
                 h = self.ffn(self.norm2(x))

@@ -34,7 +34,7 @@ class StreamEmbedding(nn.Module):
         self, input_dims: dict[str, int], d: int, dropout: float, norm_first: bool = False
     ) -> None:
         super().__init__()
-        self.d, self.dropout, self.norm_first = d, dropout, norm_first
+        self.d, self.dropout = d, dropout
         self.proj = nn.ModuleDict({m: nn.Linear(k, d) for m, k in input_dims.items()})
         self.norm = None if norm_first else nn.ModuleDict({m: nn.LayerNorm(d) for m in input_dims})
 
@@ -78,11 +78,12 @@ class MultiStreamModel(nn.Module):
 
     def _build_common(self, config) -> None:
         d = config.d_model
-        norm_first = bool(getattr(config, "norm_first", False))
-        self.embed = StreamEmbedding(config.input_dims, d, config.dropout, norm_first)
+        self.embed = StreamEmbedding(config.input_dims, d, config.dropout, config.norm_first)
         # pre-LN stacks end with a LayerNorm per stream (post-LN ones already end normalised)
         self.final_norm = (
-            nn.ModuleDict({m: nn.LayerNorm(d) for m in config.modalities}) if norm_first else None
+            nn.ModuleDict({m: nn.LayerNorm(d) for m in config.modalities})
+            if config.norm_first
+            else None
         )
 
         self.self_layers = nn.ModuleDict(
@@ -95,7 +96,7 @@ class MultiStreamModel(nn.Module):
         )
         # [CLS]-like summary tokens, one per stream (pooling="cls")
         self.summary = None
-        if getattr(config, "pooling", "mean") == "cls":
+        if config.pooling == "cls":
             self.summary = nn.ParameterDict(
                 {m: nn.Parameter(torch.randn(d) * 0.02) for m in config.modalities}
             )
@@ -116,7 +117,7 @@ class MultiStreamModel(nn.Module):
             cfg.dropout,
             cfg.attn_dropout,
             ffn=ffn,
-            norm_first=bool(getattr(cfg, "norm_first", False)),
+            norm_first=cfg.norm_first,
         )
 
     def cross_block(self, i, h, masks, attentions, need_weights):  # pragma: no cover - abstract
@@ -144,7 +145,9 @@ class MultiStreamModel(nn.Module):
         h = {}
         lead = 0 if self.summary is None else 1  # summary tokens lead every stream
         if lead:
-            masks = {m: torch.cat([masks[m][:, :1] | True, masks[m]], dim=1) for m in mods}
+            masks = {
+                m: torch.cat([torch.ones_like(masks[m][:, :1]), masks[m]], dim=1) for m in mods
+            }
         for m, x in zip(mods, xs):
             z = self.embed(m, x)
             if lead:
@@ -159,12 +162,11 @@ class MultiStreamModel(nn.Module):
             h = self.cross_block(i, h, masks, attentions, return_attention)
         if self.final_norm is not None:
             h = {m: self.final_norm[m](z) for m, z in h.items()}
-        pooling = getattr(cfg, "pooling", "mean")
         if lead:
             pooled = torch.cat([h[m][:, 0] for m in mods], dim=-1)  # (B, M d)
             # the maps describe the inputs only: drop the summary tokens' rows and columns
             attentions = {k: [w[..., 1:, 1:] for w in ws] for k, ws in attentions.items()}
-        elif pooling == "last":  # each stream's last real step, as MulT reads its streams
+        elif cfg.pooling == "last":  # each stream's last real step, as MulT reads its streams
             pooled = torch.cat([last_valid(h[m], lens_m) for m, lens_m in zip(mods, lens)], dim=-1)
         else:
             pooled = torch.cat([masked_mean(h[m], masks[m]) for m in mods], dim=-1)  # (B, M d)

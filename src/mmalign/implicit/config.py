@@ -12,6 +12,8 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from mmalign._utils import check_option
+
 __all__ = [
     "MODEL_NAMES",
     "CONFIG_CLASSES",
@@ -340,10 +342,7 @@ class _StreamsConfig(_PostLNConfig):
             lambda v, n: _check_positive_int(v, n, minimum=0),
         )
         _check_bool(self.norm_first, "norm_first")
-        if self.pooling not in POOLINGS:
-            raise ValueError(
-                f"Unknown pooling {self.pooling!r}; valid options are: {', '.join(POOLINGS)}."
-            )
+        check_option(self.pooling, "pooling", POOLINGS)
 
 
 @dataclass

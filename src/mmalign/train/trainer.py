@@ -290,7 +290,7 @@ def fit(
     last_cb = ModelCheckpoint(
         dirpath=ckpt_dir, filename="last", monitor=None, enable_version_counter=False
     )
-    speed = _Throughput(echo=not config.progress_bar)
+    speed = _TrainLog(echo=not config.progress_bar)
     cbs = [
         best_cb,
         last_cb,
@@ -370,7 +370,7 @@ def fit(
     return result
 
 
-class _Throughput:
+class _TrainLog:
     """Lightning callback: training samples per second over the batches of this run, and a
     per-epoch history (train loss, validation loss and score, learning rate, seconds), printed
     a line per epoch when ``echo`` is set (runs without a progress bar)."""
