@@ -20,6 +20,7 @@ _EXPORTS: dict[str, str] = {
     "MultimodalSplit": "mmalign.data._types",
     "left_to_right_padding": "mmalign.data._types",
     "UnsafePickleError": "mmalign.data.pickles",
+    "CorruptPickleError": "mmalign.data.pickles",
     "safe_load_pickle": "mmalign.data.pickles",
     "load_mult_pickle": "mmalign.data.pickles",
     "load_mmsa_pickle": "mmalign.data.pickles",

@@ -618,7 +618,10 @@ def _assemble(config: DigitsAVConfig, raw: dict[str, dict[str, np.ndarray]]) -> 
         ids = [f"{s}-{i:05d}" for i in range(n)]
         splits[s] = MultimodalSplit(feats, lens, labels[config.label].astype(np.int64), ids, extras)
     n_out = n_classes(config.label, config.n_digits)
-    return MultimodalDataset(splits, task="classification", n_outputs=n_out, name="digits-av")
+    source = {"data": "digits-av", "options": dataclasses.asdict(config)}
+    return MultimodalDataset(
+        splits, task="classification", n_outputs=n_out, name="digits-av", source=source
+    )
 
 
 def true_intervals(split: MultimodalSplit, target: str, source: str) -> list[np.ndarray]:
