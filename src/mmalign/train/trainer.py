@@ -437,7 +437,7 @@ def run_differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]
     a, b = _flatten(saved), _flatten(current)
     missing = object()
     diffs = []
-    for k in sorted(set(a) | set(b)):
+    for k in list(b) + [k for k in a if k not in b]:  # the record's order: model first
         va, vb = a.get(k, missing), b.get(k, missing)
         if va != vb:
             show = ["(unset)" if v is missing else repr(v) for v in (va, vb)]
@@ -547,6 +547,8 @@ def _quiet_lightning(quiet: bool) -> Iterator[None]:
     levels = [lg.level for lg in loggers]
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
+        # a resumed run writes into its own checkpoint folder: expected, not worth a warning
+        warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
         if quiet:
             for lg in loggers:
                 lg.setLevel(logging.WARNING)
