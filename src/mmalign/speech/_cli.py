@@ -61,7 +61,33 @@ def register(subparsers) -> None:
     e.set_defaults(func=_eval_speech)
 
 
+def _check_align_args(args: argparse.Namespace) -> None:
+    """Fail before any aligning on an output that cannot be written or an input that is missing."""
+    from .io import FORMATS
+
+    out = Path(args.output)
+    if args.corpus:
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"-o {args.output!r} is a file; with --corpus, -o names a folder.")
+        if not Path(args.corpus).is_dir():
+            raise FileNotFoundError(f"--corpus {args.corpus!r} is not a folder; pass a folder.")
+        return
+    if out.is_dir():
+        raise ValueError(f"-o {args.output!r} is a folder; name the output file, e.g. words.json.")
+    if out.suffix.lower() not in FORMATS:
+        raise ValueError(
+            f"-o {args.output!r}: cannot tell the format from the suffix {out.suffix!r}; name "
+            "the output with one of .json, .TextGrid, .srt, .vtt, .csv."
+        )
+    for flag, value in (("AUDIO", args.audio), ("TRANSCRIPT", args.transcript)):
+        if value and not Path(value).is_file():
+            raise FileNotFoundError(f"{flag} {value!r} does not exist (or is not a file).")
+    if args.vocabulary and not Path(args.vocabulary).is_file():
+        raise FileNotFoundError(f"--vocabulary {args.vocabulary!r} does not exist.")
+
+
 def _align_speech(args: argparse.Namespace) -> int:
+    _check_align_args(args)
     if args.corpus:
         if args.audio or args.transcript:
             raise ValueError("give either AUDIO TRANSCRIPT or --corpus DIR, not both.")
