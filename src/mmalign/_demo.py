@@ -83,7 +83,8 @@ def dtw_two_voices(ctx: DemoContext) -> Section:
     from mmalign.explicit import cost_matrix
 
     c = cost_matrix(feats[0], feats[1], metric="euclidean")
-    ax.imshow(c.T, origin="lower", aspect="auto", cmap="magma_r")
+    im = ax.imshow(c.T, origin="lower", aspect="auto", cmap="magma_r")
+    fig.colorbar(im, ax=ax, label="local cost (euclidean, MFCC)", fraction=0.05, pad=0.02)
     ax.plot(path[:, 0], path[:, 1], color="cyan", lw=1.5, label="DTW path")
     for (w, sa, _), (_, sb, _) in zip(words[0], words[1]):
         ax.axvline(sa * 100, color="white", lw=0.6, ls="--")

@@ -34,6 +34,7 @@ _EXPORTS: dict[str, str] = {
     "load_digits_av": "mmalign.data.digits_av",
     "generate_digits_av": "mmalign.data.digits_av",
     "true_intervals": "mmalign.data.digits_av",
+    "text_words": "mmalign.data.digits_av",
     "default_cache_dir": "mmalign.data.digits_av",
     "load_dataset": "mmalign.data._load",
 }

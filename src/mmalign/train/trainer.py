@@ -158,6 +158,8 @@ class EvalResult:
     selected_heads : dict of str to dict
         With ``heads=`` given: ``"target<-source"`` -> ``{"layer", "head", "peak_accuracy",
         "mass"}`` of the chosen map (chosen on another split, e.g. validation, by :func:`fit`).
+    example_ticks : dict of str to list
+        Per example, ``(target labels, source labels)``: the words of a text stream (else None).
     """
 
     metrics: dict[str, float]
@@ -168,6 +170,9 @@ class EvalResult:
     n_parameters: int = 0
     by_head: dict[str, np.ndarray] = field(default_factory=dict)
     selected_heads: dict[str, dict[str, float]] = field(default_factory=dict)
+    example_ticks: dict[str, list[tuple[list[str] | None, list[str] | None]]] = field(
+        default_factory=dict
+    )
 
 
 @dataclass
@@ -700,8 +705,13 @@ def evaluate(
     s = dataset[split]
     model = module.model.to(device).eval()
     has_truth = "segments" in s.extras
+    words: list[list[str]] | None = None
     if has_truth:
-        from mmalign.data.digits_av import true_intervals
+        from mmalign.data.digits_av import text_words, true_intervals
+
+        if "text" in s.features:
+            words = text_words(s)
+    ticks: dict[str, list] = {}
     truth: dict[tuple[str, str], list[np.ndarray]] = {}
     sums: dict[str, list[float]] = {}
     sel_sums: dict[str, list[float]] = {}
@@ -756,6 +766,8 @@ def evaluate(
                         break
                     lt, ls = int(lengths[t][b]), int(lengths[src][b])
                     ex.append((soft[b, :lt, :ls].copy(), ti[b]))
+                    labels = [words[idx[b]] if words and m == "text" else None for m in (t, src)]
+                    ticks.setdefault(key, []).append(tuple(labels))
     pred = np.concatenate(preds)
     metrics = split_metrics(pred, s.labels, hp.task)
     alignment = {
@@ -775,7 +787,9 @@ def evaluate(
         for k, v in sel_sums.items()
         if v[2] > 0
     }
-    return EvalResult(metrics, alignment, pred, examples, split, n_params, grids, selected)
+    return EvalResult(
+        metrics, alignment, pred, examples, split, n_params, grids, selected, ticks
+    )
 
 
 def _jsonable(x: Any) -> Any:
@@ -830,8 +844,17 @@ def plot_attention_examples(result: EvalResult, out_dir: str | os.PathLike) -> l
             continue
         t, s = key.split("<-")
         fig, axes = plt.subplots(1, len(items), figsize=(4.2 * len(items), 3.4), squeeze=False)
-        for ax, (soft, ti) in zip(axes[0], items):
-            plot_alignment(soft, true_intervals=ti, ax=ax, target_label=t, source_label=s)
+        labels = result.example_ticks.get(key) or [(None, None)] * len(items)
+        for ax, (soft, ti), (t_ticks, s_ticks) in zip(axes[0], items, labels):
+            plot_alignment(
+                soft,
+                true_intervals=ti,
+                ax=ax,
+                target_label=f"{t} ({'word' if t_ticks else 'frame'})",
+                source_label=f"{s} ({'word' if s_ticks else 'frame'})",
+                target_ticks=t_ticks,
+                source_ticks=s_ticks,
+            )
         sel = result.selected_heads.get(key)
         score = sel or result.alignment.get(key, {})
         which = f"layer {sel['layer']} head {sel['head']}" if sel else "heads averaged"
