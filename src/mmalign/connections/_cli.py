@@ -79,7 +79,13 @@ def _load_streams(z, key: str, name: str):
         raise ValueError(
             f"{name} {key!r} is not in the .npz; keys in the file: {', '.join(z.files)}."
         )
-    arr = z[key]
+    try:
+        arr = z[key]
+    except ValueError as exc:  # an object array: refused, loading it could run code
+        raise ValueError(
+            f"{name} {key!r} in the .npz cannot be read without unpickling ({exc}); save the "
+            "streams as numeric arrays."
+        ) from None
     if arr.dtype == object:
         return [np.asarray(a, dtype=float) for a in arr]
     return np.asarray(arr, dtype=float)
@@ -106,8 +112,11 @@ def _run_npz(args: argparse.Namespace) -> int:
             "numpy.savez(file, x=..., y=...)."
         )
     with z:
-        x = _load_streams(z, args.x, "--x")
-        y = _load_streams(z, args.y, "--y")
+        try:
+            x = _load_streams(z, args.x, "--x")
+            y = _load_streams(z, args.y, "--y")
+        except ValueError as exc:
+            raise ValueError(f"--npz {str(path)!r}: {exc}") from None
     rate = args.rate
     if args.y_rate and args.y_rate != rate:
         ys = y if isinstance(y, list) else [y]

@@ -65,8 +65,11 @@ def load_sequence(path: str | Path, name: str):
     if suffix == ".npy":
         try:
             arr = np.load(path, allow_pickle=False)
-        except (ValueError, OSError) as exc:
-            raise ValueError(f"{name} file {path} is not a valid .npy array ({exc}).") from exc
+        except (ValueError, OSError, EOFError) as exc:  # EOFError: an empty or cut file
+            raise ValueError(
+                f"{name} file {path} is not a valid .npy array ({exc}); write it with "
+                "numpy.save (numbers only: object arrays are refused, they could run code)."
+            ) from exc
     else:
         delimiter = "," if suffix == ".csv" else None
         arr = None

@@ -115,7 +115,13 @@ def _align_speech(args: argparse.Namespace) -> int:
 
         if not args.vocabulary:
             raise ValueError("--backend ctc needs --vocabulary FILE (one token per line).")
-        emissions = np.load(args.audio)
+        try:
+            emissions = np.load(args.audio, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
+            raise ValueError(
+                f"AUDIO {args.audio!r} is not a .npy array of CTC log-probabilities ({exc}); "
+                "save the (T, C) array with numpy.save."
+            ) from None
         vocab = Path(args.vocabulary).read_text(encoding="utf-8").split("\n")
         vocab = vocab[:-1] if vocab and vocab[-1] == "" else vocab
         result = align(
@@ -163,9 +169,20 @@ def _eval_speech(args: argparse.Namespace) -> int:
             raise ValueError(f"no files of {hyp} pair by name with files of {ref}.")
     else:
         pairs = [(hyp, ref)]
+    def read(path: Path, **kw):
+        try:
+            return read_alignment(path, **kw)
+        except ValueError as exc:  # a reader's message may not name the file
+            if str(path) in str(exc) or path.name in str(exc):
+                raise
+            raise ValueError(
+                f"{str(path)!r} cannot be read as an alignment ({exc}); pass a file written by "
+                "align-speech or a reference TextGrid / JSON / CSV."
+            ) from None
+
     errs, unmatched = [], 0
     for h, r in pairs:
-        rep = boundary_errors(read_alignment(h), read_alignment(r, tier=args.tier))
+        rep = boundary_errors(read(h), read(r, tier=args.tier))
         errs.append(rep.errors)
         unmatched += rep.n_unmatched
     e = np.concatenate(errs)
