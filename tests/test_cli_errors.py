@@ -266,11 +266,11 @@ def test_bad_input_is_one_line_exit_2_and_touches_nothing(
     "argv",
     [
         ["train", "--data", "evil.pkl", "--out", "new"],
-        ["evaluate", "text.ckpt"],
+        ["evaluate", "evil.ckpt"],
         ["align-speech", "tone.wav", "words.txt", "-o", "out.docx"],
         ["dtw", "x.npy"],
     ],
-    ids=["malicious-pickle", "not-a-checkpoint", "output-format", "usage"],
+    ids=["malicious-pickle", "malicious-checkpoint", "output-format", "usage"],
 )
 def test_real_command_prints_one_line(argv, work):
     env = {**os.environ, "MMALIGN_CACHE": str(work / ".cache")}

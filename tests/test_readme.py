@@ -85,6 +85,7 @@ class _Workspace:
             runner.run(test, out=report.write, clear_globs=False)
         finally:
             os.chdir(cwd)
+            self.globs.update(test.globs)  # DocTest runs in a copy; later blocks need its names
         assert runner.failures == 0, report.getvalue()
 
     def _console(self, text: str) -> None:

@@ -242,8 +242,8 @@ def _train(args: argparse.Namespace) -> int:
     dataset = load_dataset(args.data, **data_opts)
     result = fit(dataset, config, model_options=options, out_dir=args.out, resume=args.resume)
     _print_result(result.test, header=f"{config.model} on {dataset.name}")
-    print(f"best checkpoint: {result.best_checkpoint}")
-    print(f"metrics and plots written to {result.out_dir}")
+    print(f"best checkpoint: {_shown(result.best_checkpoint)}")
+    print(f"metrics and plots written to {_shown(result.out_dir)}")
     return 0
 
 
@@ -314,8 +314,17 @@ def _evaluate(args: argparse.Namespace) -> int:
     if result.examples:
         plot_attention_examples(result, out / "alignment")
     _print_result(result, header=f"{args.checkpoint} on {dataset.name}/{args.split}")
-    print(f"metrics and plots written to {out}")
+    print(f"metrics and plots written to {_shown(out)}")
     return 0
+
+
+def _shown(path: str | Path) -> str:
+    """``path`` relative to the working folder when it is inside it (as the user typed it)."""
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(p)
 
 
 def _evaluation_data(

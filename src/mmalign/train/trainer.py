@@ -453,6 +453,8 @@ def run_differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """Load a checkpoint written by :func:`fit` (tensors and plain values only: nothing in the
     file can run code). Raises FileNotFoundError / ValueError naming the file and the fix."""
+    import warnings
+
     import torch
 
     p = Path(path)
@@ -463,7 +465,9 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
             "`mmalign train` wrote into its --out folder."
         )
     try:
-        ckpt = torch.load(p, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch's notes on foreign pickles: the error says it
+            warnings.simplefilter("ignore")
+            ckpt = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001 - torch raises a dozen kinds for a foreign file
         first = (str(exc).strip().splitlines() or [""])[0][:100]
         reason = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
