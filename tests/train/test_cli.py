@@ -17,7 +17,7 @@ DATA = [
 ]
 
 
-def test_train_and_evaluate_commands(tmp_path, monkeypatch, capsys):
+def test_train_and_evaluate_commands(tmp_path, monkeypatch, capfd):
     monkeypatch.setenv("MMALIGN_CACHE", str(tmp_path / "cache"))
     out = tmp_path / "run"
     args = ["train", "--model", "mult", "--out", str(out), "--quiet", "--set", "max_epochs=1"]
@@ -25,12 +25,41 @@ def test_train_and_evaluate_commands(tmp_path, monkeypatch, capsys):
     assert main(args) == 0
     doc = json.loads((out / "metrics.json").read_text())
     assert doc["model_options"]["d_model"] == 8 and doc["train_config"]["max_epochs"] == 1
-    assert "accuracy" in capsys.readouterr().out
+    stdout, stderr = capfd.readouterr()
+    assert "accuracy" in stdout
+    # one line per epoch with the time elapsed and left; no Lightning tips or warnings
+    assert "epoch   1/1  train loss" in stdout and "elapsed 0:" in stdout and "left ~" in stdout
+    assert "Tip" not in stdout + stderr and "LeafSpec" not in stderr, stderr
+    assert "GPU available" not in stdout + stderr
     ckpt = out / "checkpoints" / "best.ckpt"
-    assert main(["evaluate", str(ckpt), "--out", str(tmp_path / "ev"), *DATA]) == 0
+    # the checkpoint's own data (the 8 test samples trained for), not digits-av's defaults
+    assert main(["evaluate", str(ckpt), "--out", str(tmp_path / "ev")]) == 0
+    stdout = capfd.readouterr().out
+    assert "data: digits-av with the options it was trained on" in stdout
     ev = json.loads((tmp_path / "ev" / "metrics.json").read_text())
+    assert ev["metrics"]["n"] == 8 == doc["metrics"]["n"]
     assert ev["metrics"]["accuracy"] == pytest.approx(doc["metrics"]["accuracy"])
+    assert ev["data"]["options"]["n_test"] == 8
     assert (tmp_path / "ev" / "alignment" / "text_from_vision.png").is_file()
+    # one data option changed on purpose, said so
+    more = ["evaluate", str(ckpt), "--out", str(tmp_path / "ev2"), "--set", "data.n_test=12"]
+    assert main(more) == 0
+    assert "except data.n_test=12 (trained with 8)" in capfd.readouterr().out
+    assert json.loads((tmp_path / "ev2" / "metrics.json").read_text())["metrics"]["n"] == 12
+    # training again with the same options continues the run (more epochs) and says so
+    again = args[:]
+    again[again.index("max_epochs=1")] = "max_epochs=2"
+    assert main(again) == 0
+    assert "resuming the run in" in capfd.readouterr().out
+    assert [r["epoch"] for r in json.loads((out / "metrics.json").read_text())["history"]] == [1, 2]
+
+
+def test_evaluate_help_offers_only_what_evaluate_takes(capsys):
+    assert main(["evaluate", "--help"]) == 0
+    text = capsys.readouterr().out
+    assert "data.KEY=VALUE" in text and "data.n_test" in text
+    for train_only in ("d_model", "lr_schedule", "max_epochs", "model.KEY"):
+        assert train_only not in text, train_only
 
 
 def test_unknown_set_key_is_an_error(capsys):
