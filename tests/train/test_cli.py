@@ -1,4 +1,5 @@
 import json
+import os
 
 import pytest
 
@@ -32,6 +33,11 @@ def test_train_and_evaluate_commands(tmp_path, monkeypatch, capfd):
     assert "Tip" not in stdout + stderr and "LeafSpec" not in stderr, stderr
     assert "GPU available" not in stdout + stderr
     ckpt = out / "checkpoints" / "best.ckpt"
+    # every file follows the umask, as any other tool's would (not mkstemp's 0600)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    for f in (out / "metrics.json", ckpt, out / "alignment" / "text_from_vision.png"):
+        assert f.stat().st_mode & 0o777 == 0o666 & ~mask, f
     # the checkpoint's own data (the 8 test samples trained for), not digits-av's defaults
     assert main(["evaluate", str(ckpt), "--out", str(tmp_path / "ev")]) == 0
     stdout = capfd.readouterr().out

@@ -453,10 +453,6 @@ def run_differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]
 def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     """Load a checkpoint written by :func:`fit` (tensors and plain values only: nothing in the
     file can run code). Raises FileNotFoundError / ValueError naming the file and the fix."""
-    import warnings
-
-    import torch
-
     p = Path(path)
     if not p.is_file():
         what = "is a folder" if p.is_dir() else "does not exist"
@@ -464,6 +460,9 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
             f"checkpoint {str(p)!r} {what}; pass the checkpoints/best.ckpt (or last.ckpt) that "
             "`mmalign train` wrote into its --out folder."
         )
+    import warnings
+
+    import torch  # after the cheap checks: importing torch takes seconds
     try:
         with warnings.catch_warnings():  # torch's notes on foreign pickles: the error says it
             warnings.simplefilter("ignore")
