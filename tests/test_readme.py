@@ -76,9 +76,7 @@ class _Workspace:
     def _doctest(self, name: str, text: str) -> None:
         test = doctest.DocTestParser().get_doctest(text, self.globs, name, str(README), 0)
         report = io.StringIO()
-        runner = doctest.DocTestRunner(
-            optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
-        )
+        runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
         cwd = os.getcwd()
         os.chdir(self.root)
         try:

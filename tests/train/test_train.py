@@ -55,7 +55,7 @@ def test_training_is_seeded(tiny, tmp_path):
         torch.testing.assert_close(sa[k], sb[k])
 
 
-def test_resume_continues_from_last_checkpoint(tiny, tmp_path):
+def test_resume_continues_from_last_checkpoint(tiny, tmp_path, capsys):
     out = tmp_path / "run"
     first = fit(tiny, _config(max_epochs=1), model_options=TINY_MULT, out_dir=out)
     assert not first.resumed and first.epochs == 1
@@ -68,6 +68,10 @@ def test_resume_continues_from_last_checkpoint(tiny, tmp_path):
     assert [r["epoch"] for r in second.history] == [1, 2]
     doc = json.loads((out / "metrics.json").read_text())
     assert [r["epoch"] for r in doc["history"]] == [1, 2] and doc["resumed"] is True
+    assert "resuming the run in" in capsys.readouterr().out
+    # the same command once more: nothing left to train, and it says how to train longer
+    third = fit(tiny, _config(max_epochs=2), model_options=TINY_MULT, out_dir=out)
+    assert third.epochs == 2 and "already trained its 2 epochs" in capsys.readouterr().out
 
 
 def test_fit_refuses_to_mix_another_run_into_out_dir(tiny, tmp_path, capsys):

@@ -169,6 +169,13 @@ def _eval_speech(args: argparse.Namespace) -> int:
             raise ValueError(f"no files of {hyp} pair by name with files of {ref}.")
     else:
         pairs = [(hyp, ref)]
+        for name, path in (("HYP", hyp), ("REF", ref)):
+            if path.is_file() and path.suffix.lower() not in FORMATS:
+                raise ValueError(
+                    f"{name} {str(path)!r}: cannot tell the format from the suffix "
+                    f"{path.suffix!r}; use a .json, .TextGrid, .csv, .srt or .vtt file."
+                )
+
     def read(path: Path, **kw):
         try:
             return read_alignment(path, **kw)

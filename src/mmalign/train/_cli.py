@@ -338,8 +338,10 @@ def _evaluation_data(
             "the checkpoint does not record its training data (an older mmalign); pass --data "
             "(digits-av with the same --set data.KEY=VALUE options as in training, or the pickle)."
         )
-    if spec is None or spec == source or (
-        source and spec != "digits-av" and Path(spec).resolve() == Path(source)
+    if (
+        spec is None
+        or spec == source
+        or (source and spec != "digits-av" and Path(spec).resolve() == Path(source))
     ):
         spec = source
         if spec != "digits-av":

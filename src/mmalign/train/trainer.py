@@ -274,7 +274,7 @@ def fit(
     out = Path(out_dir)
     ckpt_dir = out / "checkpoints"
     record = run_record(dataset, config, model_options)
-    resumed = _resume_decision(out, record, resume)
+    resumed = _resume_decision(out, record, resume, max_epochs=config.max_epochs)
     if config.threads:
         torch.set_num_threads(config.threads)
     L.seed_everything(config.seed, workers=True, verbose=False)
@@ -463,6 +463,7 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
     import warnings
 
     import torch  # after the cheap checks: importing torch takes seconds
+
     try:
         with warnings.catch_warnings():  # torch's notes on foreign pickles: the error says it
             warnings.simplefilter("ignore")
@@ -484,7 +485,11 @@ def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
 
 
 def _resume_decision(
-    out: Path, record: dict[str, Any], resume: bool | None, announce: bool = True
+    out: Path,
+    record: dict[str, Any],
+    resume: bool | None,
+    announce: bool = True,
+    max_epochs: int | None = None,
 ) -> bool:
     """Whether :func:`fit` continues the run in ``out`` (see its ``resume``); raises ValueError
     before any work when it must not. Only the top-level entries of ``record`` are compared (the
@@ -522,10 +527,17 @@ def _resume_decision(
             "another --out, or pass --no-resume (resume=False) to replace it."
         )
     how = "as asked" if saved is None else "same model, data and options"
-    if announce:
+    done = int(ckpt.get("epoch", 0)) + 1
+    if announce and max_epochs is not None and done >= max_epochs:
         print(
-            f"resuming the run in {out} after epoch {int(ckpt.get('epoch', 0)) + 1} ({how}; "
-            "--no-resume starts afresh)",
+            f"the run in {out} has already trained its {done} epochs ({how}): nothing left to "
+            f"train, its best checkpoint is scored again; --set max_epochs={done + 10} trains "
+            "it longer, --no-resume starts afresh",
+            flush=True,
+        )
+    elif announce:
+        print(
+            f"resuming the run in {out} after epoch {done} ({how}; --no-resume starts afresh)",
             flush=True,
         )
     return True
@@ -556,7 +568,9 @@ def _quiet_lightning(quiet: bool) -> Iterator[None]:
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
         # a resumed run writes into its own checkpoint folder: expected, not worth a warning
-        warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+        warnings.filterwarnings(
+            "ignore", message=r"Checkpoint directory .* exists and is not empty"
+        )
         if quiet:
             for lg in loggers:
                 lg.setLevel(logging.WARNING)
@@ -692,9 +706,7 @@ def evaluate(
         raise TypeError(f"dataset must be a MultimodalDataset, got {type(dataset).__name__}.")
     ckpt = read_checkpoint(checkpoint)
     if split not in dataset.splits:
-        raise ValueError(
-            f"Unknown split {split!r}; this dataset has: {', '.join(dataset.splits)}."
-        )
+        raise ValueError(f"Unknown split {split!r}; this dataset has: {', '.join(dataset.splits)}.")
     saved = ckpt["hyper_parameters"]
     if dict(saved["input_dims"]) != dataset.input_dims or saved["task"] != dataset.task:
         raise ValueError(
@@ -790,9 +802,7 @@ def evaluate(
         for k, v in sel_sums.items()
         if v[2] > 0
     }
-    return EvalResult(
-        metrics, alignment, pred, examples, split, n_params, grids, selected, ticks
-    )
+    return EvalResult(metrics, alignment, pred, examples, split, n_params, grids, selected, ticks)
 
 
 def _jsonable(x: Any) -> Any:
