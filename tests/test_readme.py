@@ -87,8 +87,8 @@ class _Workspace:
         assert runner.failures == 0, report.getvalue()
 
     def _console(self, text: str) -> None:
-        for line in text.splitlines():
-            if not line.startswith("$ ") or line.startswith("$ make "):
+        for line, expected in _commands(text):
+            if line.startswith("$ make "):
                 continue
             argv = shlex.split(line[2:])
             assert argv[0] == "mmalign", f"README console lines run mmalign, got {line!r}"
@@ -103,6 +103,38 @@ class _Workspace:
             assert proc.returncode == 0, f"{line}\n{proc.stdout}\n{proc.stderr}"
             for written in re.findall(r"^wrote (\S+)$", proc.stdout, re.M):
                 assert (self.root / written).exists(), f"{line}: says it wrote {written}"
+            shown = "".join(" ".join(ln.split()) + "\n" for ln in proc.stdout.splitlines())
+            assert re.fullmatch(_output_pattern(expected), shown), (
+                f"{line}: the README shows\n" + "\n".join(expected) + f"\nbut it printed\n{shown}"
+            )
+
+
+_NUMBER = re.compile(r"[-+]?\d+(?:\.\d+)?(?:e[-+]?\d+)?")
+
+
+def _commands(text: str) -> list[tuple[str, list[str]]]:
+    """(``$ command`` line, the output lines the README shows under it)."""
+    out: list[tuple[str, list[str]]] = []
+    for line in text.splitlines():
+        if line.startswith("$ "):
+            out.append((line, []))
+        elif out:
+            out[-1][1].append(line)
+    return out
+
+
+def _output_pattern(expected: list[str]) -> str:
+    """A regex for the printed output: the README's lines in order, ``...`` for any lines in
+    between, numbers free (timings and scores vary across machines), runs of blanks as one; the
+    README may stop before the output does (an excerpt)."""
+    parts = []
+    for ln in expected:
+        if ln.strip() == "...":
+            parts.append(r"(?:[^\n]*\n)*?")
+            continue
+        pieces = _NUMBER.split(" ".join(ln.split()))
+        parts.append(r"[-+0-9.e]+".join(re.escape(p) for p in pieces) + r"\n")
+    return "".join(parts) + r"(?:[^\n]*\n)*"
 
 
 @pytest.fixture(scope="module")
@@ -133,3 +165,10 @@ def test_readme_example_runs(block, workspace):
             except Exception:  # noqa: BLE001 - judged by its own test
                 pass
     workspace.run(block_id, lang, text)
+
+
+def test_output_check_can_fail():
+    pat = _output_pattern(["cost 0.2254", "...", "wrote path.json"])
+    assert re.fullmatch(pat, "cost 0.31\nshape 2x3\nwrote path.json\n")
+    assert not re.fullmatch(pat, "cost 0.31\nshape 2x3\n")  # a line the README promises
+    assert not re.fullmatch(pat, "price 0.31\nwrote path.json\n")  # other wording
