@@ -215,6 +215,8 @@ CASES = [
         ["train", "--out", "run", "--set", "data.n_train=20"] + TINY_MODEL,
         ["another run", "n_train: 16 -> 20"],
     ),
+    ("train-precision", ["train", "--precision", "bogus", "--out", "new"], ["'bogus'", "Fix"]),
+    ("train-strategy", ["train", "--strategy", "nonsense", "--out", "new"], ["nonsense"]),
     ("train-nothing-to-resume", ["train", "--out", "new", "--resume"], ["nothing to resume"]),
     # evaluate
     ("evaluate-missing", ["evaluate", "nothere.ckpt"], ["nothere.ckpt", "does not exist"]),
@@ -336,6 +338,19 @@ def test_real_command_prints_one_line(argv, work):
     assert proc.returncode == 2
     assert len(proc.stderr.splitlines()) == 1 and "Traceback" not in proc.stderr, proc.stderr
     assert proc.stdout == ""
+
+
+def test_gpu_asked_for_on_a_cpu_machine(work, monkeypatch, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    monkeypatch.chdir(work)
+    before = _snapshot(work)
+    assert main(["train", "--accelerator", "gpu", "--out", "new"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--accelerator cpu" in err, err
+    assert _snapshot(work) == before
 
 
 def test_a_bug_is_one_line_too_unless_asked(monkeypatch, capsys):

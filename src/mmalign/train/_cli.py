@@ -213,7 +213,7 @@ def _train(args: argparse.Namespace) -> int:
 
     from mmalign.data import load_dataset
     from mmalign.train.presets import model_preset, train_preset
-    from mmalign.train.trainer import TrainConfig, fit
+    from mmalign.train.trainer import TrainConfig, check_trainer_options, fit
 
     # everything that can be checked without the data is checked before loading them
     train_opts, model_opts, data_opts = split_overrides(args.overrides, args.model)
@@ -238,9 +238,12 @@ def _train(args: argparse.Namespace) -> int:
     options = {**model_preset(config.model, name), **model_opts}
     _check_model_options(config.model, options, data_opts)
     _check_resume_early(args, config, options, data_opts)
+    check_trainer_options(config)
 
     dataset = load_dataset(args.data, **data_opts)
     result = fit(dataset, config, model_options=options, out_dir=args.out, resume=args.resume)
+    if result.test is None:  # another process of a multi-process (DDP) run: rank 0 reports
+        return 0
     _print_result(result.test, header=f"{config.model} on {dataset.name}")
     print(f"best checkpoint: {_shown(result.best_checkpoint)}")
     print(f"metrics and plots written to {_shown(result.out_dir)}")

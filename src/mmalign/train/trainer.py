@@ -34,6 +34,7 @@ __all__ = [
     "evaluate",
     "read_checkpoint",
     "run_record",
+    "check_trainer_options",
     "write_metrics",
     "plot_attention_examples",
 ]
@@ -207,6 +208,34 @@ class TrainResult:
     resumed: bool
     out_dir: Path
     history: list[dict[str, float]] = field(default_factory=list)
+
+
+def check_trainer_options(config: TrainConfig) -> None:
+    """Raise ValueError when Lightning rejects ``config``'s accelerator, devices, nodes,
+    strategy or precision (e.g. ``accelerator="gpu"`` without a GPU), before any data are
+    loaded or processes started; nothing runs."""
+    import lightning as L
+
+    try:
+        with _quiet_lightning(True):
+            L.Trainer(
+                accelerator=config.accelerator,
+                devices=_devices(config.devices),
+                num_nodes=config.num_nodes,
+                strategy=config.strategy,
+                precision=_precision(config),
+                logger=False,
+                enable_checkpointing=False,
+                enable_progress_bar=False,
+                enable_model_summary=False,
+            )
+    except Exception as exc:  # noqa: BLE001 - Lightning's MisconfigurationException and others
+        raise ValueError(
+            f"Lightning rejects accelerator={config.accelerator!r}, devices={config.devices!r}, "
+            f"num_nodes={config.num_nodes}, strategy={config.strategy!r}, precision="
+            f"{config.precision!r}: {' '.join(str(exc).split())} Fix --accelerator / --devices / "
+            "--strategy / --precision (on a CPU-only machine: --accelerator cpu)."
+        ) from None
 
 
 def _precision(config: TrainConfig) -> str:
