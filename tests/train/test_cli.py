@@ -80,3 +80,38 @@ def test_unknown_set_key_is_an_error(capsys):
     assert model == {"kernel_sizes": 3} and data == {"rate_range": (150, 200)}
     assert main(["train", "--set", "depth=3"]) == 2
     assert "Unknown --set key" in capsys.readouterr().err
+
+
+def test_evaluate_finds_the_pickle_it_was_trained_on(tmp_path, monkeypatch, capsys):
+    import pickle
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    obj = {
+        split: {
+            **{
+                m: rng.normal(size=(n, t, d)).astype(np.float32)
+                for m, t, d in (("text", 5, 4), ("audio", 7, 3), ("vision", 6, 2))
+            },
+            "labels": rng.uniform(-3, 3, (n, 1, 1)).astype(np.float32),
+        }
+        for split, n in (("train", 12), ("valid", 6), ("test", 6))
+    }
+    data = tmp_path / "mosi_data.pkl"
+    data.write_bytes(pickle.dumps(obj))
+    monkeypatch.chdir(tmp_path)
+    args = ["train", "--data", str(data), "--out", "run", "--quiet", "--set", "max_epochs=1"]
+    assert main(args + ["--set", "d_model=8", "--set", "n_heads=2", "--set", "n_layers=1"]) == 0
+    capsys.readouterr()
+    assert main(["evaluate", "run/checkpoints/best.ckpt", "--out", "ev"]) == 0
+    assert f"data: {data.resolve()}, as in training" in capsys.readouterr().out
+    assert json.loads((tmp_path / "ev" / "metrics.json").read_text())["metrics"]["n"] == 6
+    data.rename(tmp_path / "moved.pkl")
+    assert main(["evaluate", "run/checkpoints/best.ckpt", "--out", "ev2"]) == 2
+    err = capsys.readouterr().err
+    assert "no longer exists; pass --data FILE" in err and not (tmp_path / "ev2").exists()
+    assert (
+        main(["evaluate", "run/checkpoints/best.ckpt", "--data", "moved.pkl", "--out", "ev2"]) == 0
+    )
+    assert "data: moved.pkl (the checkpoint was trained on" in capsys.readouterr().out

@@ -15,8 +15,10 @@ schedule is --set lr=1e-3 --set lr_schedule=plateau.
 
 A run already in --out is continued when it is the same run (model, model options, data and
 training options; max_epochs and patience may grow) and refused otherwise; --no-resume replaces
-it, --resume insists on continuing it. A quick run (about a minute on 2 CPU cores):
-  mmalign train --set data.n_train=300 --set max_epochs=5 --out runs/quick
+it, --resume insists on continuing it. A run of about a minute on 2 CPU cores (too short to
+learn the label; drop the data.* options and use max_epochs=30 for the full recipe):
+  mmalign train --set data.n_train=300 --set data.n_valid=100 --set data.n_test=100 \
+    --set max_epochs=5 --out runs/quick
 """
 
 _EVAL_EPILOG = """\
