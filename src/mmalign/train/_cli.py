@@ -17,7 +17,7 @@ A run already in --out is continued when it is the same run (model, model option
 training options; max_epochs and patience may grow) and refused otherwise; --no-resume replaces
 it, --resume insists on continuing it. A run of about a minute on 2 CPU cores (too short to
 learn the label; drop the data.* options and use max_epochs=30 for the full recipe):
-  mmalign train --set data.n_train=300 --set data.n_valid=100 --set data.n_test=100 \
+  mmalign train --set data.n_train=300 --set data.n_valid=100 --set data.n_test=100 \\
     --set max_epochs=5 --out runs/quick
 """
 
