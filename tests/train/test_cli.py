@@ -47,6 +47,14 @@ def test_train_and_evaluate_commands(tmp_path, monkeypatch, capfd):
     assert ev["metrics"]["accuracy"] == pytest.approx(doc["metrics"]["accuracy"])
     assert ev["data"]["options"]["n_test"] == 8
     assert (tmp_path / "ev" / "alignment" / "text_from_vision.png").is_file()
+    # without --out: RUN/evaluation; a checkpoint copied elsewhere: evaluation/ beside it
+    assert main(["evaluate", str(ckpt)]) == 0 and (out / "evaluation" / "metrics.json").is_file()
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "mine.ckpt").write_bytes(ckpt.read_bytes())
+    assert main(["evaluate", str(tmp_path / "elsewhere" / "mine.ckpt")]) == 0
+    assert (tmp_path / "elsewhere" / "evaluation" / "metrics.json").is_file()
+    assert not (tmp_path / "evaluation").exists()
+    capfd.readouterr()
     # one data option changed on purpose, said so
     more = ["evaluate", str(ckpt), "--out", str(tmp_path / "ev2"), "--set", "data.n_test=12"]
     assert main(more) == 0

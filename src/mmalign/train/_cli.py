@@ -97,7 +97,12 @@ def register(subparsers: Any) -> None:
     e.add_argument(
         "--split", default="test", choices=_SPLITS, help="train, valid or test (default test)"
     )
-    e.add_argument("--out", default=None, help="output folder (default: beside the checkpoint)")
+    e.add_argument(
+        "--out",
+        default=None,
+        help="output folder (default: RUN/evaluation for RUN/checkpoints/X.ckpt, else "
+        "evaluation/ beside the checkpoint)",
+    )
     e.add_argument(
         "--set",
         dest="overrides",
@@ -298,8 +303,9 @@ def _evaluate(args: argparse.Namespace) -> int:
                 f"the model and training options), got {pair!r}."
             )
     _, _, data_opts = split_overrides(args.overrides, "mult")
-    _check_out_dir(args.out)
     ckpt = read_checkpoint(args.checkpoint)
+    out = Path(args.out) if args.out else _default_eval_dir(Path(args.checkpoint))
+    _check_out_dir(str(out), "--out" if args.out else "the default --out")
     trained = (ckpt.get(_RUN_KEY) or {}).get("data") or {}
     spec, opts, note = _evaluation_data(args.data, data_opts, trained)
     _check_data_spec(spec, opts if spec == "digits-av" else data_opts)
@@ -308,9 +314,6 @@ def _evaluate(args: argparse.Namespace) -> int:
     if trained.get("modalities"):
         dataset = dataset.select(trained["modalities"])
     result = evaluate(args.checkpoint, dataset, split=args.split)
-    out = (
-        Path(args.out) if args.out else Path(args.checkpoint).resolve().parent.parent / "evaluation"
-    )
     write_metrics(
         out / "metrics.json",
         result,
@@ -321,6 +324,13 @@ def _evaluate(args: argparse.Namespace) -> int:
     _print_result(result, header=f"{args.checkpoint} on {dataset.name}/{args.split}")
     print(f"metrics and plots written to {_shown(out)}")
     return 0
+
+
+def _default_eval_dir(checkpoint: Path) -> Path:
+    """RUN/evaluation for RUN/checkpoints/X.ckpt; else an ``evaluation`` folder beside X.ckpt
+    (never above the folder the checkpoint is in)."""
+    folder = checkpoint.resolve().parent
+    return (folder.parent if folder.name == "checkpoints" else folder) / "evaluation"
 
 
 def _shown(path: str | Path) -> str:
