@@ -97,6 +97,21 @@ def test_fit_refuses_to_mix_another_run_into_out_dir(tiny, tmp_path, capsys):
     (tmp_path / "file").write_text("x")
     with pytest.raises(ValueError, match="is a file, not a folder"):
         fit(tiny, _config(), model_options=TINY_MULT, out_dir=tmp_path / "file")
+    # a checkpoint of an older mmalign (no run record): resumed only when asked, and never
+    # into another model
+    import torch
+
+    last = out / "checkpoints" / "last.ckpt"
+    ckpt = torch.load(last, weights_only=True)
+    del ckpt["mmalign_run"]
+    torch.save(ckpt, last)
+    with pytest.raises(ValueError, match="does not record its configuration.*--resume"):
+        fit(tiny, _config(max_epochs=2), model_options=TINY_MULT, out_dir=out)
+    with pytest.raises(ValueError, match="model: 'mult' -> 'mtag'"):
+        fit(tiny, _config(model="mtag"), model_options={"d_model": 8}, out_dir=out, resume=True)
+    assert fit(
+        tiny, _config(max_epochs=2), model_options=TINY_MULT, out_dir=out, resume=True
+    ).resumed
     # resume=False replaces the run: another model trains in the same folder
     res = fit(tiny, _config(model="mtag"), model_options={"d_model": 8}, out_dir=out, resume=False)
     assert not res.resumed and [r["epoch"] for r in res.history] == [1]

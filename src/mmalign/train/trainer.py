@@ -546,7 +546,10 @@ def _resume_decision(
                 "(an older mmalign); pass --resume (resume=True) to continue it anyway, "
                 "--no-resume (resume=False) to replace it, or another --out."
             )
-        diffs: list[str] = []
+        # an older checkpoint still names its model: never load one model's weights into another
+        hp = ckpt["hyper_parameters"]
+        old = _jsonable({"model": hp["model_name"], "model_options": hp.get("model_options") or {}})
+        diffs = run_differences(old, {k: record[k] for k in old if k in record})
     else:
         diffs = run_differences({k: saved.get(k) for k in record}, record)
     if diffs:
