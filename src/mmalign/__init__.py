@@ -14,6 +14,25 @@ train
     Training and evaluation on PyTorch Lightning.
 connections
     Measuring equivalence, correspondence and dependency between modalities.
+
+The subpackages are imported on first access (``mmalign.explicit``), so ``import mmalign`` stays
+cheap: nothing heavy (torch, librosa, numba) loads until something that needs it is used.
 """
 
 __version__ = "0.1.0"
+
+__all__ = ["connections", "data", "explicit", "implicit", "speech", "train"]
+
+
+def __getattr__(name: str):  # noqa: ANN202 - PEP 562
+    if name in __all__:
+        import importlib
+
+        module = importlib.import_module(f"{__name__}.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__():  # noqa: ANN202 - PEP 562
+    return sorted(set(globals()) | set(__all__))

@@ -8,6 +8,7 @@ figures into the report folder. Add a section by appending to :data:`SECTIONS` (
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -82,7 +83,8 @@ def dtw_two_voices(ctx: DemoContext) -> Section:
     from mmalign.explicit import cost_matrix
 
     c = cost_matrix(feats[0], feats[1], metric="euclidean")
-    ax.imshow(c.T, origin="lower", aspect="auto", cmap="magma_r")
+    im = ax.imshow(c.T, origin="lower", aspect="auto", cmap="magma_r")
+    fig.colorbar(im, ax=ax, label="local cost (euclidean, MFCC)", fraction=0.05, pad=0.02)
     ax.plot(path[:, 0], path[:, 1], color="cyan", lw=1.5, label="DTW path")
     for (w, sa, _), (_, sb, _) in zip(words[0], words[1]):
         ax.axvline(sa * 100, color="white", lw=0.6, ls="--")
@@ -130,7 +132,8 @@ def mult_on_digits_av(ctx: DemoContext) -> Section:
         max_epochs=2 if ctx.quick else DEMO_EPOCHS,
         patience=DEMO_EPOCHS,  # the cosine schedule ends the run; the plateau must not
         seed=ctx.seed,
-        progress_bar=not ctx.quick,
+        # a progress bar on a terminal; one line per epoch (time elapsed and left) in a log
+        progress_bar=not ctx.quick and sys.stdout.isatty(),
         n_plots=3,
         **train_preset("digits-av"),
     )
@@ -341,6 +344,8 @@ def register(subparsers: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        raise ValueError(f"--out {args.out!r} is a file, not a folder; pass a folder.")
     path = run_demo(args.out, seed=args.seed, quick=args.quick)
     print(f"report written to {path.parent.resolve()} (open {path.name})")
     return 0

@@ -83,8 +83,10 @@ def test_cli_dtw_bad_options(pair, capsys):
     np.save(d / "z.npy", np.zeros((5, 3)))
     assert main(["dtw", str(d / "x.npy"), str(d / "z.npy")]) == 2
     assert "same number of features" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        main(["dtw", str(d / "x.npy"), str(d / "y.csv"), "--band", "2", "--itakura", "2"])
+    # usage errors: exit 2 and one line (not argparse's usage block)
+    assert main(["dtw", str(d / "x.npy"), str(d / "y.csv"), "--band", "2", "--itakura", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "not allowed with argument" in err, err
 
 
 def test_plot_without_cost_matrix(tmp_path):

@@ -147,3 +147,14 @@ def test_validation_messages():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ot_align(x, y)  # the defaults converge quietly
+
+
+def test_reprs_summarise_instead_of_printing_arrays():
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(60, 4)), rng.normal(size=(50, 4))
+    r = repr(ot_align(x, y, method="sinkhorn"))
+    assert r.startswith("OTAlignment(method='sinkhorn', cost=") and "shape=(60, 50)" in r
+    assert "converged=True" in r and "[" not in r and len(r) < 160
+    r = repr(assign(x, y))
+    assert r.startswith("Assignment(cost=") and "shape=(60, 50), n_pairs=50)" in r
+    assert "[" not in r and len(r) < 100

@@ -91,6 +91,25 @@ def test_plot_alignment_draws_truth(tmp_path):
         plot_alignment(np.zeros((1, 3, 4)))
 
 
+def test_plot_alignment_one_box_per_word_labels_and_colorbar():
+    import matplotlib.pyplot as plt
+
+    # an audio target (60 frames) over a text source (3 words): frames of one word share a box
+    truth = np.repeat(np.array([[0, 1], [1, 2], [2, 3]]), [25, 15, 20], axis=0)
+    soft = np.random.default_rng(0).random((60, 3))
+    fig, ax = plt.subplots()
+    plot_alignment(soft, truth, ax=ax, source_ticks=["two", "eight", "six*"])
+    boxes = [(p.get_x(), p.get_y(), p.get_width(), p.get_height()) for p in ax.patches]
+    assert boxes == [(-0.5, -0.5, 1, 25), (0.5, 24.5, 1, 15), (1.5, 39.5, 1, 20)]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["two", "eight", "six*"]
+    assert len(fig.axes) == 2 and fig.axes[1].get_ylabel() == "attention"  # the colorbar
+    # frame axes get whole-number ticks only
+    assert all(float(t).is_integer() for t in ax.get_yticks())
+    with pytest.raises(ValueError, match="one label per position \\(3\\), got 2"):
+        plot_alignment(soft, ax=ax, source_ticks=["a", "b"])
+    plt.close(fig)
+
+
 def test_readout_from_a_real_model():
     torch.manual_seed(0)
     model = build_model("mult", {"t": 3, "a": 2}, 1, d_model=8, n_heads=2, n_layers=2).eval()

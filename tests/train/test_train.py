@@ -55,7 +55,7 @@ def test_training_is_seeded(tiny, tmp_path):
         torch.testing.assert_close(sa[k], sb[k])
 
 
-def test_resume_continues_from_last_checkpoint(tiny, tmp_path):
+def test_resume_continues_from_last_checkpoint(tiny, tmp_path, capsys):
     out = tmp_path / "run"
     first = fit(tiny, _config(max_epochs=1), model_options=TINY_MULT, out_dir=out)
     assert not first.resumed and first.epochs == 1
@@ -64,6 +64,58 @@ def test_resume_continues_from_last_checkpoint(tiny, tmp_path):
     assert second.resumed and second.epochs == 2
     step2 = torch.load(second.last_checkpoint, weights_only=False)["global_step"]
     assert step2 == 2 * step1  # one more epoch on top of the first, not two from scratch
+    # the history of the first run's epochs survives the resume (metrics.json too)
+    assert [r["epoch"] for r in second.history] == [1, 2]
+    doc = json.loads((out / "metrics.json").read_text())
+    assert [r["epoch"] for r in doc["history"]] == [1, 2] and doc["resumed"] is True
+    assert "resuming the run in" in capsys.readouterr().out
+    # the same command once more: nothing left to train, and it says how to train longer
+    third = fit(tiny, _config(max_epochs=2), model_options=TINY_MULT, out_dir=out)
+    assert third.epochs == 2 and "already trained its 2 epochs" in capsys.readouterr().out
+
+
+def test_fit_refuses_to_mix_another_run_into_out_dir(tiny, tmp_path, capsys):
+    from mmalign.train.trainer import read_checkpoint
+
+    out = tmp_path / "run"
+    fit(tiny, _config(), model_options=TINY_MULT, out_dir=out)
+    before = (out / "checkpoints" / "last.ckpt").read_bytes()
+    # the checkpoint carries the run: model, options and the data to load again
+    run = read_checkpoint(out / "checkpoints" / "last.ckpt")["mmalign_run"]
+    assert run["model"] == "mult" and run["data"]["data"] == "digits-av"
+    assert run["data"]["options"]["n_train"] == 24 and run["data_shape"]["sizes"]["test"] == 8
+    other = tiny.select(["text", "vision"])  # other data
+    with pytest.raises(ValueError, match=r"holds another run \(data.modalities: \(unset\)"):
+        fit(other, _config(max_epochs=2), model_options=TINY_MULT, out_dir=out)
+    with pytest.raises(ValueError, match=r"model: 'mult' -> 'mtag'.*pass --no-resume"):
+        fit(tiny, _config(model="mtag"), model_options={"d_model": 8}, out_dir=out)
+    with pytest.raises(ValueError, match=r"train.lr: 0.001 -> 0.01"):
+        fit(tiny, _config(lr=1e-2), model_options=TINY_MULT, out_dir=out)
+    assert (out / "checkpoints" / "last.ckpt").read_bytes() == before  # nothing touched
+    with pytest.raises(ValueError, match="nothing to resume"):
+        fit(tiny, _config(), model_options=TINY_MULT, out_dir=tmp_path / "new", resume=True)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ValueError, match="is a file, not a folder"):
+        fit(tiny, _config(), model_options=TINY_MULT, out_dir=tmp_path / "file")
+    # a checkpoint of an older mmalign (no run record): resumed only when asked, and never
+    # into another model
+    import torch
+
+    last = out / "checkpoints" / "last.ckpt"
+    ckpt = torch.load(last, weights_only=True)
+    del ckpt["mmalign_run"]
+    torch.save(ckpt, last)
+    with pytest.raises(ValueError, match="does not record its configuration.*--resume"):
+        fit(tiny, _config(max_epochs=2), model_options=TINY_MULT, out_dir=out)
+    with pytest.raises(ValueError, match="model: 'mult' -> 'mtag'"):
+        fit(tiny, _config(model="mtag"), model_options={"d_model": 8}, out_dir=out, resume=True)
+    assert fit(
+        tiny, _config(max_epochs=2), model_options=TINY_MULT, out_dir=out, resume=True
+    ).resumed
+    # resume=False replaces the run: another model trains in the same folder
+    res = fit(tiny, _config(model="mtag"), model_options={"d_model": 8}, out_dir=out, resume=False)
+    assert not res.resumed and [r["epoch"] for r in res.history] == [1]
+    assert read_checkpoint(res.last_checkpoint)["mmalign_run"]["model"] == "mtag"
 
 
 def test_module_overfits_a_tiny_batch(tiny):
@@ -115,8 +167,16 @@ def test_config_and_data_errors(tiny, tmp_path):
         TrainConfig(warmup_steps=-5)
     with pytest.raises(TypeError, match="dataset must be a MultimodalDataset"):
         fit({"train": 1}, _config())
-    with pytest.raises(FileNotFoundError, match="does not exist"):
+    with pytest.raises(FileNotFoundError, match="does not exist; pass the checkpoints/best"):
         evaluate(tmp_path / "none.ckpt", tiny)
+    for name, content in (("text.ckpt", b"hello"), ("empty.ckpt", b""), ("tensor.ckpt", None)):
+        path = tmp_path / name
+        if content is None:
+            torch.save({"weights": torch.zeros(2)}, path)
+        else:
+            path.write_bytes(content)
+        with pytest.raises(ValueError, match=f"{name}' is .*not a checkpoint written by"):
+            evaluate(path, tiny)
 
 
 def test_fit_on_a_mult_pickle_reports_sentiment_metrics(tmp_path):
@@ -166,8 +226,10 @@ def test_fit_steps_the_schedule_per_batch(tiny, tmp_path, schedule, capsys):
     expected = 2e-3 * (0.0 if schedule == "cosine" else 1.0)  # cosine has decayed to 0
     assert group["lr"] == pytest.approx(expected, abs=1e-12)
     assert res.history[-1]["lr"] == pytest.approx(expected, abs=1e-12)
-    # without a progress bar, each epoch prints one line
-    assert "epoch   1  train loss" in capsys.readouterr().out
+    # without a progress bar, each epoch prints one line, with the time taken and left
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line.startswith("epoch   1/1  train loss") and "elapsed 0:" in line, line
+    assert line.endswith("left ~0:00"), line
 
 
 DDP_SCRIPT = """

@@ -46,7 +46,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_run)
 
 
+def _check_args(args: argparse.Namespace) -> None:
+    """Fail before any work on options and paths that cannot be used."""
+    if args.out and Path(args.out).exists() and not Path(args.out).is_dir():
+        raise ValueError(f"--out {args.out!r} is a file, not a folder; pass a folder.")
+    rates = (("--rate", args.rate), ("--y-rate", args.y_rate), ("--max-lag", args.max_lag))
+    for flag, value in rates:
+        if value is not None and not value > 0:
+            raise ValueError(f"{flag} must be > 0, got {value!r}.")
+    for flag in ("n_samples", "n_test", "vision_clusters", "audio_clusters"):
+        if getattr(args, flag) < 1:
+            raise ValueError(f"--{flag.replace('_', '-')} must be >= 1, got {getattr(args, flag)}.")
+    if args.npz and not Path(args.npz).is_file():
+        raise FileNotFoundError(f"--npz file {args.npz!r} does not exist.")
+
+
 def _run(args: argparse.Namespace) -> int:
+    _check_args(args)
     if args.npz:
         return _run_npz(args)
     if args.x or args.y:
@@ -63,7 +79,13 @@ def _load_streams(z, key: str, name: str):
         raise ValueError(
             f"{name} {key!r} is not in the .npz; keys in the file: {', '.join(z.files)}."
         )
-    arr = z[key]
+    try:
+        arr = z[key]
+    except ValueError as exc:  # an object array: refused, loading it could run code
+        raise ValueError(
+            f"{name} {key!r} in the .npz cannot be read without unpickling ({exc}); save the "
+            "streams as numeric arrays."
+        ) from None
     if arr.dtype == object:
         return [np.asarray(a, dtype=float) for a in arr]
     return np.asarray(arr, dtype=float)
@@ -77,9 +99,24 @@ def _run_npz(args: argparse.Namespace) -> int:
     path = Path(args.npz)
     if not path.is_file():
         raise FileNotFoundError(f"--npz file not found: {path}")
-    with np.load(path, allow_pickle=False) as z:
-        x = _load_streams(z, args.x, "--x")
-        y = _load_streams(z, args.y, "--y")
+    try:
+        z = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError) as exc:
+        raise ValueError(
+            f"--npz {str(path)!r} is not a readable .npz of arrays "
+            f"({' '.join(str(exc).split())[:100]}); write it with numpy.savez(file, x=..., y=...)."
+        ) from None
+    if not hasattr(z, "files"):
+        raise ValueError(
+            f"--npz {str(path)!r} holds a single array, not named streams; write it with "
+            "numpy.savez(file, x=..., y=...)."
+        )
+    with z:
+        try:
+            x = _load_streams(z, args.x, "--x")
+            y = _load_streams(z, args.y, "--y")
+        except ValueError as exc:
+            raise ValueError(f"--npz {str(path)!r}: {exc}") from None
     rate = args.rate
     if args.y_rate and args.y_rate != rate:
         ys = y if isinstance(y, list) else [y]

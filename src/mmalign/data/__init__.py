@@ -20,6 +20,7 @@ _EXPORTS: dict[str, str] = {
     "MultimodalSplit": "mmalign.data._types",
     "left_to_right_padding": "mmalign.data._types",
     "UnsafePickleError": "mmalign.data.pickles",
+    "CorruptPickleError": "mmalign.data.pickles",
     "safe_load_pickle": "mmalign.data.pickles",
     "load_mult_pickle": "mmalign.data.pickles",
     "load_mmsa_pickle": "mmalign.data.pickles",
@@ -33,6 +34,7 @@ _EXPORTS: dict[str, str] = {
     "load_digits_av": "mmalign.data.digits_av",
     "generate_digits_av": "mmalign.data.digits_av",
     "true_intervals": "mmalign.data.digits_av",
+    "text_words": "mmalign.data.digits_av",
     "default_cache_dir": "mmalign.data.digits_av",
     "load_dataset": "mmalign.data._load",
 }

@@ -102,12 +102,17 @@ class MultimodalDataset:
     n_outputs : int
         Width of the model's prediction head for ``task``.
     name : str
+    source : dict
+        How to load the same data again, for a checkpoint to carry: ``{"data": "digits-av",
+        "options": {...every DigitsAVConfig field}}`` or ``{"data": "/abs/path.pkl"}``, plus
+        ``"modalities"`` after :meth:`select`; empty for data built by hand.
     """
 
     splits: dict[str, MultimodalSplit]
     task: str
     n_outputs: int
     name: str = ""
+    source: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.task not in TASKS:
@@ -147,7 +152,8 @@ class MultimodalDataset:
             )
             for name, s in self.splits.items()
         }
-        return MultimodalDataset(splits, self.task, self.n_outputs, self.name)
+        source = {**self.source, "modalities": mods} if self.source else {}
+        return MultimodalDataset(splits, self.task, self.n_outputs, self.name, source)
 
     def __getitem__(self, split: str) -> MultimodalSplit:
         if split not in self.splits:

@@ -618,7 +618,10 @@ def _assemble(config: DigitsAVConfig, raw: dict[str, dict[str, np.ndarray]]) -> 
         ids = [f"{s}-{i:05d}" for i in range(n)]
         splits[s] = MultimodalSplit(feats, lens, labels[config.label].astype(np.int64), ids, extras)
     n_out = n_classes(config.label, config.n_digits)
-    return MultimodalDataset(splits, task="classification", n_outputs=n_out, name="digits-av")
+    source = {"data": "digits-av", "options": dataclasses.asdict(config)}
+    return MultimodalDataset(
+        splits, task="classification", n_outputs=n_out, name="digits-av", source=source
+    )
 
 
 def true_intervals(split: MultimodalSplit, target: str, source: str) -> list[np.ndarray]:
@@ -655,3 +658,15 @@ def true_intervals(split: MultimodalSplit, target: str, source: str) -> list[np.
     for i, n in enumerate(lens):
         out.append(segs[source][i][slots[i, :n]].astype(np.int64))
     return out
+
+
+def text_words(split: MultimodalSplit) -> list[list[str]]:
+    """The words of each sample's text stream, in stream order (``*`` marks the emphasized
+    one), e.g. ``['three', 'nine', 'one', 'four*']``: labels for the text axis of a plot."""
+    x, lens = split.features["text"], split.lengths["text"]
+    if x.shape[-1] != 11:
+        raise ValueError(f"a digits-av text stream has 11 features, got {x.shape[-1]}.")
+    return [
+        [_WORDS[int(np.argmax(tok[:10]))] + ("*" if tok[10] > 0.5 else "") for tok in x[i, :n]]
+        for i, n in enumerate(lens)
+    ]

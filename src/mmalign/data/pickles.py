@@ -27,6 +27,7 @@ from mmalign.data._types import MultimodalDataset, MultimodalSplit, left_to_righ
 
 __all__ = [
     "UnsafePickleError",
+    "CorruptPickleError",
     "safe_load_pickle",
     "load_mult_pickle",
     "load_mmsa_pickle",
@@ -67,8 +68,12 @@ _ALLOWED_GLOBALS = frozenset(
 )
 
 
-class UnsafePickleError(pickle.UnpicklingError):
+class UnsafePickleError(pickle.UnpicklingError, ValueError):
     """A pickle asked for a global outside the allow-list (it could have run code)."""
+
+
+class CorruptPickleError(pickle.UnpicklingError, ValueError):
+    """A file that is empty, truncated or not a pickle at all."""
 
 
 class _RestrictedUnpickler(pickle.Unpickler):
@@ -97,13 +102,31 @@ def safe_load_pickle(path: str | os.PathLike | bytes) -> Any:
         Nothing it references is called.
     """
     if isinstance(path, (bytes, bytearray)):
-        return _RestrictedUnpickler(io.BytesIO(path), encoding="latin1").load()
+        return _load(io.BytesIO(path), "the pickled bytes")
     p = Path(path)
     if not p.is_file():
         raise FileNotFoundError(f"pickle file {str(p)!r} does not exist.")
     with open(p, "rb") as fh:
+        return _load(fh, f"pickle file {str(p)!r}")
+
+
+def _load(fh: Any, what: str) -> Any:
+    """Unpickle ``fh`` through the allow-list; every failure names ``what`` and the fix."""
+    try:
         # latin1 reads numpy arrays pickled under Python 2 (the MOSI/MOSEI releases).
         return _RestrictedUnpickler(fh, encoding="latin1").load()
+    except UnsafePickleError as exc:
+        raise UnsafePickleError(f"{what}: {exc}") from None
+    except EOFError:
+        raise CorruptPickleError(
+            f"{what} ends before its data does (empty or truncated); download or copy it again."
+        ) from None
+    except (pickle.UnpicklingError, ValueError, TypeError, KeyError, IndexError) as exc:
+        # a file that is not a pickle at all (invalid load key), or garbled inside
+        raise CorruptPickleError(
+            f"{what} is not a readable pickle ({type(exc).__name__}: {exc}); check that it is "
+            "the dataset file itself (not an HTML page or a partial download)."
+        ) from None
 
 
 def _clean(x: Any, name: str) -> np.ndarray:
@@ -188,7 +211,8 @@ def load_mult_pickle(path: str | os.PathLike) -> MultimodalDataset:
             labels = y.reshape(n, -1)[:, 0].astype(np.float32)
         out[split] = MultimodalSplit(feats, lens, labels, _ids(d.get("id"), n))
     name = Path(path).stem
-    return MultimodalDataset(out, task=task, n_outputs=n_outputs, name=name)
+    source = {"data": str(Path(path).resolve())}
+    return MultimodalDataset(out, task=task, n_outputs=n_outputs, name=name, source=source)
 
 
 def load_mmsa_pickle(path: str | os.PathLike, *, text: str = "text") -> MultimodalDataset:
@@ -245,7 +269,10 @@ def load_mmsa_pickle(path: str | os.PathLike, *, text: str = "text") -> Multimod
         if "raw_text" in d:
             extras["raw_text"] = [str(s) for s in np.asarray(d["raw_text"]).tolist()]
         out[split] = MultimodalSplit(feats, lens, labels, _ids(d.get("id"), n), extras)
-    return MultimodalDataset(out, task="regression", n_outputs=1, name=Path(path).stem)
+    source = {"data": str(Path(path).resolve())}
+    return MultimodalDataset(
+        out, task="regression", n_outputs=1, name=Path(path).stem, source=source
+    )
 
 
 def _trailing_lengths(x: np.ndarray) -> np.ndarray:

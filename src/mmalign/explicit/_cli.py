@@ -65,8 +65,11 @@ def load_sequence(path: str | Path, name: str):
     if suffix == ".npy":
         try:
             arr = np.load(path, allow_pickle=False)
-        except (ValueError, OSError) as exc:
-            raise ValueError(f"{name} file {path} is not a valid .npy array ({exc}).") from exc
+        except (ValueError, OSError, EOFError) as exc:  # EOFError: an empty or cut file
+            raise ValueError(
+                f"{name} file {path} is not a valid .npy array ({exc}); write it with "
+                "numpy.save (numbers only: object arrays are refused, they could run code)."
+            ) from exc
     else:
         delimiter = "," if suffix == ".csv" else None
         arr = None
@@ -90,12 +93,32 @@ def load_sequence(path: str | Path, name: str):
     return arr
 
 
+_PLOT_SUFFIXES = (".png", ".pdf", ".svg", ".jpg", ".jpeg")
+
+
+def _check_outputs(args: argparse.Namespace) -> None:
+    """Fail before any work on an output that cannot be written."""
+    outputs = (("-o", args.output, (".json",)), ("--plot", args.plot, _PLOT_SUFFIXES))
+    for flag, value, suffixes in outputs:
+        if value is None:
+            continue
+        path = Path(value)
+        if path.is_dir():
+            raise ValueError(f"{flag} {value!r} is a folder; name the file to write.")
+        if path.suffix.lower() not in suffixes:
+            raise ValueError(
+                f"{flag} {value!r}: unsupported suffix {path.suffix!r}; use "
+                f"{' or '.join(suffixes)}."
+            )
+
+
 def _run(args: argparse.Namespace) -> int:
     import numpy as np
 
     from mmalign._utils import atomic_write
     from mmalign.explicit._dtw import cost_matrix, dtw_path
 
+    _check_outputs(args)
     x = load_sequence(args.x, "X")
     y = load_sequence(args.y, "Y")
     a = dtw_path(

@@ -64,6 +64,13 @@ class OTAlignment:
     n_iter: int
     converged: bool
 
+    def __repr__(self) -> str:
+        return (
+            f"OTAlignment(method={self.method!r}, cost={self.cost:.6g}, "
+            f"shape={tuple(self.plan.shape)}, mass={float(self.plan.sum()):.6g}, "
+            f"n_iter={self.n_iter}, converged={self.converged})"
+        )
+
     @property
     def matches(self) -> np.ndarray:
         """Index of the ``y`` element that receives most of each ``x`` element's mass.
@@ -91,6 +98,12 @@ class Assignment:
     pairs: np.ndarray
     cost: float
     cost_matrix: np.ndarray
+
+    def __repr__(self) -> str:
+        return (
+            f"Assignment(cost={self.cost:.6g}, shape={tuple(self.cost_matrix.shape)}, "
+            f"n_pairs={len(self.pairs)})"
+        )
 
     @property
     def matches(self) -> np.ndarray:

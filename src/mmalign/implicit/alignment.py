@@ -242,8 +242,15 @@ def plot_alignment(
     target_label: str = "target",
     source_label: str = "source",
     cmap: str = "viridis",
+    target_ticks: Any = None,
+    source_ticks: Any = None,
+    colorbar: bool = True,
 ) -> Any:
     """Heatmap of one alignment (T_target, T_source) with the true intervals drawn over it.
+
+    Consecutive target rows that share their true interval (the frames of one spoken word, of
+    one image) are outlined as ONE box, so that a long audio or video target shows a box per
+    word instead of a stack of one-row boxes that hides the heatmap.
 
     Parameters
     ----------
@@ -253,6 +260,11 @@ def plot_alignment(
         ``[start, end)`` source indices per target row, outlined in red.
     ax : matplotlib Axes, optional
         Created if None.
+    target_ticks, source_ticks : list of str, optional
+        A label per row / column (e.g. the words of a text stream), drawn on that axis instead
+        of frame numbers.
+    colorbar : bool
+        Add a colorbar (attention weight) beside ``ax``.
 
     Returns
     -------
@@ -267,21 +279,56 @@ def plot_alignment(
         raise ValueError(
             f"soft must be one (T_target, T_source) map, got shape {arr.shape}; pass soft[b]."
         )
-    ax.imshow(arr, aspect="auto", origin="lower", cmap=cmap, interpolation="nearest")
+    im = ax.imshow(arr, aspect="auto", origin="lower", cmap=cmap, interpolation="nearest")
+    if colorbar:
+        ax.figure.colorbar(im, ax=ax, fraction=0.05, pad=0.02, label="attention")
     if true_intervals is not None:
         from matplotlib.patches import Rectangle
 
         iv = np.asarray(true_intervals)
         if iv.ndim != 2 or iv.shape[1] != 2:
             raise ValueError(f"true_intervals must have shape (T_target_valid, 2), got {iv.shape}.")
-        for row, (start, end) in enumerate(iv):
+        for first, last, (start, end) in _runs(iv):
+            if end <= start:
+                continue
             ax.add_patch(
                 Rectangle(
-                    (start - 0.5, row - 0.5), end - start, 1.0, fill=False, edgecolor="red", lw=1
+                    (start - 0.5, first - 0.5),
+                    end - start,
+                    last - first + 1,
+                    fill=False,
+                    edgecolor="red",
+                    lw=1.2,
                 )
             )
+    for ticks, n, set_ticks, set_labels, name in (
+        (target_ticks, arr.shape[0], ax.set_yticks, ax.set_yticklabels, "target_ticks"),
+        (source_ticks, arr.shape[1], ax.set_xticks, ax.set_xticklabels, "source_ticks"),
+    ):
+        if ticks is None:
+            continue
+        ticks = [str(t) for t in ticks]
+        if len(ticks) != n:
+            raise ValueError(f"{name} needs one label per position ({n}), got {len(ticks)}.")
+        set_ticks(range(n))
+        set_labels(ticks, fontsize=8)
+    if target_ticks is None:
+        ax.yaxis.get_major_locator().set_params(integer=True)
+    if source_ticks is None:
+        ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_xlabel(source_label)
     ax.set_ylabel(target_label)
     if title:
         ax.set_title(title)
     return ax
+
+
+def _runs(intervals: np.ndarray) -> list[tuple[int, int, tuple[int, int]]]:
+    """``(first_row, last_row, (start, end))`` for each run of rows with the same interval."""
+    runs: list[tuple[int, int, tuple[int, int]]] = []
+    for row, (start, end) in enumerate(intervals.tolist()):
+        if runs and runs[-1][2] == (start, end) and runs[-1][1] == row - 1:
+            runs[-1] = (runs[-1][0], row, (start, end))
+        else:
+            runs.append((row, row, (start, end)))
+    return runs

@@ -61,7 +61,33 @@ def register(subparsers) -> None:
     e.set_defaults(func=_eval_speech)
 
 
+def _check_align_args(args: argparse.Namespace) -> None:
+    """Fail before any aligning on an output that cannot be written or an input that is missing."""
+    from .io import FORMATS
+
+    out = Path(args.output)
+    if args.corpus:
+        if out.exists() and not out.is_dir():
+            raise ValueError(f"-o {args.output!r} is a file; with --corpus, -o names a folder.")
+        if not Path(args.corpus).is_dir():
+            raise FileNotFoundError(f"--corpus {args.corpus!r} is not a folder; pass a folder.")
+        return
+    if out.is_dir():
+        raise ValueError(f"-o {args.output!r} is a folder; name the output file, e.g. words.json.")
+    if out.suffix.lower() not in FORMATS:
+        raise ValueError(
+            f"-o {args.output!r}: cannot tell the format from the suffix {out.suffix!r}; name "
+            "the output with one of .json, .TextGrid, .srt, .vtt, .csv."
+        )
+    for flag, value in (("AUDIO", args.audio), ("TRANSCRIPT", args.transcript)):
+        if value and not Path(value).is_file():
+            raise FileNotFoundError(f"{flag} {value!r} does not exist (or is not a file).")
+    if args.vocabulary and not Path(args.vocabulary).is_file():
+        raise FileNotFoundError(f"--vocabulary {args.vocabulary!r} does not exist.")
+
+
 def _align_speech(args: argparse.Namespace) -> int:
+    _check_align_args(args)
     if args.corpus:
         if args.audio or args.transcript:
             raise ValueError("give either AUDIO TRANSCRIPT or --corpus DIR, not both.")
@@ -89,7 +115,13 @@ def _align_speech(args: argparse.Namespace) -> int:
 
         if not args.vocabulary:
             raise ValueError("--backend ctc needs --vocabulary FILE (one token per line).")
-        emissions = np.load(args.audio)
+        try:
+            emissions = np.load(args.audio, allow_pickle=False)
+        except (ValueError, OSError, EOFError) as exc:
+            raise ValueError(
+                f"AUDIO {args.audio!r} is not a .npy array of CTC log-probabilities ({exc}); "
+                "save the (T, C) array with numpy.save."
+            ) from None
         vocab = Path(args.vocabulary).read_text(encoding="utf-8").split("\n")
         vocab = vocab[:-1] if vocab and vocab[-1] == "" else vocab
         result = align(
@@ -137,9 +169,27 @@ def _eval_speech(args: argparse.Namespace) -> int:
             raise ValueError(f"no files of {hyp} pair by name with files of {ref}.")
     else:
         pairs = [(hyp, ref)]
+        for name, path in (("HYP", hyp), ("REF", ref)):
+            if path.is_file() and path.suffix.lower() not in FORMATS:
+                raise ValueError(
+                    f"{name} {str(path)!r}: cannot tell the format from the suffix "
+                    f"{path.suffix!r}; use a .json, .TextGrid, .csv, .srt or .vtt file."
+                )
+
+    def read(path: Path, **kw):
+        try:
+            return read_alignment(path, **kw)
+        except ValueError as exc:  # a reader's message may not name the file
+            if str(path) in str(exc) or path.name in str(exc):
+                raise
+            raise ValueError(
+                f"{str(path)!r} cannot be read as an alignment ({exc}); pass a file written by "
+                "align-speech or a reference TextGrid / JSON / CSV."
+            ) from None
+
     errs, unmatched = [], 0
     for h, r in pairs:
-        rep = boundary_errors(read_alignment(h), read_alignment(r, tier=args.tier))
+        rep = boundary_errors(read(h), read(r, tier=args.tier))
         errs.append(rep.errors)
         unmatched += rep.n_unmatched
     e = np.concatenate(errs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 _EPILOG = """\
@@ -11,7 +12,23 @@ a model option (model.KEY or any field of the model's config, e.g. d_model=32) o
 option (data.KEY, e.g. data.n_train=500). Unknown keys are errors. On digits-av the defaults are
 small models and lr 3e-3 with 200 warm-up steps and a cosine decay (lr_schedule=cosine); MulT's own
 schedule is --set lr=1e-3 --set lr_schedule=plateau.
+
+A run already in --out is continued when it is the same run (model, model options, data and
+training options; max_epochs and patience may grow) and refused otherwise; --no-resume replaces
+it, --resume insists on continuing it. A run of about a minute on 2 CPU cores (too short to
+learn the label; drop the data.* options and use max_epochs=30 for the full recipe):
+  mmalign train --set data.n_train=300 --set data.n_valid=100 --set data.n_test=100 \\
+    --set max_epochs=5 --out runs/quick
 """
+
+_EVAL_EPILOG = """\
+By default the data are those the checkpoint was trained on (its dataset and every data option,
+stored in the checkpoint). --data FILE scores another pickle; --set data.KEY=VALUE (digits-av)
+changes one data option, e.g. --set data.n_test=1000 for a larger test split. Model and training
+options are fixed by the checkpoint.
+"""
+
+_SPLITS = ("train", "valid", "test")
 
 
 def register(subparsers: Any) -> None:
@@ -40,22 +57,60 @@ def register(subparsers: Any) -> None:
     p.add_argument("--strategy", default=None, help="Lightning strategy, e.g. ddp")
     p.add_argument("--accelerator", default=None, help="cpu, gpu or auto")
     p.add_argument("--precision", default=None, help="e.g. 32-true, bf16-mixed (default auto)")
-    p.add_argument("--no-resume", action="store_true", help="start afresh even if last.ckpt exists")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    again = p.add_mutually_exclusive_group()
+    again.add_argument(
+        "--resume",
+        dest="resume",
+        action="store_const",
+        const=True,
+        default=None,
+        help="continue the run in --out (an error when there is none or it is another run)",
+    )
+    again.add_argument(
+        "--no-resume",
+        dest="resume",
+        action="store_const",
+        const=False,
+        help="start afresh, replacing the run in --out",
+    )
+    p.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bar and no Lightning messages: one line per epoch (as when the output "
+        "is not a terminal)",
+    )
     p.set_defaults(func=_train)
 
     e = subparsers.add_parser(
         "evaluate",
         help="score a checkpoint of `mmalign train` (metrics and attention alignment)",
         description="Evaluate a checkpoint; write metrics.json and attention plots into --out.",
-        epilog=_EPILOG,
+        epilog=_EVAL_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     e.add_argument("checkpoint", help="a .ckpt file written by `mmalign train`")
-    e.add_argument("--data", default="digits-av", help="'digits-av' or a pickle file")
-    e.add_argument("--split", default="test", help="train, valid or test (default test)")
-    e.add_argument("--out", default=None, help="output folder (default: beside the checkpoint)")
-    e.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    e.add_argument(
+        "--data",
+        default=None,
+        help="'digits-av' or a pickle file (default: the data the checkpoint was trained on)",
+    )
+    e.add_argument(
+        "--split", default="test", choices=_SPLITS, help="train, valid or test (default test)"
+    )
+    e.add_argument(
+        "--out",
+        default=None,
+        help="output folder (default: RUN/evaluation for RUN/checkpoints/X.ckpt, else "
+        "evaluation/ beside the checkpoint)",
+    )
+    e.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="data.KEY=VALUE",
+        help="a digits-av data option, e.g. data.n_test=1000",
+    )
     e.set_defaults(func=_evaluate)
 
 
@@ -119,11 +174,55 @@ def split_overrides(pairs: list[str], model: str) -> tuple[dict, dict, dict]:
     return train, mopt, data
 
 
+def _dataset_name(spec: str) -> str:
+    return "digits-av" if spec == "digits-av" else Path(spec).stem
+
+
+def _check_data_spec(spec: str, data_opts: dict[str, Any], flag: str = "--data") -> None:
+    """Fail before any work on a data argument that cannot load: a missing file, a folder,
+    digits-av options given for a file, or digits-av options that its config rejects."""
+    if spec == "digits-av":
+        from mmalign.data.digits_av import DigitsAVConfig
+
+        DigitsAVConfig(**data_opts)
+        return
+    p = Path(spec)
+    if not p.exists():
+        raise FileNotFoundError(
+            f"{flag} {spec!r} is neither 'digits-av' nor an existing file; pass digits-av or the "
+            "path of a MulT / MMSA pickle."
+        )
+    if not p.is_file():
+        raise ValueError(f"{flag} {spec!r} is a folder; pass the pickle file inside it.")
+    if data_opts:
+        raise ValueError(
+            f"data.* options {sorted(data_opts)} apply to digits-av only, not to the file {spec}; "
+            "drop them."
+        )
+
+
+def _check_out_dir(out: str | None, flag: str = "--out") -> None:
+    if out is not None and Path(out).exists() and not Path(out).is_dir():
+        raise ValueError(f"{flag} {out!r} is a file, not a folder; pass a folder (it is created).")
+
+
+def _check_model_options(model: str, options: dict[str, Any], data_opts: dict[str, Any]) -> None:
+    """Build the model's config from ``options`` on stand-in input dims, so that a bad value
+    (``d_model=-3``) fails before the data are loaded."""
+    from mmalign.implicit.config import config_class
+
+    dims = {"text": 11, "audio": int(data_opts.get("n_mfcc", 13)), "vision": 192}
+    config_class(model)(input_dims=dims, n_outputs=4, **options)
+
+
 def _train(args: argparse.Namespace) -> int:
+    import sys
+
     from mmalign.data import load_dataset
     from mmalign.train.presets import model_preset, train_preset
-    from mmalign.train.trainer import TrainConfig, fit
+    from mmalign.train.trainer import TrainConfig, check_trainer_options, fit
 
+    # everything that can be checked without the data is checked before loading them
     train_opts, model_opts, data_opts = split_overrides(args.overrides, args.model)
     for flag, key in (
         ("devices", "devices"),
@@ -135,48 +234,152 @@ def _train(args: argparse.Namespace) -> int:
         v = getattr(args, flag)
         if v is not None:
             train_opts[key] = v
-    if args.quiet:
-        train_opts["progress_bar"] = False
-    dataset = load_dataset(args.data, **data_opts)
-    train_opts = {**train_preset(dataset.name), **train_opts}
+    if args.quiet or not sys.stdout.isatty():
+        # a progress bar only makes sense on a terminal; otherwise one line per epoch
+        train_opts.setdefault("progress_bar", False)
+    _check_out_dir(args.out)
+    _check_data_spec(args.data, data_opts)
+    name = _dataset_name(args.data)
+    train_opts = {**train_preset(name), **train_opts}
     config = TrainConfig(model=args.model, **{k: v for k, v in train_opts.items() if k != "model"})
-    options = {**model_preset(config.model, dataset.name), **model_opts}
-    result = fit(
-        dataset, config, model_options=options, out_dir=args.out, resume=not args.no_resume
-    )
+    options = {**model_preset(config.model, name), **model_opts}
+    _check_model_options(config.model, options, data_opts)
+    _check_resume_early(args, config, options, data_opts)
+    check_trainer_options(config)
+
+    dataset = load_dataset(args.data, **data_opts)
+    result = fit(dataset, config, model_options=options, out_dir=args.out, resume=args.resume)
+    if result.test is None:  # another process of a multi-process (DDP) run: rank 0 reports
+        return 0
     _print_result(result.test, header=f"{config.model} on {dataset.name}")
-    print(f"best checkpoint: {result.best_checkpoint}")
-    print(f"metrics and plots written to {result.out_dir}")
+    print(f"best checkpoint: {_shown(result.best_checkpoint)}")
+    print(f"metrics and plots written to {_shown(result.out_dir)}")
     return 0
 
 
-def _evaluate(args: argparse.Namespace) -> int:
-    from pathlib import Path
+def _check_resume_early(args: argparse.Namespace, config: Any, options: dict, data_opts) -> None:
+    """Refuse a clash with the run in --out before loading the data: compare the parts of the
+    run's record that are known without them (fit compares the rest)."""
+    import dataclasses
 
+    from mmalign.train.trainer import _SAME_RUN, _jsonable, _resume_decision
+
+    out = Path(args.out)
+    if args.resume is False or not (out / "checkpoints" / "last.ckpt").is_file():
+        if args.resume:
+            _resume_decision(out, {}, True)  # raises: nothing to resume
+        return
+    if args.data == "digits-av":
+        from mmalign.data.digits_av import DigitsAVConfig
+
+        data = {"data": "digits-av", "options": dataclasses.asdict(DigitsAVConfig(**data_opts))}
+    else:
+        data = {"data": str(Path(args.data).resolve())}
+    partial = _jsonable(
+        {
+            "model": config.model,
+            "model_options": options,
+            "train": {k: getattr(config, k) for k in _SAME_RUN},
+            "data": data,
+        }
+    )
+    _resume_decision(out, partial, args.resume, announce=False)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
     from mmalign.data import load_dataset
-    from mmalign.train.trainer import evaluate, plot_attention_examples, write_metrics
+    from mmalign.train.trainer import (
+        _RUN_KEY,
+        evaluate,
+        plot_attention_examples,
+        read_checkpoint,
+        write_metrics,
+    )
 
     for pair in args.overrides:
         if not pair.startswith("data."):
             raise ValueError(
-                f"mmalign evaluate accepts only data.KEY=VALUE overrides, got {pair!r}."
+                f"mmalign evaluate accepts only data.KEY=VALUE overrides (the checkpoint fixes "
+                f"the model and training options), got {pair!r}."
             )
     _, _, data_opts = split_overrides(args.overrides, "mult")
-    dataset = load_dataset(args.data, **data_opts)
+    ckpt = read_checkpoint(args.checkpoint)
+    out = Path(args.out) if args.out else _default_eval_dir(Path(args.checkpoint))
+    _check_out_dir(str(out), "--out" if args.out else "the default --out")
+    trained = (ckpt.get(_RUN_KEY) or {}).get("data") or {}
+    spec, opts, note = _evaluation_data(args.data, data_opts, trained)
+    _check_data_spec(spec, opts if spec == "digits-av" else data_opts)
+    print(note, flush=True)
+    dataset = load_dataset(spec, **opts)
+    if trained.get("modalities"):
+        dataset = dataset.select(trained["modalities"])
     result = evaluate(args.checkpoint, dataset, split=args.split)
-    out = (
-        Path(args.out) if args.out else Path(args.checkpoint).resolve().parent.parent / "evaluation"
-    )
     write_metrics(
         out / "metrics.json",
         result,
-        extra={"checkpoint": str(args.checkpoint), "dataset": dataset.name},
+        extra={"checkpoint": str(args.checkpoint), "dataset": dataset.name, "data": dataset.source},
     )
     if result.examples:
         plot_attention_examples(result, out / "alignment")
     _print_result(result, header=f"{args.checkpoint} on {dataset.name}/{args.split}")
-    print(f"metrics and plots written to {out}")
+    print(f"metrics and plots written to {_shown(out)}")
     return 0
+
+
+def _default_eval_dir(checkpoint: Path) -> Path:
+    """RUN/evaluation for RUN/checkpoints/X.ckpt; else an ``evaluation`` folder beside X.ckpt
+    (never above the folder the checkpoint is in)."""
+    folder = checkpoint.resolve().parent
+    return (folder.parent if folder.name == "checkpoints" else folder) / "evaluation"
+
+
+def _shown(path: str | Path) -> str:
+    """``path`` relative to the working folder when it is inside it (as the user typed it)."""
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(p)
+
+
+def _evaluation_data(
+    spec: str | None, data_opts: dict[str, Any], trained: dict[str, Any]
+) -> tuple[str, dict[str, Any], str]:
+    """(data spec, options, a line saying which data) for ``evaluate``: the checkpoint's own
+    data unless ``--data`` names other data; ``data.*`` options change single fields."""
+    source = trained.get("data")
+    if spec is None and source is None:
+        raise ValueError(
+            "the checkpoint does not record its training data (an older mmalign); pass --data "
+            "(digits-av with the same --set data.KEY=VALUE options as in training, or the pickle)."
+        )
+    if (
+        spec is None
+        or spec == source
+        or (source and spec != "digits-av" and Path(spec).resolve() == Path(source))
+    ):
+        spec = source
+        if spec != "digits-av":
+            if not Path(spec).is_file():
+                raise FileNotFoundError(
+                    f"the checkpoint was trained on {spec!r}, which no longer exists; pass "
+                    "--data FILE (the same data, moved)."
+                )
+            return spec, {}, f"data: {spec}, as in training"
+        saved = {
+            k: tuple(v) if isinstance(v, list) else v
+            for k, v in (trained.get("options") or {}).items()
+        }
+        changed = {k: v for k, v in data_opts.items() if saved.get(k) != v}
+        opts = {**saved, **data_opts}
+        if changed:
+            what = ", ".join(
+                f"data.{k}={v!r} (trained with {saved.get(k)!r})" for k, v in changed.items()
+            )
+            return spec, opts, f"data: digits-av with the training options, except {what}"
+        return spec, opts, "data: digits-av with the options it was trained on"
+    note = f"data: {spec} (the checkpoint was trained on {source or 'other data'})"
+    return spec, data_opts, note
 
 
 def _print_result(result: Any, header: str) -> None:

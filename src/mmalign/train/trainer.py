@@ -10,10 +10,12 @@ every cross-modal attention map (:func:`mmalign.implicit.alignment_accuracy`).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,6 +32,9 @@ __all__ = [
     "EvalResult",
     "fit",
     "evaluate",
+    "read_checkpoint",
+    "run_record",
+    "check_trainer_options",
     "write_metrics",
     "plot_attention_examples",
 ]
@@ -154,6 +159,8 @@ class EvalResult:
     selected_heads : dict of str to dict
         With ``heads=`` given: ``"target<-source"`` -> ``{"layer", "head", "peak_accuracy",
         "mass"}`` of the chosen map (chosen on another split, e.g. validation, by :func:`fit`).
+    example_ticks : dict of str to list
+        Per example, ``(target labels, source labels)``: the words of a text stream (else None).
     """
 
     metrics: dict[str, float]
@@ -164,6 +171,9 @@ class EvalResult:
     n_parameters: int = 0
     by_head: dict[str, np.ndarray] = field(default_factory=dict)
     selected_heads: dict[str, dict[str, float]] = field(default_factory=dict)
+    example_ticks: dict[str, list[tuple[list[str] | None, list[str] | None]]] = field(
+        default_factory=dict
+    )
 
 
 @dataclass
@@ -200,6 +210,34 @@ class TrainResult:
     history: list[dict[str, float]] = field(default_factory=list)
 
 
+def check_trainer_options(config: TrainConfig) -> None:
+    """Raise ValueError when Lightning rejects ``config``'s accelerator, devices, nodes,
+    strategy or precision (e.g. ``accelerator="gpu"`` without a GPU), before any data are
+    loaded or processes started; nothing runs."""
+    import lightning as L
+
+    try:
+        with _quiet_lightning(True):
+            L.Trainer(
+                accelerator=config.accelerator,
+                devices=_devices(config.devices),
+                num_nodes=config.num_nodes,
+                strategy=config.strategy,
+                precision=_precision(config),
+                logger=False,
+                enable_checkpointing=False,
+                enable_progress_bar=False,
+                enable_model_summary=False,
+            )
+    except Exception as exc:  # noqa: BLE001 - Lightning's MisconfigurationException and others
+        raise ValueError(
+            f"Lightning rejects accelerator={config.accelerator!r}, devices={config.devices!r}, "
+            f"num_nodes={config.num_nodes}, strategy={config.strategy!r}, precision="
+            f"{config.precision!r}: {' '.join(str(exc).split())} Fix --accelerator / --devices / "
+            "--strategy / --precision (on a CPU-only machine: --accelerator cpu)."
+        ) from None
+
+
 def _precision(config: TrainConfig) -> str:
     if config.precision != "auto":
         return config.precision
@@ -222,7 +260,7 @@ def fit(
     *,
     model_options: dict[str, Any] | None = None,
     out_dir: str | os.PathLike = "mmalign-run",
-    resume: bool = True,
+    resume: bool | None = None,
     callbacks: list | None = None,
 ) -> TrainResult:
     """Train ``config.model`` on ``dataset``; keep the best checkpoint; evaluate it on test.
@@ -237,8 +275,13 @@ def fit(
     out_dir : path-like
         Receives ``checkpoints/best.ckpt``, ``checkpoints/last.ckpt``, ``metrics.json`` and
         the attention plots.
-    resume : bool
-        Continue from ``out_dir/checkpoints/last.ckpt`` when it exists (after an interrupt).
+    resume : bool or None
+        What to do with a run already in ``out_dir`` (its ``checkpoints/last.ckpt``). ``None``
+        (default): continue it when it is the same run (model, model options, data and the
+        training options that shape the result; ``max_epochs`` and ``patience`` may differ, to
+        train longer), and raise ValueError naming the differences otherwise. ``True``: continue
+        it, and raise ValueError when there is none or it is another run. ``False``: start
+        afresh, replacing its checkpoints.
     callbacks : list, optional
         Extra Lightning callbacks.
 
@@ -257,10 +300,12 @@ def fit(
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}.")
     if not isinstance(dataset, MultimodalDataset):
         raise TypeError(f"dataset must be a MultimodalDataset, got {type(dataset).__name__}.")
-    if config.threads:
-        torch.set_num_threads(config.threads)
     out = Path(out_dir)
     ckpt_dir = out / "checkpoints"
+    record = run_record(dataset, config, model_options)
+    resumed = _resume_decision(out, record, resume, max_epochs=config.max_epochs)
+    if config.threads:
+        torch.set_num_threads(config.threads)
     L.seed_everything(config.seed, workers=True, verbose=False)
     module = MultimodalModule(
         config.model,
@@ -290,32 +335,36 @@ def fit(
     last_cb = ModelCheckpoint(
         dirpath=ckpt_dir, filename="last", monitor=None, enable_version_counter=False
     )
-    speed = _TrainLog(echo=not config.progress_bar)
+    speed = _TrainLog(echo=not config.progress_bar, max_epochs=config.max_epochs)
     cbs = [
         best_cb,
         last_cb,
         EarlyStopping(monitor="val_score", mode="max", patience=config.patience),
         speed,
+        _RunRecord(record),
     ]
-    trainer = L.Trainer(
-        max_epochs=config.max_epochs,
-        accelerator=config.accelerator,
-        devices=_devices(config.devices),
-        num_nodes=config.num_nodes,
-        strategy=config.strategy,
-        precision=_precision(config),
-        gradient_clip_val=config.grad_clip or None,
-        deterministic=config.deterministic,
-        enable_progress_bar=config.progress_bar,
-        enable_model_summary=False,
-        logger=False,
-        limit_train_batches=config.limit_train_batches,
-        default_root_dir=str(out),
-        callbacks=cbs + list(callbacks or []),
-    )
     last = ckpt_dir / "last.ckpt"
-    resumed = resume and last.is_file()
-    trainer.fit(module, datamodule=data, ckpt_path=str(last) if resumed else None)
+    if resume is False:  # start afresh: the old run's checkpoints must not be mixed in
+        for old in (last, ckpt_dir / "best.ckpt"):
+            old.unlink(missing_ok=True)
+    with _quiet_lightning(not config.progress_bar):
+        trainer = L.Trainer(
+            max_epochs=config.max_epochs,
+            accelerator=config.accelerator,
+            devices=_devices(config.devices),
+            num_nodes=config.num_nodes,
+            strategy=config.strategy,
+            precision=_precision(config),
+            gradient_clip_val=config.grad_clip or None,
+            deterministic=config.deterministic,
+            enable_progress_bar=config.progress_bar,
+            enable_model_summary=False,
+            logger=False,
+            limit_train_batches=config.limit_train_batches,
+            default_root_dir=str(out),
+            callbacks=cbs + list(callbacks or []),
+        )
+        trainer.fit(module, datamodule=data, ckpt_path=str(last) if resumed else None)
     best = Path(best_cb.best_model_path) if best_cb.best_model_path else last
     n_params = sum(p.numel() for p in module.model.parameters())
     result = TrainResult(
@@ -370,12 +419,214 @@ def fit(
     return result
 
 
+# TrainConfig fields that shape what a run learns: a resumed run must keep them. The others
+# (max_epochs, patience, devices, progress_bar, ...) may change, e.g. to train a run longer.
+_SAME_RUN = (
+    "lr",
+    "weight_decay",
+    "batch_size",
+    "lr_schedule",
+    "warmup_steps",
+    "lr_patience",
+    "grad_clip",
+    "seed",
+    "limit_train_batches",
+)
+_RUN_KEY = "mmalign_run"
+
+
+def run_record(
+    dataset: MultimodalDataset, config: TrainConfig, model_options: dict[str, Any] | None
+) -> dict[str, Any]:
+    """What defines a run: model, model options, data and the training options that shape the
+    result. Stored in every checkpoint (``checkpoint["mmalign_run"]``); ``evaluate`` reloads the
+    data from it, and :func:`fit` resumes a run only when it matches."""
+    return _jsonable(
+        {
+            "model": config.model,
+            "model_options": dict(model_options or {}),
+            "train": {k: getattr(config, k) for k in _SAME_RUN},
+            "data": dict(dataset.source) or {"name": dataset.name},
+            "data_shape": {
+                "task": dataset.task,
+                "n_outputs": dataset.n_outputs,
+                "input_dims": dataset.input_dims,
+                "sizes": {k: len(v) for k, v in dataset.splits.items()},
+            },
+        }
+    )
+
+
+def _flatten(d: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(d, dict):
+        return {prefix: d}
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+    return out
+
+
+def run_differences(saved: dict[str, Any], current: dict[str, Any]) -> list[str]:
+    """``"key: saved -> current"`` for every entry where two :func:`run_record` differ."""
+    a, b = _flatten(saved), _flatten(current)
+    missing = object()
+    diffs = []
+    for k in list(b) + [k for k in a if k not in b]:  # the record's order: model first
+        va, vb = a.get(k, missing), b.get(k, missing)
+        if va != vb:
+            show = ["(unset)" if v is missing else repr(v) for v in (va, vb)]
+            diffs.append(f"{k}: {show[0]} -> {show[1]}")
+    return diffs
+
+
+def read_checkpoint(path: str | os.PathLike) -> dict[str, Any]:
+    """Load a checkpoint written by :func:`fit` (tensors and plain values only: nothing in the
+    file can run code). Raises FileNotFoundError / ValueError naming the file and the fix."""
+    p = Path(path)
+    if not p.is_file():
+        what = "is a folder" if p.is_dir() else "does not exist"
+        raise FileNotFoundError(
+            f"checkpoint {str(p)!r} {what}; pass the checkpoints/best.ckpt (or last.ckpt) that "
+            "`mmalign train` wrote into its --out folder."
+        )
+    import warnings
+
+    import torch  # after the cheap checks: importing torch takes seconds
+
+    try:
+        with warnings.catch_warnings():  # torch's notes on foreign pickles: the error says it
+            warnings.simplefilter("ignore")
+            ckpt = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - torch raises a dozen kinds for a foreign file
+        first = (str(exc).strip().splitlines() or [""])[0][:100]
+        reason = f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+        raise ValueError(
+            f"{str(p)!r} is not a checkpoint written by `mmalign train` (torch cannot read it: "
+            f"{reason}); pass OUT/checkpoints/best.ckpt of a training run."
+        ) from None
+    hp = ckpt.get("hyper_parameters") if isinstance(ckpt, dict) else None
+    if not isinstance(hp, dict) or "model_name" not in hp or "state_dict" not in ckpt:
+        raise ValueError(
+            f"{str(p)!r} is a torch file but not a checkpoint written by `mmalign train` (it "
+            "has no model hyper-parameters); pass OUT/checkpoints/best.ckpt of a training run."
+        )
+    return ckpt
+
+
+def _resume_decision(
+    out: Path,
+    record: dict[str, Any],
+    resume: bool | None,
+    announce: bool = True,
+    max_epochs: int | None = None,
+) -> bool:
+    """Whether :func:`fit` continues the run in ``out`` (see its ``resume``); raises ValueError
+    before any work when it must not. Only the top-level entries of ``record`` are compared (the
+    CLI checks a partial record before loading the data); ``announce`` prints the decision."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(
+            f"out_dir {str(out)!r} is a file, not a folder; pass a folder (it is created)."
+        )
+    last = out / "checkpoints" / "last.ckpt"
+    if resume is False:
+        return False
+    if not last.is_file():
+        if resume:
+            raise ValueError(
+                f"nothing to resume: {str(last)!r} does not exist; drop --resume (resume=True) "
+                "to start a new run there."
+            )
+        return False
+    ckpt = read_checkpoint(last)
+    saved = ckpt.get(_RUN_KEY)
+    if saved is None:
+        if not resume:
+            raise ValueError(
+                f"{str(out)!r} holds a run whose checkpoint does not record its configuration "
+                "(an older mmalign); pass --resume (resume=True) to continue it anyway, "
+                "--no-resume (resume=False) to replace it, or another --out."
+            )
+        # an older checkpoint still names its model: never load one model's weights into another
+        hp = ckpt["hyper_parameters"]
+        old = _jsonable({"model": hp["model_name"], "model_options": hp.get("model_options") or {}})
+        diffs = run_differences(old, {k: record[k] for k in old if k in record})
+    else:
+        diffs = run_differences({k: saved.get(k) for k in record}, record)
+    if diffs:
+        more = f" and {len(diffs) - 3} more" if len(diffs) > 3 else ""
+        raise ValueError(
+            f"{str(out)!r} holds another run ({'; '.join(diffs[:3])}{more}); train into "
+            "another --out, or pass --no-resume (resume=False) to replace it."
+        )
+    how = "as asked" if saved is None else "same model, data and options"
+    done = int(ckpt.get("epoch", 0)) + 1
+    if announce and max_epochs is not None and done >= max_epochs:
+        print(
+            f"the run in {out} has already trained its {done} epochs ({how}): nothing left to "
+            f"train, its best checkpoint is scored again; --set max_epochs={done + 10} trains "
+            "it longer, --no-resume starts afresh",
+            flush=True,
+        )
+    elif announce:
+        print(
+            f"resuming the run in {out} after epoch {done} ({how}; --no-resume starts afresh)",
+            flush=True,
+        )
+    return True
+
+
+class _RunRecord:
+    """Lightning callback that stores :func:`run_record` in every checkpoint."""
+
+    def __new__(cls, record: dict[str, Any]):
+        from lightning.pytorch.callbacks import Callback
+
+        class _Impl(Callback):
+            def on_save_checkpoint(self, trainer, pl_module, checkpoint) -> None:
+                checkpoint[_RUN_KEY] = record
+
+        return _Impl()
+
+
+@contextlib.contextmanager
+def _quiet_lightning(quiet: bool) -> Iterator[None]:
+    """Silence Lightning's tips and info lines (when ``quiet``) and a deprecation warning
+    inside Lightning that users cannot act on (always)."""
+    import logging
+    import warnings
+
+    loggers = [logging.getLogger(n) for n in ("lightning.pytorch", "lightning.fabric")]
+    levels = [lg.level for lg in loggers]
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r".*LeafSpec.*")
+        # a resumed run writes into its own checkpoint folder: expected, not worth a warning
+        warnings.filterwarnings(
+            "ignore", message=r"Checkpoint directory .* exists and is not empty"
+        )
+        if quiet:
+            for lg in loggers:
+                lg.setLevel(logging.WARNING)
+        try:
+            yield
+        finally:
+            for lg, level in zip(loggers, levels):
+                lg.setLevel(level)
+
+
+def _clock(seconds: float) -> str:
+    m, s = divmod(int(round(seconds)), 60)
+    h, m = divmod(m, 60)
+    return f"{h}:{m:02d}:{s:02d}" if h else f"{m}:{s:02d}"
+
+
 class _TrainLog:
     """Lightning callback: training samples per second over the batches of this run, and a
     per-epoch history (train loss, validation loss and score, learning rate, seconds), printed
-    a line per epoch when ``echo`` is set (runs without a progress bar)."""
+    a line per epoch with the time elapsed and an estimate of what remains when ``echo`` is set
+    (runs without a progress bar: ``--quiet``, or output piped to a file). The history is saved
+    in the checkpoints, so that a resumed run reports every epoch."""
 
-    def __new__(cls, echo: bool = False):
+    def __new__(cls, echo: bool = False, max_epochs: int = 0):
         from lightning.pytorch.callbacks import Callback
 
         class _Impl(Callback):
@@ -386,7 +637,18 @@ class _TrainLog:
                 self._loss_sum = 0.0
                 self._n = 0
                 self._epoch_t = 0.0
+                self._fit_t = time.perf_counter()
+                self._epochs_run = 0
                 self.history: list[dict[str, float]] = []
+
+            def state_dict(self) -> dict[str, Any]:
+                return {"history": [dict(r) for r in self.history]}
+
+            def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+                self.history = [dict(r) for r in state_dict.get("history", [])]
+
+            def on_fit_start(self, trainer, pl_module) -> None:
+                self._fit_t = time.perf_counter()
 
             def on_train_epoch_start(self, trainer, pl_module) -> None:
                 self._loss_sum, self._n = 0.0, 0
@@ -414,11 +676,15 @@ class _TrainLog:
                     "seconds": time.perf_counter() - self._epoch_t,
                 }
                 self.history.append(row)
+                self._epochs_run += 1
                 if echo and trainer.global_rank == 0:
+                    elapsed = time.perf_counter() - self._fit_t
+                    left = elapsed / self._epochs_run * max(0, max_epochs - row["epoch"])
                     print(
-                        f"epoch {row['epoch']:3d}  train loss {row['train_loss']:.4f}  "
-                        f"val loss {row['val_loss']:.4f}  val score {row['val_score']:.4f}  "
-                        f"lr {row['lr']:.2e}  {row['seconds']:.1f} s",
+                        f"epoch {row['epoch']:3d}/{max_epochs}  train loss {row['train_loss']:.4f}"
+                        f"  val loss {row['val_loss']:.4f}  val score {row['val_score']:.4f}  "
+                        f"lr {row['lr']:.2e}  {row['seconds']:.1f} s  elapsed "
+                        f"{_clock(elapsed)}  left ~{_clock(left)}",
                         flush=True,
                     )
 
@@ -468,23 +734,31 @@ def evaluate(
     from mmalign.implicit import alignment_accuracy, attention_alignment
     from mmalign.train.module import MultimodalModule, collate, decode, split_metrics
 
-    path = Path(checkpoint)
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist.")
     if not isinstance(dataset, MultimodalDataset):
         raise TypeError(f"dataset must be a MultimodalDataset, got {type(dataset).__name__}.")
-    module = MultimodalModule.load_from_checkpoint(str(path), map_location=device)
-    hp = module.hparams
-    if dict(hp.input_dims) != dataset.input_dims:
+    ckpt = read_checkpoint(checkpoint)
+    if split not in dataset.splits:
+        raise ValueError(f"Unknown split {split!r}; this dataset has: {', '.join(dataset.splits)}.")
+    saved = ckpt["hyper_parameters"]
+    if dict(saved["input_dims"]) != dataset.input_dims or saved["task"] != dataset.task:
         raise ValueError(
-            f"the checkpoint was trained on input dims {dict(hp.input_dims)}, the dataset has "
+            f"the checkpoint was trained on {saved['task']} with input dims "
+            f"{dict(saved['input_dims'])}, the dataset is {dataset.task} with "
             f"{dataset.input_dims}; evaluate it on data of the same kind."
         )
+    module = MultimodalModule(**saved)
+    module.load_state_dict(ckpt["state_dict"])
+    hp = module.hparams
     s = dataset[split]
     model = module.model.to(device).eval()
     has_truth = "segments" in s.extras
+    words: list[list[str]] | None = None
     if has_truth:
-        from mmalign.data.digits_av import true_intervals
+        from mmalign.data.digits_av import text_words, true_intervals
+
+        if "text" in s.features:
+            words = text_words(s)
+    ticks: dict[str, list] = {}
     truth: dict[tuple[str, str], list[np.ndarray]] = {}
     sums: dict[str, list[float]] = {}
     sel_sums: dict[str, list[float]] = {}
@@ -539,6 +813,8 @@ def evaluate(
                         break
                     lt, ls = int(lengths[t][b]), int(lengths[src][b])
                     ex.append((soft[b, :lt, :ls].copy(), ti[b]))
+                    labels = [words[idx[b]] if words and m == "text" else None for m in (t, src)]
+                    ticks.setdefault(key, []).append(tuple(labels))
     pred = np.concatenate(preds)
     metrics = split_metrics(pred, s.labels, hp.task)
     alignment = {
@@ -558,7 +834,7 @@ def evaluate(
         for k, v in sel_sums.items()
         if v[2] > 0
     }
-    return EvalResult(metrics, alignment, pred, examples, split, n_params, grids, selected)
+    return EvalResult(metrics, alignment, pred, examples, split, n_params, grids, selected, ticks)
 
 
 def _jsonable(x: Any) -> Any:
@@ -613,8 +889,17 @@ def plot_attention_examples(result: EvalResult, out_dir: str | os.PathLike) -> l
             continue
         t, s = key.split("<-")
         fig, axes = plt.subplots(1, len(items), figsize=(4.2 * len(items), 3.4), squeeze=False)
-        for ax, (soft, ti) in zip(axes[0], items):
-            plot_alignment(soft, true_intervals=ti, ax=ax, target_label=t, source_label=s)
+        labels = result.example_ticks.get(key) or [(None, None)] * len(items)
+        for ax, (soft, ti), (t_ticks, s_ticks) in zip(axes[0], items, labels):
+            plot_alignment(
+                soft,
+                true_intervals=ti,
+                ax=ax,
+                target_label=f"{t} ({'word' if t_ticks else 'frame'})",
+                source_label=f"{s} ({'word' if s_ticks else 'frame'})",
+                target_ticks=t_ticks,
+                source_ticks=s_ticks,
+            )
         sel = result.selected_heads.get(key)
         score = sel or result.alignment.get(key, {})
         which = f"layer {sel['layer']} head {sel['head']}" if sel else "heads averaged"
