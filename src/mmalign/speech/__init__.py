@@ -1,8 +1,9 @@
 """Speech-text alignment: when is each word of a transcript spoken in a recording.
 
 ``align(audio, transcript, backend=...)`` returns a :class:`SpeechAlignment` (words, phones,
-segments). Backends: ``tts-dtw`` (eSpeak NG synthesis + MFCC + DTW, any language eSpeak
-speaks), ``sphinx`` (PocketSphinx, English) and ``ctc`` (Viterbi over CTC emissions).
+segments). Backends: ``sphinx`` (PocketSphinx, English; the default there), ``tts-dtw``
+(eSpeak NG synthesis + MFCC + DTW, any language eSpeak speaks; the default elsewhere) and
+``ctc`` (Viterbi over CTC emissions), each with its own options type.
 Public names are imported lazily (PEP 562) so ``import mmalign.speech`` stays fast.
 """
 
@@ -14,6 +15,11 @@ _EXPORTS: dict[str, str] = {
     "align": "mmalign.speech.align",
     "BACKENDS": "mmalign.speech.align",
     "read_transcript": "mmalign.speech.align",
+    "CTCOptions": "mmalign.speech.align",
+    "default_backend": "mmalign.speech.align",
+    "TranscriptMismatchWarning": "mmalign.speech._result",
+    "SphinxConfig": "mmalign.speech.sphinx",
+    "speech_dev": "mmalign.speech.evalsets",
     "Span": "mmalign.speech._result",
     "SpeechAlignment": "mmalign.speech._result",
     "load_audio": "mmalign.speech.audio",
