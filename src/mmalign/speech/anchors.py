@@ -104,25 +104,42 @@ def _blocks(samples: np.ndarray, seconds: float = _BLOCK_SECONDS) -> list[tuple[
 
 def recognise(samples: np.ndarray, tokens: list[str]) -> list[tuple[str, float, float]]:
     """Words and silences ``(label, start_s, end_s)`` recognised with the transcript's bigram
-    model, block by block."""
+    model, block by block.
+
+    The recogniser gets a dictionary of the transcript's words and the phone pseudo-words
+    only: with the full CMU dictionary, PocketSphinx spends seconds building its search.
+    """
+    import pocketsphinx as ps
+
     from .sphinx import FRAME_RATE, decoder, dict_word, to_pcm
 
-    dec = decoder(_RECOGNITION_BEAM, **_RECOGNITION)
-    words = [dict_word(dec, w) for w in tokens]
-    for p in GARBAGE_PHONES:
-        if dec.lookup_word(garbage_word(p)) is None:
-            dec.add_word(garbage_word(p), p, False)
-    fd, path = tempfile.mkstemp(suffix=".arpa")
+    main = decoder(None)
+    words = [dict_word(main, w) for w in tokens]
+    lines = [f"{w} {main.lookup_word(w)}" for w in sorted(set(words))]
+    lines += [f"{garbage_word(p)} {p}" for p in GARBAGE_PHONES]
+    tmp = tempfile.mkdtemp(prefix="mmalign_lm_")
+    dict_path, lm_path = os.path.join(tmp, "words.dict"), os.path.join(tmp, "words.arpa")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        with open(dict_path, "w", encoding="utf-8") as fh:
+            fh.write("\n".join(lines) + "\n")
+        with open(lm_path, "w", encoding="utf-8") as fh:
             fh.write(transcript_lm(words))
-        dec.add_lm_file("transcript", path)
+        cfg = ps.Config()
+        cfg["loglevel"] = "FATAL"
+        cfg["dict"], cfg["lm"] = dict_path, lm_path
+        cfg["beam"] = cfg["wbeam"] = cfg["pbeam"] = _RECOGNITION_BEAM
+        for k, v in _RECOGNITION.items():
+            cfg[k] = v
+        dec = ps.Decoder(cfg)
     finally:
-        os.unlink(path)
-    dec.activate_search("transcript")
+        for f in (dict_path, lm_path):
+            if os.path.exists(f):
+                os.unlink(f)
+        os.rmdir(tmp)
+    cmn0 = dec.get_cmn()
     out = []
     for s, e in _blocks(samples):
-        dec = decoder(_RECOGNITION_BEAM, **_RECOGNITION)
+        dec.set_cmn(cmn0)
         dec.start_utt()
         dec.process_raw(to_pcm(samples[s:e]), full_utt=True)
         dec.end_utt()
