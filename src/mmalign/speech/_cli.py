@@ -25,7 +25,18 @@ def register(subparsers) -> None:
     )
     p.add_argument("transcript", nargs="?", help="transcript text file (UTF-8)")
     p.add_argument("-o", "--output", required=True, help="output file, or folder with --corpus")
-    p.add_argument("--backend", default="tts-dtw", choices=["tts-dtw", "sphinx", "ctc"])
+    p.add_argument(
+        "--backend",
+        default=None,
+        choices=["sphinx", "tts-dtw", "ctc"],
+        help="default: sphinx for English, tts-dtw for other languages",
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 (writing nothing) when the transcript does not match the audio or words "
+        "stay unaligned",
+    )
     p.add_argument(
         "--vocabulary", metavar="FILE", help="ctc: token strings, one per line, line i = id i"
     )
@@ -81,7 +92,10 @@ def _align_speech(args: argparse.Namespace) -> int:
         return 0 if not report.failures else 1
     if not (args.audio and args.transcript):
         raise ValueError("align-speech needs AUDIO and TRANSCRIPT (or --corpus DIR).")
-    from .align import align
+    import warnings
+
+    from ._result import TranscriptMismatchWarning
+    from .align import CTCOptions, align
     from .io import write_alignment
 
     if args.backend == "ctc":
@@ -95,23 +109,37 @@ def _align_speech(args: argparse.Namespace) -> int:
         result = align(
             None,
             Path(args.transcript),
-            backend="ctc",
-            emissions=emissions,
-            vocabulary=vocab,
-            blank=args.blank,
-            frame_duration=args.frame_duration,
+            options=CTCOptions(emissions, vocab, blank=args.blank, frame_duration=args.frame_duration),
         )
     else:
-        result = align(
-            Path(args.audio),
-            Path(args.transcript),
-            backend=args.backend,
-            language=args.language,
-            progress=not args.quiet,
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", TranscriptMismatchWarning)
+            result = align(
+                Path(args.audio),
+                Path(args.transcript),
+                backend=args.backend,
+                language=args.language,
+                progress=not args.quiet,
+            )
+    problems = []
+    if result.info.get("mismatch"):
+        problems.append(
+            f"the transcript does not seem to belong to the audio (recognition found "
+            f"{100 * result.info.get('support', 0):.0f}% of its words)"
         )
+    if result.unaligned:
+        shown = ", ".join(repr(u["word"]) for u in result.unaligned[:5])
+        more = " ..." if len(result.unaligned) > 5 else ""
+        problems.append(f"{len(result.unaligned)} word(s) not found in the audio: {shown}{more}")
+    for msg in problems:
+        print(f"warning: {msg}", file=sys.stderr)
+    if problems and args.strict:
+        print("error: --strict: nothing written", file=sys.stderr)
+        return 1
     out = write_alignment(result, args.output)
+    n_al = sum(w.aligned for w in result.words)
     print(
-        f"{len(result.words)} words aligned over {result.duration:.2f} s "
+        f"{n_al} of {len(result.words)} words aligned over {result.duration:.2f} s "
         f"(backend {result.backend}) -> {out}"
     )
     return 0
@@ -137,12 +165,21 @@ def _eval_speech(args: argparse.Namespace) -> int:
             raise ValueError(f"no files of {hyp} pair by name with files of {ref}.")
     else:
         pairs = [(hyp, ref)]
-    errs, unmatched = [], 0
+    errs, unmatched, n_ref, skipped = [], 0, 0, []
     for h, r in pairs:
-        rep = boundary_errors(read_alignment(h), read_alignment(r, tier=args.tier))
+        ref_a = read_alignment(r, tier=args.tier)
+        rep = boundary_errors(read_alignment(h), ref_a)
         errs.append(rep.errors)
         unmatched += rep.n_unmatched
+        n_ref += len(ref_a.words)
+        if rep.n_unmatched:
+            skipped.append(f"{h.name}: {rep.n_unmatched} of {len(ref_a.words)}")
     e = np.concatenate(errs)
+    if len(e) == 0:
+        raise ValueError(
+            f"no word of {args.hyp} matches a word of {args.ref} (by label, in order); check "
+            f"that both align the same transcript."
+        )
     a = np.abs(e)
     total = BoundaryReport(
         float(a.mean()),
@@ -153,4 +190,10 @@ def _eval_speech(args: argparse.Namespace) -> int:
         e,
     )
     print(f"{len(pairs)} file pair(s): {total.summary()}", file=sys.stdout)
+    if unmatched:
+        print(
+            f"skipped {unmatched} of {n_ref} reference words with no hypothesis word of the same "
+            f"label at that place ({'; '.join(skipped[:5])}{' ...' if len(skipped) > 5 else ''})",
+            file=sys.stdout,
+        )
     return 0
