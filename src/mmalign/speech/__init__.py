@@ -55,4 +55,15 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
+_lazy_getattr, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
+
+
+def __getattr__(name: str):
+    value = _lazy_getattr(name)
+    # importing the submodule mmalign.speech.align binds the package attribute "align" to
+    # that module; the public name is the function
+    import types
+
+    if isinstance(globals().get("align"), types.ModuleType):
+        globals()["align"] = globals()["align"].align
+    return value

@@ -71,6 +71,57 @@ def register(subparsers) -> None:
     e.add_argument("--tier", default=None, help="word tier name in TextGrids (default: words)")
     e.set_defaults(func=_eval_speech)
 
+    x = subparsers.add_parser(
+        "speech-example",
+        help="write an example recording, its transcript and its true word times",
+        description=(
+            "Write DIR/example.wav (two sentences spoken by eSpeak NG, offline), "
+            "DIR/example.txt (the transcript, one sentence per line) and DIR/truth.TextGrid "
+            "(eSpeak's own word times) to try align-speech and eval-speech on."
+        ),
+    )
+    x.add_argument("dir", nargs="?", default=".", help="output folder (default: .)")
+    x.set_defaults(func=_speech_example)
+
+
+EXAMPLE_TEXT = ("The birch canoe slid on the smooth planks.", "Glue the sheet to the dark blue background.")
+
+
+def _speech_example(args: argparse.Namespace) -> int:
+    import numpy as np
+    import soundfile as sf
+
+    from .._utils import atomic_path
+    from ._result import Span, SpeechAlignment
+    from .io import write_alignment
+    from .tts import synthesize
+
+    out = Path(args.dir)
+    out.mkdir(parents=True, exist_ok=True)
+    sr, t, parts, words = 16000, 0.0, [], []
+    rng = np.random.default_rng(0)
+    for k, text in enumerate(EXAMPLE_TEXT):
+        pause = np.zeros(int((0.4 if k == 0 else 0.6) * sr), np.float32)
+        parts.append(pause)
+        t += len(pause) / sr
+        s = synthesize(text, voice="en-us+f2", rate=150, sample_rate=sr)
+        parts.append(s.samples)
+        words += [Span(w, a + t, b + t) for w, a, b in s.words]
+        t += len(s.samples) / sr
+    parts.append(np.zeros(int(0.3 * sr), np.float32))
+    audio = np.concatenate(parts)
+    audio = (0.8 * audio + rng.normal(0, 1e-3, len(audio))).astype(np.float32)
+    with atomic_path(out / "example.wav") as tmp:
+        sf.write(str(tmp), audio, sr, subtype="PCM_16", format="WAV")
+    with atomic_path(out / "example.txt") as tmp:
+        Path(tmp).write_text("\n".join(EXAMPLE_TEXT) + "\n", encoding="utf-8")
+    write_alignment(SpeechAlignment(words=words, duration=len(audio) / sr), out / "truth.TextGrid")
+    print(
+        f"wrote {out / 'example.wav'} ({len(audio) / sr:.2f} s), {out / 'example.txt'}, "
+        f"{out / 'truth.TextGrid'}"
+    )
+    return 0
+
 
 def _align_speech(args: argparse.Namespace) -> int:
     if args.corpus:

@@ -204,10 +204,6 @@ def recognition_support(samples: np.ndarray, tokens: list[str], result: SpeechAl
 
 def _cuts(tokens, found, rec) -> list[tuple[int, float]]:
     """Cut points ``(first token of the next stretch, time)`` between anchored words."""
-    # pauses recognition put between two words: end of one word -> start of the next
-    starts = {}
-    for i, (lab, a, _) in enumerate(rec):
-        starts[a] = i
     cands = []
     run = 0
     for k in range(1, len(tokens)):
@@ -218,12 +214,20 @@ def _cuts(tokens, found, rec) -> list[tuple[int, float]]:
         if k + 1 < len(tokens) and found[k + 1] is None:
             continue  # the anchor run must go on past the cut
         gap = b[0] - a[1]
-        cands.append((k, (a[1] + b[0]) / 2 if gap > 0 else a[1], gap >= 0.05))
-    cuts, last = [], 0.0
-    for k, t, pause in cands:
-        if (pause and t - last >= _MIN_STRETCH) or t - last >= _MAX_STRETCH:
-            cuts.append((k, t))
-            last = t
+        cands.append((k, (a[1] + b[0]) / 2 if gap > 0 else a[1], gap))
+    # from each cut, the longest pause between _MIN_STRETCH and _MAX_STRETCH seconds on
+    cuts, last, i = [], 0.0, 0
+    while i < len(cands):
+        window = [c for c in cands[i:] if last + _MIN_STRETCH <= c[1] <= last + _MAX_STRETCH]
+        if not window:
+            later = [c for c in cands[i:] if c[1] > last + _MAX_STRETCH]
+            if not later:
+                break
+            window = [later[0]]
+        k, t, _ = max(window, key=lambda c: c[2])
+        cuts.append((k, t))
+        last = t
+        i = next((j for j, c in enumerate(cands) if c[1] > t), len(cands))
     return cuts
 
 

@@ -143,8 +143,9 @@ class SphinxConfig:
         Beam (``beam``, ``wbeam``, ``pbeam``) of the retry where default beams do not bring
         the whole transcript back.
     dither : float
-        Standard deviation of the seeded Gaussian noise added in the last retry: digital
-        silence (exact zeros) makes PocketSphinx's log energies degenerate.
+        Standard deviation of the seeded Gaussian noise added in the later retries (then
+        ten times as much in the last): digital silence (exact zeros) makes PocketSphinx's
+        log energies degenerate.
     confidence : bool
         Recognise the recording with the transcript's words to score every word and to
         flag transcripts that do not belong to the recording (one more decoding pass).
@@ -197,9 +198,10 @@ def espeak_to_arpabet(phonemes: str) -> str:
 def decoder(beam: float | None = None, **options):
     """A PocketSphinx decoder for this thread and these settings, reset for a new utterance.
 
-    Decoders are cached (loading the model takes a fraction of a second). The cepstral mean
-    is set back to its initial value each time: PocketSphinx carries it over from the last
-    utterance, which made the same clip align differently depending on what came before.
+    Decoders are cached (loading the model takes a fraction of a second). The feature
+    pipeline is re-initialised and the cepstral mean set back to its initial value each
+    time: PocketSphinx carries both over from the last utterance, which made the same clip
+    align differently depending on what came before.
     """
     import pocketsphinx as ps
 
@@ -218,6 +220,7 @@ def decoder(beam: float | None = None, **options):
         d = ps.Decoder(cfg)
         cache[key] = (d, d.get_cmn())
     d, cmn0 = cache[key]
+    d.reinit_feat()
     d.set_cmn(cmn0)
     return d
 
@@ -254,7 +257,14 @@ def force_align(samples: np.ndarray, tokens: list[str], cfg: SphinxConfig):
     setting brings every word back.
     """
     retried = False
-    for beam, level in ((None, 0.0), (cfg.wide_beam, 0.0), (cfg.wide_beam, cfg.dither)):
+    ladder = (
+        (None, 0.0),
+        (cfg.wide_beam, 0.0),
+        (None, cfg.dither),
+        (cfg.wide_beam, cfg.dither),
+        (cfg.wide_beam, 10 * cfg.dither),
+    )
+    for beam, level in ladder:
         if level > 0 and cfg.dither <= 0:
             break
         dec = decoder(beam)
