@@ -176,7 +176,8 @@ def _align_speech(args: argparse.Namespace) -> int:
     if result.info.get("mismatch"):
         problems.append(
             f"the transcript does not seem to belong to the audio (recognition found "
-            f"{100 * result.info.get('support', 0):.0f}% of its words)"
+            f"{100 * result.info.get('support', 0):.0f}% of its words, over "
+            f"{100 * result.info.get('coverage', 0):.0f}% of the speech)"
         )
     if result.unaligned:
         shown = ", ".join(repr(u["word"]) for u in result.unaligned[:5])

@@ -279,7 +279,7 @@ def align_anchored(samples: np.ndarray, tokens: list[str], cfg, *, language: str
                 ]
             )
             words.extend(Span(w.label, w.start + t0, w.end + t0) for w in ws)
-            phones += phone_spans(dec, pcm, offset=t0)
+            phones += phone_spans(dec, pcm, offset=t0, tokens=part, wide_beam=cfg.wide_beam)
             return
         inner = [
             (k, (found[k - 1][1] + found[k][0]) / 2)

@@ -329,14 +329,13 @@ def refine_edges(segments, samples: np.ndarray, tokens: list[str], max_move: flo
     return words
 
 
-def phone_spans(dec, pcm: bytes, offset: float = 0.0) -> list[Span]:
-    """Phones of the last forced alignment (a second pass with ``set_alignment``)."""
-    phones = []
+def _phone_pass(dec, pcm: bytes, offset: float) -> list[Span] | None:
     try:
         dec.set_alignment()
         dec.start_utt()
         dec.process_raw(pcm, full_utt=True)
         dec.end_utt()
+        phones = []
         for w in dec.get_alignment():
             if w.name.startswith(_NOT_WORDS):
                 continue
@@ -348,9 +347,32 @@ def phone_spans(dec, pcm: bytes, offset: float = 0.0) -> list[Span]:
                         offset + (p.start + p.duration) / FRAME_RATE,
                     )
                 )
+        return phones
     except RuntimeError:
-        return []
-    return phones
+        return None
+
+
+def phone_spans(
+    dec, pcm: bytes, offset: float = 0.0, *, tokens: list[str] | None = None, wide_beam=None
+) -> list[Span]:
+    """Phones of the last forced alignment (a second pass with ``set_alignment``).
+
+    Where that pass fails within the decoder's beams and ``tokens`` and ``wide_beam`` are
+    given, the words are aligned again with wide beams and the phone pass repeated.
+    """
+    phones = _phone_pass(dec, pcm, offset)
+    if phones is None and tokens and wide_beam is not None:
+        wide = decoder(wide_beam)
+        try:
+            wide.set_align_text(" ".join(dict_word(wide, w) for w in tokens))
+            wide.start_utt()
+            wide.process_raw(pcm, full_utt=True)
+            wide.end_utt()
+            if wide.hyp() is not None:
+                phones = _phone_pass(wide, pcm, offset)
+        except RuntimeError:
+            phones = None
+    return phones or []
 
 
 def align_sphinx(
@@ -407,7 +429,7 @@ def align_sphinx(
             for k, (lab, a, b) in enumerate(s for s in seg if not s[0].startswith(_NOT_WORDS))
         ]
     )
-    phones = phone_spans(dec, pcm)
+    phones = phone_spans(dec, pcm, tokens=tokens, wide_beam=cfg.wide_beam)
     for w in words:
         w.end = min(w.end, duration)
     info = {"retried": retried, "anchored": False}
