@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import re
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -266,6 +267,37 @@ def synthesize(
     ):
         raise ValueError(f"sample_rate must be an int >= 1000 or None, got {sample_rate!r}.")
 
+    key = (text, voice, int(rate), int(pitch), None if sample_rate is None else int(sample_rate))
+    with _LOCK:
+        hit = _CACHE.get(key)
+        if hit is not None:
+            _CACHE.move_to_end(key)
+            return _copy(hit)
+    out = _synthesize(text, voice, rate, pitch, sample_rate)
+    with _LOCK:
+        _CACHE[key] = out
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.popitem(last=False)
+    return _copy(out)
+
+
+# eSpeak NG does not give the same waveform for the same text twice in a process (30723 then
+# 30727 samples for the same sentence): its waveform generator keeps state that runs on
+# across utterances. A fresh process gives the same sequence of waveforms, so the history
+# decides; espeak_Terminate / espeak_Initialize, srand(0) and a fixed priming utterance do
+# not reset it. Syntheses are therefore kept per (text, voice, rate, pitch,
+# sample rate), so that the same input gives the same samples and the same alignment.
+_CACHE: OrderedDict = OrderedDict()
+_CACHE_SIZE = 64
+
+
+def _copy(s: Synthesis) -> Synthesis:
+    return Synthesis(
+        s.samples.copy(), s.sample_rate, list(s.words), list(s.phones), list(s.word_of_phone)
+    )
+
+
+def _synthesize(text, voice, rate, pitch, sample_rate) -> Synthesis:
     raw = text.encode("utf-8")
     with _LOCK:
         eng = _engine()
