@@ -68,7 +68,10 @@ def plain_pocketsphinx(samples, transcript):
         seg = [s for s in d.seg() if not s.word.startswith(("<", "["))]
         if len(seg) == len(words):
             return SpeechAlignment(
-                words=[Span(w, s.start_frame / 100, (s.end_frame + 1) / 100) for w, s in zip(words, seg)]
+                words=[
+                    Span(w, s.start_frame / 100, (s.end_frame + 1) / 100)
+                    for w, s in zip(words, seg)
+                ]
             )
     raise RuntimeError("no complete alignment")
 
@@ -345,8 +348,14 @@ def main() -> int:
             ),
             default=0.0,
         )
-        results[f"repro/{name}"] = {"identical_items": same, "items": len(again["hyps"]), "max_diff_s": diff}
-        print(f"  {name:10s} identical items {same}/{len(again['hyps'])}, largest difference {1000 * diff:.3f} ms")
+        results[f"repro/{name}"] = {
+            "identical_items": same,
+            "items": len(again["hyps"]),
+            "max_diff_s": diff,
+        }
+        print(
+            f"  {name:10s} identical items {same}/{len(again['hyps'])}, largest difference {1000 * diff:.3f} ms"
+        )
 
     # mismatch: transcripts of other speech
     flagged, tries = 0, 0

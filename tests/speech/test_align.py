@@ -30,6 +30,9 @@ def test_file_stereo_any_rate_and_segments(tmp_path, speech):
     assert err.mean() < 0.05
 
 
+# eSpeak's voice is far from PocketSphinx's acoustic model: recognition finds few of its
+# words, so the mismatch check may fire here; forced alignment itself is what is tested
+@pytest.mark.filterwarnings("ignore::mmalign.speech.TranscriptMismatchWarning")
 def test_array_and_sphinx_backend():
     s = synthesize(TEXT, voice="en-us", rate=150, sample_rate=16000)
     a = align(s.samples, TEXT, sample_rate=16000, backend="sphinx")

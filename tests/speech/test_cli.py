@@ -113,10 +113,22 @@ def test_ctc_backend_from_the_command_line(tmp_path, capsys):
 
 def test_eval_speech_scores_matching_words_and_says_what_it_skipped(tmp_path, capsys):
     hyp, ref = tmp_path / "h.json", tmp_path / "r.json"
-    hyp.write_text(json.dumps([{"word": w, "start": a, "end": b} for w, a, b in
-                               [("one", 0.0, 0.5), ("two", 0.5, 1.0), ("three", 1.0, 1.5)]]))
-    ref.write_text(json.dumps([{"word": w, "start": a, "end": b} for w, a, b in
-                               [("one", 0.0, 0.52), ("four", 0.5, 1.0), ("three", 1.0, 1.5)]]))
+    hyp.write_text(
+        json.dumps(
+            [
+                {"word": w, "start": a, "end": b}
+                for w, a, b in [("one", 0.0, 0.5), ("two", 0.5, 1.0), ("three", 1.0, 1.5)]
+            ]
+        )
+    )
+    ref.write_text(
+        json.dumps(
+            [
+                {"word": w, "start": a, "end": b}
+                for w, a, b in [("one", 0.0, 0.52), ("four", 0.5, 1.0), ("three", 1.0, 1.5)]
+            ]
+        )
+    )
     assert main(["eval-speech", str(hyp), str(ref)]) == 0
     out = capsys.readouterr()
     assert "boundaries 4" in out.out and "MAE    5.0 ms" in out.out

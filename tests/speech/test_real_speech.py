@@ -68,9 +68,21 @@ def test_transcript_of_other_speech_is_flagged(items, tmp_path, capsys):
     sf.write(tmp_path / "a.wav", audio_item.audio, 16000)
     (tmp_path / "t.txt").write_text(text_item.transcript)
     out = tmp_path / "o.json"
-    assert main(["align-speech", str(tmp_path / "a.wav"), str(tmp_path / "t.txt"), "-o", str(out)]) == 0
+    assert (
+        main(["align-speech", str(tmp_path / "a.wav"), str(tmp_path / "t.txt"), "-o", str(out)])
+        == 0
+    )
     assert "does not seem to belong" in capsys.readouterr().err
     assert json.loads(out.read_text())["info"]["mismatch"] is True
     out.unlink()
-    rc = main(["align-speech", str(tmp_path / "a.wav"), str(tmp_path / "t.txt"), "-o", str(out), "--strict"])
+    rc = main(
+        [
+            "align-speech",
+            str(tmp_path / "a.wav"),
+            str(tmp_path / "t.txt"),
+            "-o",
+            str(out),
+            "--strict",
+        ]
+    )
     assert rc == 1 and not out.exists()

@@ -84,7 +84,10 @@ def register(subparsers) -> None:
     x.set_defaults(func=_speech_example)
 
 
-EXAMPLE_TEXT = ("The birch canoe slid on the smooth planks.", "Glue the sheet to the dark blue background.")
+EXAMPLE_TEXT = (
+    "The birch canoe slid on the smooth planks.",
+    "Glue the sheet to the dark blue background.",
+)
 
 
 def _speech_example(args: argparse.Namespace) -> int:
@@ -160,7 +163,9 @@ def _align_speech(args: argparse.Namespace) -> int:
         result = align(
             None,
             Path(args.transcript),
-            options=CTCOptions(emissions, vocab, blank=args.blank, frame_duration=args.frame_duration),
+            options=CTCOptions(
+                emissions, vocab, blank=args.blank, frame_duration=args.frame_duration
+            ),
         )
     else:
         with warnings.catch_warnings():

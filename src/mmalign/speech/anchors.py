@@ -123,7 +123,7 @@ def recognise(samples: np.ndarray, tokens: list[str]) -> list[tuple[str, float, 
         with open(dict_path, "w", encoding="utf-8") as fh:
             fh.write("\n".join(lines) + "\n")
         with open(lm_path, "w", encoding="utf-8") as fh:
-            fh.write(transcript_lm(words))
+            fh.write(transcript_lm(words, _GARBAGE_MASS))
         cfg = ps.Config()
         cfg["loglevel"] = "FATAL"
         cfg["dict"], cfg["lm"] = dict_path, lm_path
@@ -148,7 +148,9 @@ def recognise(samples: np.ndarray, tokens: list[str]) -> list[tuple[str, float, 
         off = s / SR
         for g in dec.seg():
             label = g.word.split("(")[0]
-            out.append((label, off + g.start_frame / FRAME_RATE, off + (g.end_frame + 1) / FRAME_RATE))
+            out.append(
+                (label, off + g.start_frame / FRAME_RATE, off + (g.end_frame + 1) / FRAME_RATE)
+            )
     return out
 
 
