@@ -255,6 +255,7 @@ def align_anchored(samples: np.ndarray, tokens: list[str], cfg, *, language: str
     words: list[Span] = []
     phones: list[Span] = []
     unaligned: list[dict] = []
+    no_phones: list[tuple[float, float]] = []
     retried = False
 
     def stretch(k0: int, k1: int, t0: float, t1: float) -> None:
@@ -281,7 +282,12 @@ def align_anchored(samples: np.ndarray, tokens: list[str], cfg, *, language: str
                 ]
             )
             words.extend(Span(w.label, w.start + t0, w.end + t0) for w in ws)
-            phones += phone_spans(dec, pcm, offset=t0, tokens=part, wide_beam=cfg.wide_beam)
+            # no wide-beam retry of the phone pass here: on long recordings it costs more
+            # than the rest of the alignment (a stretch whose phone pass fails has no phones)
+            ph = phone_spans(dec, pcm, offset=t0)
+            phones += ph
+            if not ph:
+                no_phones.append((round(t0, 2), round(t1, 2)))
             return
         inner = [
             (k, (found[k - 1][1] + found[k][0]) / 2)
@@ -323,7 +329,12 @@ def align_anchored(samples: np.ndarray, tokens: list[str], cfg, *, language: str
         duration=duration,
         backend="sphinx",
         language=language,
-        info={"retried": retried, "anchored": True, "stretches": len(bounds) - 1},
+        info={
+            "retried": retried,
+            "anchored": True,
+            "stretches": len(bounds) - 1,
+            "stretches_without_phones": no_phones,
+        },
     )
     _flag(result, sum(r is not None for r in found) / max(1, len(tokens)), _coverage(rec), cfg)
     return result
