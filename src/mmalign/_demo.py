@@ -190,10 +190,10 @@ def speech_to_text(ctx: DemoContext) -> Section:
     import matplotlib
 
     matplotlib.use("Agg")
+    import warnings
+
     import matplotlib.pyplot as plt
     import numpy as np
-
-    import warnings
 
     from mmalign.speech import TranscriptMismatchWarning, align, boundary_errors, write_alignment
     from mmalign.speech.evalsets import espeak_sentences
