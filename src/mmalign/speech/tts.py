@@ -267,6 +267,7 @@ def synthesize(
     ):
         raise ValueError(f"sample_rate must be an int >= 1000 or None, got {sample_rate!r}.")
 
+    global _CACHED_SAMPLES
     key = (text, voice, int(rate), int(pitch), None if sample_rate is None else int(sample_rate))
     with _LOCK:
         hit = _CACHE.get(key)
@@ -276,8 +277,10 @@ def synthesize(
     out = _synthesize(text, voice, rate, pitch, sample_rate)
     with _LOCK:
         _CACHE[key] = out
-        while len(_CACHE) > _CACHE_SIZE:
-            _CACHE.popitem(last=False)
+        _CACHED_SAMPLES += len(out.samples)
+        while _CACHED_SAMPLES > _CACHE_SAMPLES and len(_CACHE) > 1:
+            _, old = _CACHE.popitem(last=False)
+            _CACHED_SAMPLES -= len(old.samples)
     return _copy(out)
 
 
@@ -286,9 +289,11 @@ def synthesize(
 # across utterances. A fresh process gives the same sequence of waveforms, so the history
 # decides; espeak_Terminate / espeak_Initialize, srand(0) and a fixed priming utterance do
 # not reset it. Syntheses are therefore kept per (text, voice, rate, pitch,
-# sample rate), so that the same input gives the same samples and the same alignment.
+# sample rate), up to 2**25 samples (128 MiB), so that the same input gives the same samples
+# and the same alignment as long as it stays cached.
 _CACHE: OrderedDict = OrderedDict()
-_CACHE_SIZE = 64
+_CACHE_SAMPLES = 1 << 25
+_CACHED_SAMPLES = 0
 
 
 def _copy(s: Synthesis) -> Synthesis:
