@@ -432,7 +432,8 @@ def align_sphinx(
     phones = phone_spans(dec, pcm, tokens=tokens, wide_beam=cfg.wide_beam)
     for w in words:
         w.end = min(w.end, duration)
-    info = {"retried": retried, "anchored": False}
+    # PocketSphinx's phone pass (set_alignment) fails on some utterances at any beam
+    info = {"retried": retried, "anchored": False, "phones_failed": not phones}
     result = SpeechAlignment(
         words=words,
         phones=phones,
