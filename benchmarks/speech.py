@@ -1,20 +1,26 @@
-"""Speech-text alignment benchmark: accuracy and real-time factor of every backend.
+"""Speech-text alignment benchmark on real recordings, beside plain PocketSphinx in the same run.
 
-Sets with exact truth (see mmalign.speech.evalsets):
-  fsdd        strings of 3-8 spoken digits from FSDD (real speech, 5 speakers), random pauses / gains
-  fsdd-noisy  the same strings with white noise at 15 dB SNR
-  espeak      pairs of Harvard sentences by eSpeak NG voices other than the aligner's template
-Methods:
-  tts-dtw          mmalign's default backend (rate matching, voice search, silence dropped,
-                   slope-constrained DTW, pause snapping)
-  plain-tts-dtw    the plain recipe: eSpeak at 175 wpm + MFCC/deltas + symmetric2 DTW (aeneas-like)
-  sphinx           mmalign's PocketSphinx backend (OOV pronunciations, wide-beam retry)
-  pocketsphinx     PocketSphinx alone: set_align_text + seg() with default beams, nothing else
-  ctc              needs emissions from a CTC acoustic model; none ships offline, so not run here
-Long audio (--long-minutes, default 5; 60 for the hour test): RTF and peak RSS of tts-dtw on a
-file, in a fresh process.
+Data: ../shared/data/speech-dev (34 short real English recordings with reference word times;
+boundaries listed in an item's ``boundaries_at_file_edge_s`` are left out).
+Methods on speech-dev:
+  sphinx          mmalign's default for English: PocketSphinx forced alignment, reproducible
+                  decoders, pause-edge refinement, recognition-based confidence
+  sphinx-raw      the same without the pause-edge refinement (ablation)
+  tts-dtw         eSpeak NG synthesis + MFCC + slope-constrained DTW (default for other languages)
+  pocketsphinx    PocketSphinx 5 used plainly: set_align_text + seg() with default beams; if the
+                  whole transcript does not come back, once more with beam = wbeam = pbeam = 1e-100
+  ctc             needs emissions of a CTC acoustic model; none ships offline, so not run
+Long cases (--long 1,5,60 minutes; each in a fresh process for its peak memory): speech-dev
+items (seeded order) joined with pauses of 0.2-1.0 s cut from the recordings' own non-speech
+(leading / trailing stretches before the first / after the last reference word), repeated to
+the length asked. The transcript carries, every ~20 s, one edit: a filler ("um" / "uh") or an
+extra word the audio does not hold, a dropped word, or a repeated word. Scored on the words
+both sides hold; compared with the same words aligned as short clips (each item alone).
+Mismatch: a transcript of other speech (another source's item for a clip; another 1-minute
+concatenation for a long case), flagged = warning (info["mismatch"]) or refusal.
+Reproducibility: speech-dev aligned twice in one process, boundaries compared exactly.
 
-Usage: python benchmarks/speech.py [--items 30] [--long-minutes 5] [--sets fsdd,espeak]
+Usage: python benchmarks/speech.py [--long 1,5,60] [--methods sphinx,sphinx-raw,tts-dtw,pocketsphinx]
 """
 
 from __future__ import annotations
@@ -25,219 +31,397 @@ import os
 import resource
 import subprocess
 import sys
-import tempfile
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 REPO = Path(__file__).resolve().parents[1]
-FSDD = REPO.parent / "shared" / "data" / "fsdd" / "recordings"
+SPEECH_DEV = REPO.parent / "shared" / "data" / "speech-dev"
+SR = 16000
+EDIT_EVERY_S = 20.0
 
 
-def _pocketsphinx_alone(samples, transcript):
+def plain_pocketsphinx(samples, transcript):
+    """PocketSphinx alone, as a user would call it: default beams, then 1e-100 beams."""
     import pocketsphinx as ps
 
-    from mmalign.speech import Span, SpeechAlignment
+    from mmalign.speech import Span, SpeechAlignment, tokenize
 
-    if not hasattr(_pocketsphinx_alone, "decoder"):
+    words = [w.lower() for w, _, _ in tokenize(transcript)]
+    pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()
+    for beam in (None, 1e-100):
         cfg = ps.Config()
         cfg["loglevel"] = "FATAL"
         cfg["lm"] = None
-        _pocketsphinx_alone.decoder = ps.Decoder(cfg)
-    d = _pocketsphinx_alone.decoder
-    pcm = (np.clip(samples, -1, 1) * 32767).astype("<i2").tobytes()
-    from mmalign.speech import tokenize
-
-    words = [w.lower() for w, _, _ in tokenize(transcript)]
-    d.set_align_text(" ".join(words))
-    d.start_utt()
-    d.process_raw(pcm, full_utt=True)
-    d.end_utt()
-    if d.hyp() is None:
-        raise RuntimeError("no alignment")
-    seg = [s for s in d.seg() if not s.word.startswith(("<", "["))]
-    if len(seg) != len(words):
-        raise RuntimeError("partial alignment")
-    return SpeechAlignment(
-        words=[Span(s.word, s.start_frame / 100, (s.end_frame + 1) / 100) for s in seg]
-    )
+        if beam is not None:
+            cfg["beam"] = cfg["wbeam"] = cfg["pbeam"] = beam
+        d = ps.Decoder(cfg)
+        d.set_align_text(" ".join(words))
+        d.start_utt()
+        d.process_raw(pcm, full_utt=True)
+        d.end_utt()
+        if d.hyp() is None:
+            continue
+        seg = [s for s in d.seg() if not s.word.startswith(("<", "["))]
+        if len(seg) == len(words):
+            return SpeechAlignment(
+                words=[
+                    Span(w, s.start_frame / 100, (s.end_frame + 1) / 100)
+                    for w, s in zip(words, seg)
+                ]
+            )
+    raise RuntimeError("no complete alignment")
 
 
 def methods():
-    from mmalign.speech import align
-    from mmalign.speech.tts_dtw import TTSDTWConfig
+    from mmalign.speech import SphinxConfig, align
 
-    plain = TTSDTWConfig(
-        voices=("",),
-        rate=175,
-        silence="keep",
-        snap=0.0,
-        step_pattern="symmetric2",
-        drop_c0=False,
-        deltas=True,
-        open_ends=False,
-    )
     return {
-        "tts-dtw": lambda x, t: align(x, t, sample_rate=16000),
-        "plain-tts-dtw": lambda x, t: align(x, t, sample_rate=16000, config=plain),
-        "sphinx": lambda x, t: align(x, t, sample_rate=16000, backend="sphinx"),
-        "pocketsphinx": _pocketsphinx_alone,
+        "sphinx": lambda x, t: align(x, t, sample_rate=SR),
+        "sphinx-raw": lambda x, t: align(x, t, sample_rate=SR, options=SphinxConfig(refine=False)),
+        "tts-dtw": lambda x, t: align(x, t, sample_rate=SR, backend="tts-dtw"),
+        "pocketsphinx": plain_pocketsphinx,
     }
 
 
-def evaluate(items, fn):
-    from mmalign.speech.evaluate import boundary_errors
+def item_errors(item, hyp) -> np.ndarray:
+    """Signed boundary errors (start and end per word) of ``hyp`` on ``item``, edges left out."""
+    from mmalign.speech.evalsets import edge_mask
 
-    errs, failed, wall, cpu, dur = [], 0, 0.0, 0.0, 0.0
-    for it in items:
-        t0, c0 = time.perf_counter(), time.process_time()
-        try:
-            hyp = fn(it.audio, it.transcript)
-        except Exception:
-            failed += 1
-            continue
-        wall += time.perf_counter() - t0
-        cpu += time.process_time() - c0
-        dur += it.duration
-        errs.append(boundary_errors(hyp, it.words).errors)
+    e = np.array([t for w in hyp.words for t in (w.start, w.end)]) - np.array(
+        [t for w in item.words for t in (w.start, w.end)]
+    )
+    return e[edge_mask(item)]
+
+
+def stats(errs: list[np.ndarray]) -> dict:
     a = np.abs(np.concatenate(errs)) if errs else np.array([np.nan])
     return {
         "mae_ms": 1000 * float(a.mean()),
         "median_ms": 1000 * float(np.median(a)),
-        "within20": float(np.mean(a <= 0.02)),
-        "within50": float(np.mean(a <= 0.05)),
-        "within100": float(np.mean(a <= 0.1)),
-        "rtf": wall / dur if dur else float("nan"),
-        "cpu_rtf": cpu / dur if dur else float("nan"),
-        "failed": failed,
-        "items": len(items),
+        "within20": float(np.mean(a <= 0.02 + 1e-9)),
+        "within50": float(np.mean(a <= 0.05 + 1e-9)),
+        "within100": float(np.mean(a <= 0.1 + 1e-9)),
+        "n": int(a.size),
     }
 
 
-def long_audio(minutes: float) -> dict:
-    """Write a long recording of eSpeak sentences, align it in a fresh process, read RSS."""
-    import soundfile as sf
-
-    from mmalign.speech.evalsets import espeak_sentences
-
-    target = minutes * 60
-    tmp = Path(tempfile.mkdtemp(prefix="mmalign_long_"))
-    wav, txt, ref = tmp / "long.wav", tmp / "long.txt", tmp / "ref.json"
-    words, texts, t, seed = [], [], 0.0, 0
-    with sf.SoundFile(str(wav), "w", samplerate=16000, channels=1, subtype="PCM_16") as f:
-        while t < target:
-            for it in espeak_sentences(n_items=20, seed=seed):
-                f.write(it.audio)
-                words += [
-                    {"label": w.label, "start": w.start + t, "end": w.end + t} for w in it.words
-                ]
-                texts.append(it.transcript)
-                t += it.duration
-            seed += 1
-    txt.write_text("\n".join(texts))
-    ref.write_text(json.dumps(words))
-    code = (
-        "import json, resource, sys, time;"
-        "from pathlib import Path;"
-        "from mmalign.speech import align, read_alignment, boundary_errors;"
-        "t0, c0 = time.perf_counter(), time.process_time();"
-        f"a = align(Path({str(wav)!r}), Path({str(txt)!r}));"
-        "el, cpu = time.perf_counter() - t0, time.process_time() - c0;"
-        f"r = boundary_errors(a, read_alignment({str(ref)!r}));"
-        "print(json.dumps({'seconds': el, 'cpu_seconds': cpu, 'duration': a.duration, 'chunks': a.info.get('chunks'),"
-        "'peak_rss_mib': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,"
-        "'mae_ms': 1000 * r.mae, 'within50': r.within[0.05]}))"
+def run_speech_dev(items, fn) -> dict:
+    errs, per_source, failed, cpu, dur, hyps = [], {}, [], 0.0, 0.0, {}
+    for it in items:
+        c0 = time.process_time()
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                hyp = fn(it.audio, it.transcript)
+        except Exception as exc:
+            failed.append(f"{it.name}: {type(exc).__name__}")
+            continue
+        cpu += time.process_time() - c0
+        dur += it.duration
+        if len(hyp.words) != len(it.words) or not all(w.aligned for w in hyp.words):
+            failed.append(f"{it.name}: words missing")
+            continue
+        e = item_errors(it, hyp)
+        errs.append(e)
+        per_source.setdefault(it.meta["source"], []).append(e)
+        hyps[it.name] = [(w.start, w.end) for w in hyp.words]
+    out = stats(errs)
+    out.update(
+        failed=failed,
+        items=len(items),
+        cpu_rtf=cpu / dur if dur else float("nan"),
+        per_source={k: stats(v) for k, v in per_source.items()},
+        hyps=hyps,
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    res = json.loads(out.stdout.strip().splitlines()[-1])
-    res["rtf"] = res["seconds"] / res["duration"]
-    res["cpu_rtf"] = res["cpu_seconds"] / res["duration"]
-    for p in (wav, txt, ref):
-        p.unlink()
-    tmp.rmdir()
-    return res
+    return out
+
+
+# --------------------------------------------------------------------------------------
+# long cases
+
+
+def _pauses(items, rng):
+    """Non-speech stretches (>= 0.1 s) at the items' edges, outside every reference word."""
+    out = []
+    for it in items:
+        a, b = int(it.words[0].start * SR), int(it.words[-1].end * SR)
+        for p in (it.audio[: max(0, a - 160)], it.audio[b + 160 :]):
+            if len(p) >= SR // 10:
+                out.append(p)
+    return out
+
+
+def build_long(items, minutes: float, seed: int):
+    """(audio, transcript with edits, reference words, [(item index, offset)], edits)."""
+    from mmalign.speech import Span
+
+    rng = np.random.default_rng(seed)
+    pauses = _pauses(items, rng)
+    target = minutes * 60 * SR
+    chunks, ref, placed, n = [], [], [], 0
+    while n < target:
+        for k in rng.permutation(len(items)):
+            it = items[k]
+            p = pauses[int(rng.integers(len(pauses)))]
+            want = int(rng.uniform(0.2, 1.0) * SR)
+            pause = np.resize(p, want) if len(p) < want else p[:want]
+            chunks.append(pause)
+            n += len(pause)
+            off = n / SR
+            chunks.append(it.audio)
+            placed.append((int(k), off))
+            ref += [Span(w.label, w.start + off, w.end + off) for w in it.words]
+            n += len(it.audio)
+            if n >= target:
+                break
+    audio = np.concatenate(chunks).astype(np.float32)
+    words = [w.label for w in ref]
+    out, edits, next_edit = [], [], EDIT_EVERY_S
+    for w, r in zip(words, ref):
+        if r.start < next_edit:
+            out.append(w)
+            continue
+        next_edit += EDIT_EVERY_S
+        kind = ("filler", "insert", "drop", "repeat")[len(edits) % 4]
+        edits.append(kind)
+        if kind == "filler":
+            out += [("um", "uh")[len(edits) % 2], w]
+        elif kind == "insert":
+            out += ["tomorrow", w]
+        elif kind == "drop":
+            pass
+        else:
+            out += [w, w]
+    return audio, " ".join(out), ref, placed, edits
+
+
+def _long_worker(spec: str) -> None:
+    """Child process: build, align, score one long case; print one JSON line."""
+    import mmalign.speech as sp
+    from mmalign.speech.evaluate import boundary_errors
+
+    cfg = json.loads(spec)
+    items = sp.speech_dev(SPEECH_DEV)
+    audio, text, ref, placed, edits = build_long(items, cfg["minutes"], cfg["seed"])
+    if cfg.get("other_transcript"):
+        _, text, _, _, _ = build_long(items, cfg["minutes"], cfg["seed"] + 1000)
+    base_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0, c0 = time.perf_counter(), time.process_time()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            a = sp.align(audio, text, sample_rate=SR)
+            refused = ""
+        except ValueError as exc:
+            a, refused = None, str(exc)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    res = {
+        "minutes": cfg["minutes"],
+        "duration": len(audio) / SR,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "rss_before_mib": base_rss / 1024,
+        "edits": len(edits),
+        "refused": refused,
+        "warned": any(issubclass(w.category, sp.TranscriptMismatchWarning) for w in caught),
+    }
+    if a is not None:
+        res.update(
+            mismatch=bool(a.info.get("mismatch")),
+            support=a.info.get("support"),
+            stretches=a.info.get("stretches"),
+            n_unaligned=len(a.unaligned),
+            unaligned_words=sorted({u["word"] for u in a.unaligned})[:10],
+        )
+        hyp = [w for w in a.words if w.aligned]
+        r = boundary_errors(hyp, ref)
+        res.update(mae_ms=1000 * r.mae, within50=r.within[0.05], n_boundaries=r.n_boundaries)
+        # the same words aligned as short clips: each placed item alone, shifted to its place
+        if cfg.get("clips"):
+            clip_words = []
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                cache = {}
+                for k, off in placed:
+                    if k not in cache:
+                        cache[k] = sp.align(items[k].audio, items[k].transcript, sample_rate=SR)
+                    clip_words += [
+                        sp.Span(w.label, w.start + off, w.end + off) for w in cache[k].words
+                    ]
+            rc = boundary_errors(clip_words, ref)
+            # both on the words the long alignment holds: pair via the reference
+            res.update(clips_mae_ms=1000 * rc.mae, clips_within50=rc.within[0.05])
+    print(json.dumps(res))
+
+
+def run_long(minutes: float, seed: int = 0, other: bool = False, clips: bool = True) -> dict:
+    spec = json.dumps({"minutes": minutes, "seed": seed, "other_transcript": other, "clips": clips})
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    out = subprocess.run(
+        [sys.executable, __file__, "--worker", spec], capture_output=True, text=True, env=env
+    )
+    if out.returncode != 0:
+        return {"minutes": minutes, "error": out.stderr.strip().splitlines()[-1:]}
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# --------------------------------------------------------------------------------------
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    ap.add_argument("--items", type=int, default=30, help="FSDD strings per set (espeak: a third)")
-    ap.add_argument("--sets", default="fsdd,fsdd-noisy,espeak")
-    ap.add_argument("--methods", default="tts-dtw,plain-tts-dtw,sphinx,pocketsphinx")
-    ap.add_argument("--long-minutes", type=float, default=5.0, help="0 skips the long-audio run")
+    ap.add_argument("--methods", default="sphinx,sphinx-raw,tts-dtw,pocketsphinx")
+    ap.add_argument("--long", default="1,5,60", help="minutes of the long cases ('' skips)")
+    ap.add_argument("--mismatch-tries", type=int, default=10)
     ap.add_argument("--json", help="also write the results here")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
-    try:
-        import torch
+    if args.worker:
+        _long_worker(args.worker)
+        return 0
+    from mmalign.speech import TranscriptMismatchWarning, align, speech_dev
 
-        torch.set_num_threads(1)
-    except ImportError:
-        pass
-    from mmalign.speech.evalsets import espeak_sentences, fsdd_digit_strings
-
-    sets = {}
-    wanted = args.sets.split(",")
-    if FSDD.is_dir():
-        if "fsdd" in wanted:
-            sets["fsdd"] = fsdd_digit_strings(FSDD, n_items=args.items, seed=0)
-        if "fsdd-noisy" in wanted:
-            sets["fsdd-noisy"] = fsdd_digit_strings(
-                FSDD, n_items=args.items, seed=0, noise_snr_db=15
-            )
-    else:
-        print(f"FSDD not found at {FSDD}; skipping the real-speech sets")
-    if "espeak" in wanted:
-        sets["espeak"] = espeak_sentences(n_items=max(3, args.items // 3), seed=0)
+    if not SPEECH_DEV.is_dir():
+        print(f"speech-dev not found at {SPEECH_DEV}; nothing to measure")
+        return 1
+    items = speech_dev(SPEECH_DEV)
     table = methods()
-    # warm up (numba compilation, model loading) outside the timings
-    warm = espeak_sentences(n_items=1, seed=99)[0]
-    for name in args.methods.split(","):
+    names = args.methods.split(",")
+    warm = items[0]
+    for name in names:  # numba compilation, model loading outside the timings
         try:
             table[name](warm.audio, warm.transcript)
         except Exception:
             pass
-    results = {}
-    print(
-        f"{'set':11s} {'method':14s} {'MAE ms':>7s} {'med ms':>7s} {'<=20':>6s} {'<=50':>6s} {'<=100':>6s} {'RTF':>7s} {'cpuRTF':>7s} failed"
-    )
-    for sname, items in sets.items():
-        for mname in args.methods.split(","):
-            r = evaluate(items, table[mname])
-            results[f"{sname}/{mname}"] = r
-            print(
-                f"{sname:11s} {mname:14s} {r['mae_ms']:7.1f} {r['median_ms']:7.1f} "
-                f"{100 * r['within20']:5.1f}% {100 * r['within50']:5.1f}% {100 * r['within100']:5.1f}% "
-                f"{r['rtf']:7.4f} {r['cpu_rtf']:7.4f} {r['failed']}/{r['items']}"
-            )
-        print(f"{'':11s} {'ctc':14s} n/a (needs emissions of a CTC acoustic model; none offline)")
-        if "tts-dtw" in table and f"{sname}/plain-tts-dtw" in results:
-            ours, plain = results[f"{sname}/tts-dtw"], results[f"{sname}/plain-tts-dtw"]
-            print(
-                f"{'':11s} ratio MAE plain-tts-dtw / tts-dtw = {plain['mae_ms'] / ours['mae_ms']:.1f}x"
-            )
-        if f"{sname}/pocketsphinx" in results and f"{sname}/tts-dtw" in results:
-            ours, ps_ = results[f"{sname}/tts-dtw"], results[f"{sname}/pocketsphinx"]
-            print(
-                f"{'':11s} ratio MAE pocketsphinx / tts-dtw = {ps_['mae_ms'] / ours['mae_ms']:.1f}x"
-            )
-    if args.long_minutes > 0:
-        r = long_audio(args.long_minutes)
-        results["long"] = r
+    results: dict = {}
+    print(f"speech-dev: {len(items)} items, {sum(it.duration for it in items):.1f} s")
+    head = f"{'method':13s} {'MAE ms':>7s} {'med ms':>7s} {'<=20':>6s} {'<=50':>6s} {'<=100':>6s} {'cpuRTF':>7s}  n  failed"
+    print(head)
+    for name in names:
+        r = run_speech_dev(items, table[name])
+        results[name] = r
         print(
-            f"long audio {r['duration'] / 60:.1f} min: RTF {r['rtf']:.4f} (CPU {r['cpu_rtf']:.4f}), peak RSS {r['peak_rss_mib']:.0f} MiB, "
-            f"{r['chunks']} chunks, MAE {r['mae_ms']:.1f} ms, <=50ms {100 * r['within50']:.1f}%"
+            f"{name:13s} {r['mae_ms']:7.1f} {r['median_ms']:7.1f} {100 * r['within20']:5.1f}% "
+            f"{100 * r['within50']:5.1f}% {100 * r['within100']:5.1f}% {r['cpu_rtf']:7.4f} "
+            f"{r['n']:3d} {len(r['failed'])}/{r['items']} {'; '.join(r['failed'])}"
         )
+    print("ctc           n/a (needs emissions of a CTC acoustic model; none offline)")
+    if "pocketsphinx" in results:
+        base = results["pocketsphinx"]
+        for name in names:
+            if name != "pocketsphinx":
+                r = results[name]
+                print(
+                    f"  {name} vs plain pocketsphinx: MAE x{r['mae_ms'] / base['mae_ms']:.2f} "
+                    f"({r['mae_ms'] - base['mae_ms']:+.1f} ms), <=50 ms "
+                    f"{100 * (r['within50'] - base['within50']):+.1f} points"
+                )
+        print("per source (MAE ms / <=50 ms):")
+        for src in base["per_source"]:
+            cells = [
+                f"{n}: {results[n]['per_source'].get(src, {}).get('mae_ms', float('nan')):5.1f} / "
+                f"{100 * results[n]['per_source'].get(src, {}).get('within50', float('nan')):5.1f}%"
+                for n in names
+            ]
+            print(f"  {src:13s} n={base['per_source'][src]['n']:3d}  " + "  ".join(cells))
+
+    # reproducibility: the same clips again, in the same process
+    print("reproducibility (speech-dev aligned again, in reverse order, in the same process):")
+    for name in [n for n in names if n in ("sphinx", "tts-dtw")]:
+        again = run_speech_dev(items[::-1], table[name])  # another order: no carried-over state
+        first = results[name]["hyps"]
+        same = sum(first.get(k) == v for k, v in again["hyps"].items())
+        diff = max(
+            (
+                abs(a - b)
+                for k, v in again["hyps"].items()
+                if k in first
+                for p, q in zip(first[k], v)
+                for a, b in zip(p, q)
+            ),
+            default=0.0,
+        )
+        results[f"repro/{name}"] = {
+            "identical_items": same,
+            "items": len(again["hyps"]),
+            "max_diff_s": diff,
+        }
+        print(
+            f"  {name:10s} identical items {same}/{len(again['hyps'])}, largest difference {1000 * diff:.3f} ms"
+        )
+
+    # mismatch: transcripts of other speech
+    flagged, tries = 0, 0
+    srcs = [it.meta["source"] for it in items]
+    rng = np.random.default_rng(0)
+    for _ in range(args.mismatch_tries):
+        i = int(rng.integers(len(items)))
+        others = [
+            k
+            for k in range(len(items))
+            if srcs[k] != srcs[i] and items[k].transcript != items[i].transcript
+        ]
+        j = others[int(rng.integers(len(others)))]
+        tries += 1
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            try:
+                a = align(items[i].audio, items[j].transcript, sample_rate=SR)
+                hit = a.info.get("mismatch") and any(
+                    issubclass(w.category, TranscriptMismatchWarning) for w in caught
+                )
+            except ValueError:
+                hit = True
+        flagged += bool(hit)
+    results["mismatch/clips"] = {"flagged": flagged, "tries": tries}
+    print(f"mismatch, clip with another source's transcript: flagged {flagged}/{tries}")
+
+    if args.long:
+        print("long cases (fresh process each; edits every ~20 s):")
+        for m in [float(x) for x in args.long.split(",") if x]:
+            r = run_long(m, clips=m <= 5)
+            results[f"long/{m:g}"] = r
+            if "error" in r:
+                print(f"  {m:g} min: ERROR {r['error']}")
+                continue
+            rtf = r["cpu_s"] / r["duration"]
+            print(
+                f"  {r['duration'] / 60:5.1f} min: MAE {r.get('mae_ms', float('nan')):.1f} ms, "
+                f"<=50 {100 * r.get('within50', float('nan')):.1f}%"
+                + (
+                    f" (short clips {r['clips_mae_ms']:.1f} ms, {100 * r['clips_within50']:.1f}%)"
+                    if "clips_mae_ms" in r
+                    else ""
+                )
+                + f", cpuRTF {rtf:.4f} (wall {r['wall_s'] / r['duration']:.4f}), peak RSS "
+                f"{r['peak_rss_mib']:.0f} MiB, {r['edits']} edits, unaligned {r.get('n_unaligned')} "
+                f"{r.get('unaligned_words')}, stretches {r.get('stretches')}, support "
+                f"{r.get('support')}, flagged {r.get('mismatch')}"
+                + (f", REFUSED {r['refused']}" if r["refused"] else "")
+            )
+        for m in (1.0,):
+            r = run_long(m, seed=1, other=True, clips=False)
+            results[f"mismatch/long/{m:g}"] = r
+            print(
+                f"mismatch, {m:g} min with another concatenation's transcript: flagged "
+                f"{bool(r.get('mismatch') or r.get('refused'))} (warned {r.get('warned')}, support "
+                f"{r.get('support')})"
+            )
     print(
-        f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs: wall-clock RTF is "
-        f"inflated by other jobs; cpuRTF counts this process's CPU time)"
-    )
-    print(
-        f"(this process peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB)"
+        f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs; cpuRTF counts this "
+        f"process's CPU time, wall-clock is inflated by other jobs)"
     )
     if args.json:
+        for r in results.values():
+            if isinstance(r, dict):
+                r.pop("hyps", None)
         Path(args.json).write_text(json.dumps(results, indent=1))
     return 0
 

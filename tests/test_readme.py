@@ -23,9 +23,6 @@ import pytest
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 _FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
-# the speech tour is being rewritten to ship (or write) its audio; until then its blocks may fail
-# for the missing files alone
-_SPEECH_FILES = ("digits.wav", "digits.txt", "truth.TextGrid")
 
 
 def _blocks() -> list[tuple[str, str, str]]:
@@ -143,11 +140,7 @@ def workspace(tmp_path_factory) -> _Workspace:
 
 
 def _param(block: tuple[str, str, str]):
-    block_id, _, text = block
-    if any(name in text for name in _SPEECH_FILES):
-        mark = pytest.mark.xfail(strict=False, reason="speech tour being rewritten (issue 10)")
-        return pytest.param(block, id=block_id, marks=mark)
-    return pytest.param(block, id=block_id)
+    return pytest.param(block, id=block[0])
 
 
 def test_readme_has_examples():

@@ -22,7 +22,8 @@ from mmalign.explicit import (
     subsequence_dtw,
 )
 
-PATTERNS = list(STEP_PATTERNS)
+# symmetricP1 has its own full-matrix kernels (tests below and in test_dtw_peers.py)
+PATTERNS = [p for p in STEP_PATTERNS if p != "symmetricP1"]
 
 
 def _rng(seed: int = 0) -> np.random.Generator:
@@ -50,6 +51,14 @@ HAND = {
     "symmetric2": (np.array([[0, 4], [1, 2], [5, 1]]), 1.0, 1.0 / 5),
     "asymmetric": (np.array([[0, np.inf], [1, 1], [5, 1]]), 1.0, 1.0 / 3),
 }
+
+
+def test_hand_computed_symmetric_p1():
+    # C = [[0, 4], [1, 1], [4, 0]]: (0,0) -> (1,1) diagonal (2 * 1), then (1,1) -> (2,1)
+    # is not a P1 move; (0,0) -> (2,1) via (1,1) costs 2 * C[1,1] + C[2,1] = 2
+    a = dtw_path([0.0, 1.0, 2.0], [0.0, 2.0], step_pattern="symmetricP1")
+    assert a.path.tolist() == [[0, 0], [1, 1], [2, 1]]
+    assert a.cost == 2.0 and a.normalized_cost == pytest.approx(2.0 / 5)
 
 
 @pytest.mark.parametrize("pattern", PATTERNS)

@@ -148,3 +148,33 @@ def test_librosa_path_and_subsequence():
     best = subsequence_dtw(q, s, step_pattern="symmetric1")[0]
     assert best.cost == pytest.approx(acc[-1].min(), rel=1e-10)
     assert best.end == int(np.argmin(acc[-1]))
+
+
+@pytest.mark.parametrize("open_end", [False, True])
+def test_symmetric_p1_matches_dtw_python(open_end):
+    dtwpy = pytest.importorskip("dtw")
+    rng = np.random.default_rng(2)
+    for n, m in [(6, 9), (12, 12), (20, 15), (9, 16)]:
+        cost = rng.random((n, m))
+        ref = dtwpy.dtw(cost, step_pattern=dtwpy.symmetricP1, open_end=open_end)
+        a = dtw_path_from_cost(cost, step_pattern="symmetricP1", open_end=open_end)
+        assert a.cost == pytest.approx(ref.distance, rel=1e-12)
+        assert a.normalized_cost == pytest.approx(ref.normalizedDistance, rel=1e-12)
+        np.testing.assert_array_equal(a.path, np.stack([ref.index1, ref.index2], axis=1))
+        x, y = rng.normal(size=(n, 2)), rng.normal(size=(m, 2))
+        b = dtw_path(x, y, metric="euclidean", step_pattern="symmetricP1", open_end=open_end)
+        refb = dtwpy.dtw(
+            cost_matrix(x, y, metric="euclidean"), step_pattern=dtwpy.symmetricP1, open_end=open_end
+        )
+        np.testing.assert_array_equal(b.path, np.stack([refb.index1, refb.index2], axis=1))
+
+
+def test_symmetric_p1_limits_are_clear_errors():
+    with pytest.raises(ValueError, match="slope within"):
+        dtw_path_from_cost(np.ones((3, 10)), step_pattern="symmetricP1")
+    with pytest.raises(ValueError, match="memory='full'"):
+        dtw_path(np.zeros((4, 1)), np.zeros((5, 1)), step_pattern="symmetricP1", memory="linear")
+    with pytest.raises(ValueError, match="dtw_path and dtw_path_from_cost only"):
+        dtw(np.zeros((4, 1)), np.zeros((5, 1)), step_pattern="symmetricP1")
+    with pytest.raises(ValueError, match="open_begin"):
+        dtw_path_from_cost(np.ones((4, 5)), step_pattern="symmetricP1", open_begin=True)

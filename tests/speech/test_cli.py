@@ -30,7 +30,7 @@ def test_align_speech_and_eval(tmp_path, corpus, capsys):
         ["align-speech", str(corpus / "a.wav"), str(corpus / "a.txt"), "-o", str(out), "--quiet"]
     )
     assert rc == 0 and out.is_file()
-    assert "3 words aligned" in capsys.readouterr().out
+    assert "3 of 3 words aligned" in capsys.readouterr().out
     js = tmp_path / "a.json"
     assert main(["align-speech", str(corpus / "a.wav"), str(corpus / "a.txt"), "-o", str(js)]) == 0
     assert [w["label"] for w in json.loads(js.read_text())["words"]] == ["one", "two", "three"]
@@ -109,3 +109,41 @@ def test_ctc_backend_from_the_command_line(tmp_path, capsys):
     ]
     assert main([*args, "--backend", "ctc"]) == 2
     assert "needs --vocabulary" in capsys.readouterr().err
+
+
+def test_eval_speech_scores_matching_words_and_says_what_it_skipped(tmp_path, capsys):
+    hyp, ref = tmp_path / "h.json", tmp_path / "r.json"
+    hyp.write_text(
+        json.dumps(
+            [
+                {"word": w, "start": a, "end": b}
+                for w, a, b in [("one", 0.0, 0.5), ("two", 0.5, 1.0), ("three", 1.0, 1.5)]
+            ]
+        )
+    )
+    ref.write_text(
+        json.dumps(
+            [
+                {"word": w, "start": a, "end": b}
+                for w, a, b in [("one", 0.0, 0.52), ("four", 0.5, 1.0), ("three", 1.0, 1.5)]
+            ]
+        )
+    )
+    assert main(["eval-speech", str(hyp), str(ref)]) == 0
+    out = capsys.readouterr()
+    assert "boundaries 4" in out.out and "MAE    5.0 ms" in out.out
+    assert "skipped 1 of 3 reference words" in out.out and "nan" not in out.out
+    assert "Warning" not in out.err
+    other = tmp_path / "o.json"
+    other.write_text(json.dumps([{"word": "zebra", "start": 0.0, "end": 1.0}]))
+    assert main(["eval-speech", str(hyp), str(other)]) == 2
+    assert "no word of" in capsys.readouterr().err
+
+
+def test_transcript_not_utf8_is_one_clear_line(tmp_path, corpus, capsys):
+    t = tmp_path / "latin1.txt"
+    t.write_bytes("caf\xe9 one two".encode("latin-1"))
+    rc = main(["align-speech", str(corpus / "a.wav"), str(t), "-o", str(tmp_path / "x.json")])
+    err = capsys.readouterr().err
+    assert rc == 2 and "latin1.txt" in err and "not UTF-8" in err and "iconv" in err
+    assert "Traceback" not in err and len(err.strip().splitlines()) == 1

@@ -67,3 +67,16 @@ def test_bad_arguments():
 def test_phonemes_and_voices():
     assert text_to_phonemes("cat") == ["k 'a t"]
     assert "gmw/en" in list_voices()
+
+
+def test_same_input_same_samples_whatever_came_between():
+    from mmalign.speech.tts import synthesize as synth
+
+    a = synth("carrots are a good source of vitamins", voice="en", rate=175, sample_rate=16000)
+    synth("one two three", voice="en+f3", rate=300, sample_rate=16000)
+    b = synth("carrots are a good source of vitamins", voice="en", rate=175, sample_rate=16000)
+    np.testing.assert_array_equal(a.samples, b.samples)
+    assert a.words == b.words
+    b.samples[:] = 0  # callers get copies: the cached waveform is untouched
+    c = synth("carrots are a good source of vitamins", voice="en", rate=175, sample_rate=16000)
+    np.testing.assert_array_equal(a.samples, c.samples)

@@ -2,7 +2,6 @@ import numpy as np
 import pytest
 
 from mmalign.speech import Span
-from mmalign.speech._kernels import slope_dtw_path
 from mmalign.speech.evaluate import boundary_errors
 from mmalign.speech.features import FRAME_RATE, energy_vad, mfcc_features, speech_segments
 from mmalign.speech.tts import synthesize
@@ -43,19 +42,6 @@ def test_vad_and_segments_find_planted_speech():
     seg = speech_segments(y, SR)
     np.testing.assert_allclose(seg, [[0.5, 0.9], [1.3, 1.5]], atol=0.004)
     assert len(mask) == 1 + len(y) // (SR // FRAME_RATE)
-
-
-def test_slope_dtw_matches_dtw_python_symmetric_p1():
-    dtw = pytest.importorskip("dtw")
-    rng = np.random.default_rng(2)
-    for n, m in [(6, 9), (12, 12), (20, 15)]:
-        cost = rng.random((n, m))
-        path, ncost = slope_dtw_path(cost)
-        ref = dtw.dtw(cost, step_pattern=dtw.stepPattern.symmetricP1)
-        assert ncost == pytest.approx(ref.normalizedDistance, rel=1e-9)
-        np.testing.assert_array_equal(path[:, 0], ref.index1)
-        np.testing.assert_array_equal(path[:, 1], ref.index2)
-    assert slope_dtw_path(np.ones((3, 10))) is None  # slope > 2: infeasible
 
 
 def test_snap_to_pauses_moves_boundaries_onto_gaps():
@@ -115,18 +101,6 @@ def test_config_validation():
     with pytest.raises(TypeError, match="voices must be a tuple"):
         TTSDTWConfig(voices="+f3")
     assert TTSDTWConfig(voices=["", "+m3"]).voices == ("", "+m3")
-
-
-def test_slope_dtw_open_ends_find_the_embedded_copy():
-    rng = np.random.default_rng(4)
-    x = rng.normal(size=(30, 3))
-    y = np.vstack(
-        [rng.normal(size=(12, 3)) + 5, np.repeat(x, 2, axis=0)[::2], rng.normal(size=(9, 3)) + 5]
-    )
-    cost = ((x[:, None] - y[None]) ** 2).sum(-1)
-    path, ncost = slope_dtw_path(cost, open_begin=True, open_end=True)
-    assert tuple(path[0]) == (0, 12) and tuple(path[-1]) == (29, 41)
-    assert ncost == pytest.approx(0.0, abs=1e-12)
 
 
 def test_open_ends_ignore_untranscribed_speech_after_the_text(other_voice):

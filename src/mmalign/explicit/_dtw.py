@@ -96,6 +96,11 @@ class StepPattern:
 #: ``symmetric2``: the same with weight 2 on the diagonal, normalised by ``n + m``.
 #: ``asymmetric``: steps (1,0), (1,1), (1,2), weight 1, normalised by ``n``; every query frame
 #: is matched exactly once, so it suits open begin / end and subsequence search.
+#: ``symmetricP1``: Sakoe & Chiba's symmetric P=1, normalised by ``n + m``: composite steps
+#: (1,2) via (0,1), (1,1), (2,1) via (1,0) (weights 2+1, 2, 2+1, as dtw-python), so the local
+#: slope stays within [1/2, 2] and no stretch of one sequence collapses onto a single frame
+#: of the other; :func:`dtw_path` and :func:`dtw_path_from_cost` only, full memory, no
+#: window, no open begin (paths exist only where ``m <= 2n - 1`` and ``n <= 2m - 1``).
 STEP_PATTERNS: dict[str, StepPattern] = {
     "symmetric1": StepPattern(
         "symmetric1", ((1, 0, 1.0), (1, 1, 1.0), (0, 1, 1.0)), "NA", K.SYMMETRIC, (1.0, 1.0, 1.0)
@@ -105,6 +110,13 @@ STEP_PATTERNS: dict[str, StepPattern] = {
     ),
     "asymmetric": StepPattern(
         "asymmetric", ((1, 0, 1.0), (1, 1, 1.0), (1, 2, 1.0)), "N", K.ASYMMETRIC, (1.0, 1.0, 1.0)
+    ),
+    "symmetricP1": StepPattern(
+        "symmetricP1",
+        ((1, 2, 3.0), (1, 1, 2.0), (2, 1, 3.0)),
+        "N+M",
+        K.SYMMETRIC_P1,
+        (3.0, 2.0, 3.0),
     ),
 }
 
@@ -241,10 +253,50 @@ class SubsequenceMatch:
 # validation helpers
 
 
-def _pattern(step_pattern: Any) -> StepPattern:
+def _pattern(step_pattern: Any, *, p1: bool = False) -> StepPattern:
     if isinstance(step_pattern, StepPattern):
-        return step_pattern
-    return STEP_PATTERNS[check_option(step_pattern, "step_pattern", STEP_PATTERNS)]
+        pat = step_pattern
+    else:
+        pat = STEP_PATTERNS[check_option(step_pattern, "step_pattern", STEP_PATTERNS)]
+    if pat._code == K.SYMMETRIC_P1 and not p1:
+        raise ValueError(
+            "step_pattern='symmetricP1' is supported by dtw_path and dtw_path_from_cost only; "
+            "use 'symmetric2' here."
+        )
+    return pat
+
+
+def _solve_p1(cost: np.ndarray, mask: np.ndarray | None, open_end: bool, linear: bool, desc: str):
+    """Path, accumulated cost and end column under symmetric P=1 (full matrix)."""
+    if linear:
+        raise ValueError(
+            "step_pattern='symmetricP1' keeps the full (n, m) matrix; use memory='full' (or "
+            "'auto'), or step_pattern='symmetric2' for memory='linear'."
+        )
+    c = np.array(cost, dtype=np.float64)
+    if mask is not None and mask.size:
+        c[~mask] = np.inf
+    n, m = c.shape
+    if n < 2 or m < 2:
+        raise ValueError(
+            f"step_pattern='symmetricP1' needs at least 2 frames on each side, got ({n}, {m})."
+        )
+    acc, move = K.p1_accumulate(c, False)
+    if open_end:
+        norm = acc[n - 1] / (n + np.arange(1, m + 1))
+        end = int(np.argmin(norm)) if np.isfinite(norm).any() else -1
+    else:
+        end = m - 1
+    if end < 0 or not np.isfinite(acc[n - 1, end]):
+        if desc == "none":
+            raise ValueError(
+                f"no warping path joins the two ends under step pattern 'symmetricP1' (slope "
+                f"within [1/2, 2] needs {n} <= 2 * {m} - 1 and {m} <= 2 * {n} - 1), or every "
+                f"path crosses an infinite cost; use 'symmetric2' or open_end=True."
+            )
+        raise _no_path_error(desc, STEP_PATTERNS["symmetricP1"])
+    path = K.p1_backtrack(move, n - 1, end)
+    return path, float(acc[n - 1, end]), end
 
 
 def _pair(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -812,12 +864,21 @@ def dtw_path(
     """
     xa, ya = _pair(x, y)
     _check_metric(metric)
-    pat = _pattern(step_pattern)
+    pat = _pattern(step_pattern, p1=True)
     check_option(memory, "memory", MEMORY_MODES)
     open_begin, open_end = bool(open_begin), bool(open_end)
     _check_open(pat, open_begin, open_end)
     n, m = xa.shape[0], ya.shape[0]
     lo, hi, mask, desc = _window(n, m, window, radius, max_slope)
+    if pat._code == K.SYMMETRIC_P1:
+        if memory == "linear":
+            _solve_p1(np.zeros((2, 2)), None, False, True, desc)
+        full_mask = _ranges_to_mask(n, m, lo, hi) if desc != "none" else None
+        if mask is not None and mask.size and full_mask is not None:
+            full_mask &= mask
+        c = cost_matrix(xa, ya, metric=metric)
+        path, cost, end = _solve_p1(c, full_mask, open_end, False, desc)
+        return Alignment(path, cost, _normalize(pat, cost, n, end + 1), (n, m), pat.name)
     linear = memory == "linear" or (
         memory == "auto" and _window_cells(lo, hi, 0, n - 1, 0, m - 1) > _FULL_MAX_CELLS
     )
@@ -855,11 +916,17 @@ def dtw_path_from_cost(
     0.0
     """
     c = _check_cost(cost)
-    pat = _pattern(step_pattern)
+    pat = _pattern(step_pattern, p1=True)
     open_begin, open_end = bool(open_begin), bool(open_end)
     _check_open(pat, open_begin, open_end)
     n, m = c.shape
     lo, hi, mask, desc = _window(n, m, window, radius, max_slope)
+    if pat._code == K.SYMMETRIC_P1:
+        full_mask = _ranges_to_mask(n, m, lo, hi) if desc != "none" else None
+        if mask is not None and mask.size and full_mask is not None:
+            full_mask &= mask
+        path, total, end = _solve_p1(c, full_mask, open_end, False, desc)
+        return Alignment(path, total, _normalize(pat, total, n, end + 1), (n, m), pat.name)
     src = _Source(c, _DUMMY_YT, K.PRECOMPUTED, mask)
     path, total, end = _solve(src, n, m, lo, hi, pat, open_begin, open_end, False, desc)
     return Alignment(path, total, _normalize(pat, total, n, end + 1), (n, m), pat.name)

@@ -12,6 +12,8 @@ The public wrappers in :mod:`mmalign.explicit._dtw` validate, convert and dispat
   ``w[0], w[1], w[2]`` on the local cost of the cell reached; ``ASYMMETRIC`` has (1, 0),
   (1, 1), (1, 2) with weights ``w[0], w[1], w[2]``. Both use (di, dj) = (x step, y step).
 - The start cell of a sub-problem costs its local cost once (weight 1), as in dtw-python.
+- ``SYMMETRIC_P1`` (Sakoe & Chiba's symmetric P=1, slope within [1/2, 2]) has its own
+  full-matrix kernels, :func:`p1_accumulate` and :func:`p1_backtrack`, on a cost matrix.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ PRECOMPUTED = 4
 
 SYMMETRIC = 0
 ASYMMETRIC = 1
+SYMMETRIC_P1 = 2
 
 _INF = np.inf
 
@@ -577,3 +580,71 @@ def cdist(
             np.ascontiguousarray(x), np.ascontiguousarray(yt), metric, lo, hi, pattern, w,
             open_begin, open_end, norm,
         )  # fmt: skip
+
+
+@njit(cache=True, nogil=True)
+def p1_accumulate(cost, open_begin):  # pragma: no cover - numba
+    """Accumulated cost of Sakoe-Chiba symmetric P=1 on a full (n, m) cost matrix.
+
+    Moves into (i, j): 0 from (i-1, j-2) via (i, j-1), weights 2 (on (i, j-1)) and 1;
+    1 from (i-1, j-1), weight 2; 2 from (i-2, j-1) via (i-1, j), weights 2 and 1 (as
+    dtw-python's ``symmetricP1``). With ``open_begin`` any cell of row 0 may start.
+    """
+    n, m = cost.shape
+    acc = np.full((n, m), _INF)
+    move = np.full((n, m), -1, dtype=np.int8)
+    acc[0, 0] = cost[0, 0]
+    if open_begin:
+        for j in range(1, m):
+            acc[0, j] = cost[0, j]
+    for i in range(1, n):
+        for j in range(1, m):
+            c = cost[i, j]
+            best = acc[i - 1, j - 1] + 2.0 * c
+            mv = 1
+            if j >= 2:
+                v = acc[i - 1, j - 2] + 2.0 * cost[i, j - 1] + c
+                if v < best:
+                    best = v
+                    mv = 0
+            if i >= 2:
+                v = acc[i - 2, j - 1] + 2.0 * cost[i - 1, j] + c
+                if v < best:
+                    best = v
+                    mv = 2
+            acc[i, j] = best
+            move[i, j] = mv
+    return acc, move
+
+
+@njit(cache=True, nogil=True)
+def p1_backtrack(move, i, j):  # pragma: no cover - numba
+    """Path (k, 2) of :func:`p1_accumulate`'s moves ending at (i, j), from its row-0 start."""
+    out = np.empty((i + j + 2, 2), dtype=np.int64)
+    k = 0
+    out[k, 0] = i
+    out[k, 1] = j
+    k += 1
+    while i > 0:
+        mv = move[i, j]
+        if mv == 0:
+            out[k, 0] = i
+            out[k, 1] = j - 1
+            k += 1
+            i -= 1
+            j -= 2
+        elif mv == 1:
+            i -= 1
+            j -= 1
+        elif mv == 2:
+            out[k, 0] = i - 1
+            out[k, 1] = j
+            k += 1
+            i -= 2
+            j -= 1
+        else:
+            break
+        out[k, 0] = i
+        out[k, 1] = j
+        k += 1
+    return out[:k][::-1].copy()

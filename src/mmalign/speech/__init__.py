@@ -1,8 +1,9 @@
 """Speech-text alignment: when is each word of a transcript spoken in a recording.
 
 ``align(audio, transcript, backend=...)`` returns a :class:`SpeechAlignment` (words, phones,
-segments). Backends: ``tts-dtw`` (eSpeak NG synthesis + MFCC + DTW, any language eSpeak
-speaks), ``sphinx`` (PocketSphinx, English) and ``ctc`` (Viterbi over CTC emissions).
+segments). Backends: ``sphinx`` (PocketSphinx, English; the default there), ``tts-dtw``
+(eSpeak NG synthesis + MFCC + DTW, any language eSpeak speaks; the default elsewhere) and
+``ctc`` (Viterbi over CTC emissions), each with its own options type.
 Public names are imported lazily (PEP 562) so ``import mmalign.speech`` stays fast.
 """
 
@@ -14,6 +15,11 @@ _EXPORTS: dict[str, str] = {
     "align": "mmalign.speech.align",
     "BACKENDS": "mmalign.speech.align",
     "read_transcript": "mmalign.speech.align",
+    "CTCOptions": "mmalign.speech.align",
+    "default_backend": "mmalign.speech.align",
+    "TranscriptMismatchWarning": "mmalign.speech._result",
+    "SphinxConfig": "mmalign.speech.sphinx",
+    "speech_dev": "mmalign.speech.evalsets",
     "Span": "mmalign.speech._result",
     "SpeechAlignment": "mmalign.speech._result",
     "load_audio": "mmalign.speech.audio",
@@ -49,4 +55,15 @@ _EXPORTS: dict[str, str] = {
 __all__ = sorted(_EXPORTS)
 
 
-__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
+_lazy_getattr, __dir__ = lazy_exports(__name__, _EXPORTS, globals())
+
+
+def __getattr__(name: str):
+    value = _lazy_getattr(name)
+    # importing the submodule mmalign.speech.align binds the package attribute "align" to
+    # that module; the public name is the function
+    import types
+
+    if isinstance(globals().get("align"), types.ModuleType):
+        globals()["align"] = globals()["align"].align
+    return value

@@ -25,7 +25,18 @@ def register(subparsers) -> None:
     )
     p.add_argument("transcript", nargs="?", help="transcript text file (UTF-8)")
     p.add_argument("-o", "--output", required=True, help="output file, or folder with --corpus")
-    p.add_argument("--backend", default="tts-dtw", choices=["tts-dtw", "sphinx", "ctc"])
+    p.add_argument(
+        "--backend",
+        default=None,
+        choices=["sphinx", "tts-dtw", "ctc"],
+        help="default: sphinx for English, tts-dtw for other languages",
+    )
+    p.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 (writing nothing) when the transcript does not match the audio or words "
+        "stay unaligned",
+    )
     p.add_argument(
         "--vocabulary", metavar="FILE", help="ctc: token strings, one per line, line i = id i"
     )
@@ -59,6 +70,60 @@ def register(subparsers) -> None:
     e.add_argument("ref")
     e.add_argument("--tier", default=None, help="word tier name in TextGrids (default: words)")
     e.set_defaults(func=_eval_speech)
+
+    x = subparsers.add_parser(
+        "speech-example",
+        help="write an example recording, its transcript and its true word times",
+        description=(
+            "Write DIR/example.wav (two sentences spoken by eSpeak NG, offline), "
+            "DIR/example.txt (the transcript, one sentence per line) and DIR/truth.TextGrid "
+            "(eSpeak's own word times) to try align-speech and eval-speech on."
+        ),
+    )
+    x.add_argument("dir", nargs="?", default=".", help="output folder (default: .)")
+    x.set_defaults(func=_speech_example)
+
+
+EXAMPLE_TEXT = (
+    "The birch canoe slid on the smooth planks.",
+    "Glue the sheet to the dark blue background.",
+)
+
+
+def _speech_example(args: argparse.Namespace) -> int:
+    import numpy as np
+    import soundfile as sf
+
+    from .._utils import atomic_path
+    from ._result import Span, SpeechAlignment
+    from .io import write_alignment
+    from .tts import synthesize
+
+    out = Path(args.dir)
+    out.mkdir(parents=True, exist_ok=True)
+    sr, t, parts, words = 16000, 0.0, [], []
+    rng = np.random.default_rng(0)
+    for k, text in enumerate(EXAMPLE_TEXT):
+        pause = np.zeros(int((0.4 if k == 0 else 0.6) * sr), np.float32)
+        parts.append(pause)
+        t += len(pause) / sr
+        s = synthesize(text, voice="en-us+f2", rate=150, sample_rate=sr)
+        parts.append(s.samples)
+        words += [Span(w, a + t, b + t) for w, a, b in s.words]
+        t += len(s.samples) / sr
+    parts.append(np.zeros(int(0.3 * sr), np.float32))
+    audio = np.concatenate(parts)
+    audio = (0.8 * audio + rng.normal(0, 1e-3, len(audio))).astype(np.float32)
+    with atomic_path(out / "example.wav") as tmp:
+        sf.write(str(tmp), audio, sr, subtype="PCM_16", format="WAV")
+    with atomic_path(out / "example.txt") as tmp:
+        Path(tmp).write_text("\n".join(EXAMPLE_TEXT) + "\n", encoding="utf-8")
+    write_alignment(SpeechAlignment(words=words, duration=len(audio) / sr), out / "truth.TextGrid")
+    print(
+        f"wrote {out / 'example.wav'} ({len(audio) / sr:.2f} s), {out / 'example.txt'}, "
+        f"{out / 'truth.TextGrid'}"
+    )
+    return 0
 
 
 def _check_align_args(args: argparse.Namespace) -> None:
@@ -107,7 +172,10 @@ def _align_speech(args: argparse.Namespace) -> int:
         return 0 if not report.failures else 1
     if not (args.audio and args.transcript):
         raise ValueError("align-speech needs AUDIO and TRANSCRIPT (or --corpus DIR).")
-    from .align import align
+    import warnings
+
+    from ._result import TranscriptMismatchWarning
+    from .align import CTCOptions, align
     from .io import write_alignment
 
     if args.backend == "ctc":
@@ -127,23 +195,40 @@ def _align_speech(args: argparse.Namespace) -> int:
         result = align(
             None,
             Path(args.transcript),
-            backend="ctc",
-            emissions=emissions,
-            vocabulary=vocab,
-            blank=args.blank,
-            frame_duration=args.frame_duration,
+            options=CTCOptions(
+                emissions, vocab, blank=args.blank, frame_duration=args.frame_duration
+            ),
         )
     else:
-        result = align(
-            Path(args.audio),
-            Path(args.transcript),
-            backend=args.backend,
-            language=args.language,
-            progress=not args.quiet,
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", TranscriptMismatchWarning)
+            result = align(
+                Path(args.audio),
+                Path(args.transcript),
+                backend=args.backend,
+                language=args.language,
+                progress=not args.quiet,
+            )
+    problems = []
+    if result.info.get("mismatch"):
+        problems.append(
+            f"the transcript does not seem to belong to the audio (recognition found "
+            f"{100 * result.info.get('support', 0):.0f}% of its words, over "
+            f"{100 * result.info.get('coverage', 0):.0f}% of the speech)"
         )
+    if result.unaligned:
+        shown = ", ".join(repr(u["word"]) for u in result.unaligned[:5])
+        more = " ..." if len(result.unaligned) > 5 else ""
+        problems.append(f"{len(result.unaligned)} word(s) not found in the audio: {shown}{more}")
+    for msg in problems:
+        print(f"warning: {msg}", file=sys.stderr)
+    if problems and args.strict:
+        print("error: --strict: nothing written", file=sys.stderr)
+        return 1
     out = write_alignment(result, args.output)
+    n_al = sum(w.aligned for w in result.words)
     print(
-        f"{len(result.words)} words aligned over {result.duration:.2f} s "
+        f"{n_al} of {len(result.words)} words aligned over {result.duration:.2f} s "
         f"(backend {result.backend}) -> {out}"
     )
     return 0
@@ -187,12 +272,21 @@ def _eval_speech(args: argparse.Namespace) -> int:
                 "align-speech or a reference TextGrid / JSON / CSV."
             ) from None
 
-    errs, unmatched = [], 0
+    errs, unmatched, n_ref, skipped = [], 0, 0, []
     for h, r in pairs:
-        rep = boundary_errors(read(h), read(r, tier=args.tier))
+        ref_a = read(r, tier=args.tier)
+        rep = boundary_errors(read(h), ref_a)
         errs.append(rep.errors)
         unmatched += rep.n_unmatched
+        n_ref += len(ref_a.words)
+        if rep.n_unmatched:
+            skipped.append(f"{h.name}: {rep.n_unmatched} of {len(ref_a.words)}")
     e = np.concatenate(errs)
+    if len(e) == 0:
+        raise ValueError(
+            f"no word of {args.hyp} matches a word of {args.ref} (by label, in order); check "
+            f"that both align the same transcript."
+        )
     a = np.abs(e)
     total = BoundaryReport(
         float(a.mean()),
@@ -203,4 +297,10 @@ def _eval_speech(args: argparse.Namespace) -> int:
         e,
     )
     print(f"{len(pairs)} file pair(s): {total.summary()}", file=sys.stdout)
+    if unmatched:
+        print(
+            f"skipped {unmatched} of {n_ref} reference words with no hypothesis word of the same "
+            f"label at that place ({'; '.join(skipped[:5])}{' ...' if len(skipped) > 5 else ''})",
+            file=sys.stdout,
+        )
     return 0

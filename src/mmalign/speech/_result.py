@@ -5,7 +5,11 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-__all__ = ["Span", "SpeechAlignment"]
+__all__ = ["Span", "SpeechAlignment", "TranscriptMismatchWarning"]
+
+
+class TranscriptMismatchWarning(UserWarning):
+    """The transcript does not seem to belong to the recording (few of its words found)."""
 
 
 @dataclass
@@ -20,6 +24,8 @@ class Span:
         Seconds from the start of the recording, ``start <= end``.
     score : float
         Confidence in [0, 1] where the backend provides one (``nan`` otherwise).
+        ``start`` and ``end`` are ``nan`` for a word the recording does not hold (see
+        :attr:`SpeechAlignment.unaligned`).
     """
 
     label: str
@@ -33,6 +39,11 @@ class Span:
     @property
     def duration(self) -> float:
         return self.end - self.start
+
+    @property
+    def aligned(self) -> bool:
+        """False for a word left without times (``nan``)."""
+        return self.start == self.start and self.end == self.end
 
 
 @dataclass
@@ -56,7 +67,10 @@ class SpeechAlignment:
     cost : float
         The backend's normalised alignment cost (lower is better; ``nan`` when none).
     info : dict
-        Backend details (voice and rate chosen, number of chunks, ...).
+        Backend details (voice and rate chosen, number of chunks, ``mismatch`` ...).
+    unaligned : list of dict
+        ``{"index", "word", "reason"}`` for each word left without times (its ``Span`` in
+        ``words`` has ``nan`` start and end).
     """
 
     words: list[Span]
@@ -67,6 +81,22 @@ class SpeechAlignment:
     language: str = ""
     cost: float = float("nan")
     info: dict[str, Any] = field(default_factory=dict)
+    unaligned: list[dict[str, Any]] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        n_al = sum(w.aligned for w in self.words)
+        first = ", ".join(
+            f"{w.label!r} {w.start:.2f}-{w.end:.2f}" for w in self.words[:3] if w.aligned
+        )
+        more = ", ..." if len(self.words) > 3 else ""
+        flags = "".join(
+            f", {k}={self.info[k]!r}" for k in ("mismatch", "support") if k in self.info
+        )
+        return (
+            f"SpeechAlignment(backend={self.backend!r}, duration={self.duration:.2f} s, "
+            f"words={len(self.words)} ({n_al} aligned) [{first}{more}], "
+            f"phones={len(self.phones)}, segments={len(self.segments)}{flags})"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict (``nan`` scores become ``None``)."""
@@ -90,11 +120,12 @@ class SpeechAlignment:
             out = []
             for s in d.get(key) or []:
                 score = s.get("score")
+                start, end = s.get("start"), s.get("end")
                 out.append(
                     Span(
                         str(s["label"]),
-                        float(s["start"]),
-                        float(s["end"]),
+                        float("nan") if start is None else float(start),
+                        float("nan") if end is None else float(end),
                         float("nan") if score is None else float(score),
                     )
                 )
@@ -110,4 +141,5 @@ class SpeechAlignment:
             language=str(d.get("language") or ""),
             cost=float("nan") if cost is None else float(cost),
             info=dict(d.get("info") or {}),
+            unaligned=[dict(u) for u in d.get("unaligned") or []],
         )

@@ -2,36 +2,97 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from .._utils import check_option
 from ._result import Span, SpeechAlignment
 from .audio import load_audio
+from .sphinx import SphinxConfig
 from .tts import tokenize
+from .tts_dtw import TTSDTWConfig
 
-__all__ = ["align", "BACKENDS", "read_transcript"]
+__all__ = ["align", "BACKENDS", "CTCOptions", "default_backend", "read_transcript"]
 
-BACKENDS = ("tts-dtw", "sphinx", "ctc")
+BACKENDS = ("sphinx", "tts-dtw", "ctc")
 SR = 16000
 MAX_WORDS_PER_SECOND = 8.0  # fluent speech stays under ~5; far above means a wrong transcript
+_TEXT_SUFFIXES = (".txt", ".lab", ".text", ".trn", ".srt", ".vtt", ".json", ".textgrid", ".csv")
+
+
+@dataclass
+class CTCOptions:
+    """Inputs of the ``ctc`` backend (see :func:`mmalign.speech.align_ctc`).
+
+    Attributes
+    ----------
+    emissions : ndarray of shape (n_frames, n_tokens)
+        Log-probabilities from a CTC acoustic model.
+    vocabulary : sequence of str or dict of str -> int
+        Token strings by id.
+    blank : int
+        Id of the CTC blank.
+    frame_duration : float
+        Seconds per emission frame.
+    """
+
+    emissions: Any
+    vocabulary: Any
+    blank: int = 0
+    frame_duration: float = 0.02
+
+
+def default_backend(language: str) -> str:
+    """The most accurate backend for ``language`` measured on real speech: ``sphinx``
+    (PocketSphinx, US English model) for English, ``tts-dtw`` for every other language."""
+    from .sphinx import SPHINX_LANGUAGES
+
+    return "sphinx" if language in SPHINX_LANGUAGES else "tts-dtw"
 
 
 def read_transcript(transcript) -> str:
-    """Return transcript text: a ``str`` is the text itself, a ``PathLike`` is read as UTF-8."""
+    """Return transcript text.
+
+    A ``PathLike`` is read as UTF-8; so is a ``str`` that names an existing file. A ``str``
+    that looks like a file name (one word ending in ``.txt``, ``.lab`` ...) but names no
+    file is an error rather than a one-word transcript. Any other ``str`` is the text itself.
+    """
+    if isinstance(transcript, str):
+        s = transcript.strip()
+        if s and "\n" not in s and len(s) < 4096:
+            try:
+                is_file = Path(s).is_file()
+            except OSError:
+                is_file = False
+            if is_file:
+                return read_transcript(Path(s))
+            if " " not in s and s.lower().endswith(_TEXT_SUFFIXES):
+                raise FileNotFoundError(
+                    f"transcript {s!r} looks like a file name but no such file exists; pass "
+                    f"the path of an existing file, or the spoken text itself."
+                )
+        return transcript
     if isinstance(transcript, os.PathLike):
         path = Path(transcript)
         if not path.is_file():
             raise FileNotFoundError(f"transcript file {str(path)!r} does not exist.")
-        return path.read_text(encoding="utf-8")
-    if not isinstance(transcript, str):
-        raise TypeError(
-            f"transcript must be a str (the text) or a pathlib.Path to a text file, got "
-            f"{type(transcript).__name__}."
-        )
-    return transcript
+        try:
+            return path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise ValueError(
+                f"transcript file {str(path)!r} is not UTF-8 text (byte 0x{exc.object[exc.start]:02x} "
+                f"at offset {exc.start}); convert it first, e.g. iconv -f latin1 -t utf-8 "
+                f"{path.name} > {path.stem}.utf8{path.suffix}"
+            ) from None
+    raise TypeError(
+        f"transcript must be a str (the text, or the name of a text file) or a pathlib.Path, "
+        f"got {type(transcript).__name__}."
+    )
 
 
 def _segments(text: str, words: list[Span]) -> list[Span]:
@@ -42,8 +103,11 @@ def _segments(text: str, words: list[Span]) -> list[Span]:
     out, k = [], 0
     for ln in lines:
         n = len(tokenize(ln))
-        group = words[k : k + n]
+        group = [w for w in words[k : k + n] if w.aligned]
         k += n
+        if not group:
+            out.append(Span(ln, np.nan, np.nan, 0.0))
+            continue
         scores = [w.score for w in group if w.score == w.score]
         out.append(
             Span(ln, group[0].start, group[-1].end, float(np.mean(scores)) if scores else np.nan)
@@ -56,13 +120,9 @@ def align(
     transcript,
     *,
     sample_rate: int | None = None,
-    backend: str = "tts-dtw",
+    backend: str | None = None,
     language: str = "en",
-    config=None,
-    emissions=None,
-    vocabulary=None,
-    blank: int = 0,
-    frame_duration: float = 0.02,
+    options: SphinxConfig | TTSDTWConfig | CTCOptions | None = None,
     progress: bool = False,
 ) -> SpeechAlignment:
     """Align a transcript to a recording: word (and phone) start and end times.
@@ -71,33 +131,36 @@ def align(
     ----------
     audio : str, PathLike or ndarray of shape (n_samples,) or (n_samples, n_channels)
         Any file soundfile reads (any rate and channel count; downmixed and resampled to
-        16 kHz) or an array with ``sample_rate``.
+        16 kHz) or an array with ``sample_rate``. Ignored by ``backend="ctc"``.
     transcript : str or Path
-        The words spoken; one segment per line gives ``segments`` in the result.
+        The words spoken, or a text file (a ``Path``, or a ``str`` naming an existing file);
+        one segment per line gives ``segments`` in the result.
     sample_rate : int, optional
         Rate of an array ``audio``.
-    backend : {"tts-dtw", "sphinx", "ctc"}
-        ``tts-dtw``: eSpeak NG synthesis + MFCC + DTW, any language eSpeak speaks (default).
-        ``sphinx``: PocketSphinx forced alignment (English). ``ctc``: Viterbi alignment of
-        user-supplied CTC ``emissions`` (log-probs (T, C)) with their ``vocabulary``.
+    backend : {"sphinx", "tts-dtw", "ctc"}, optional
+        ``sphinx``: PocketSphinx forced alignment with pause refinement, confidence and
+        anchored alignment of long recordings (English). ``tts-dtw``: eSpeak NG synthesis +
+        MFCC + DTW, any language eSpeak speaks. ``ctc``: Viterbi alignment of user-supplied
+        CTC emissions (``options=CTCOptions(...)``). Default: the type of ``options``, else
+        :func:`default_backend` of ``language``.
     language : str
-        eSpeak NG language / voice code (``"en"``, ``"de"``, ``"fr"``, ``"en-us"`` ...).
-    config : TTSDTWConfig, optional
-        Options of the tts-dtw backend.
-    emissions, vocabulary, blank, frame_duration
-        CTC inputs (``backend="ctc"`` only), see :func:`mmalign.speech.align_ctc`.
+        ``"en"`` / ``"en-us"`` for sphinx; any eSpeak NG language / voice code for tts-dtw.
+    options : SphinxConfig, TTSDTWConfig or CTCOptions, optional
+        Options of the backend (each backend has its own type).
     progress : bool
         Progress bar for long recordings (tts-dtw).
 
     Returns
     -------
     SpeechAlignment
+        ``info["mismatch"]`` is True (and a :class:`TranscriptMismatchWarning` is issued)
+        when the transcript does not seem to belong to the recording (sphinx).
 
     Raises
     ------
     ValueError
         Unreadable, empty or silent audio; a transcript with no words or far more words than
-        the audio can hold; an unsupported language.
+        the audio can hold; an unsupported language; options of another backend.
 
     Examples
     --------
@@ -107,7 +170,20 @@ def align(
     >>> [w.label for w in a.words]
     ['one', 'two', 'three']
     """
+    kinds = {SphinxConfig: "sphinx", TTSDTWConfig: "tts-dtw", CTCOptions: "ctc"}
+    if options is not None and type(options) not in kinds:
+        raise TypeError(
+            f"options must be a SphinxConfig, TTSDTWConfig or CTCOptions, got "
+            f"{type(options).__name__}."
+        )
+    if backend is None:
+        backend = kinds[type(options)] if options is not None else default_backend(language)
     check_option(backend, "backend", BACKENDS)
+    if options is not None and kinds[type(options)] != backend:
+        raise TypeError(
+            f"options of type {type(options).__name__} belong to backend "
+            f"{kinds[type(options)]!r}, not {backend!r}; pass the options of the backend used."
+        )
     text = read_transcript(transcript)
     tokens = tokenize(text)
     if not tokens:
@@ -115,14 +191,20 @@ def align(
             "transcript holds no words; pass the text spoken in the recording (letters or digits)."
         )
     if backend == "ctc":
-        if emissions is None or vocabulary is None:
+        if options is None:
             raise ValueError(
-                "backend='ctc' needs emissions= (log-probs of shape (T, C) from a CTC model) "
-                "and vocabulary= (token strings by id)."
+                "backend='ctc' needs options=CTCOptions(emissions=..., vocabulary=...): "
+                "log-probs of shape (T, C) from a CTC model and the token strings by id."
             )
         from .ctc import align_ctc
 
-        result = align_ctc(emissions, text, vocabulary, blank=blank, frame_duration=frame_duration)
+        result = align_ctc(
+            options.emissions,
+            text,
+            options.vocabulary,
+            blank=options.blank,
+            frame_duration=options.frame_duration,
+        )
         result.segments = _segments(text, result.words)
         return result
     samples = load_audio(audio, sample_rate, target_rate=SR)
@@ -136,12 +218,10 @@ def align(
     if backend == "sphinx":
         from .sphinx import align_sphinx
 
-        result = align_sphinx(samples, text, language=language)
+        result = align_sphinx(samples, text, language=language, config=options)
     else:
-        import dataclasses
-
         from .tts import _LOCK, _engine
-        from .tts_dtw import TTSDTWConfig, align_tts_dtw
+        from .tts_dtw import align_tts_dtw
 
         if not isinstance(language, str) or not language:
             raise ValueError(f"language must be an eSpeak NG code such as 'en', got {language!r}.")
@@ -153,9 +233,7 @@ def align(
                     f"unsupported language {language!r} for backend 'tts-dtw': eSpeak NG has no "
                     f"such voice; see mmalign.speech.tts.list_voices()."
                 ) from exc
-        cfg = config if config is not None else TTSDTWConfig()
-        if not isinstance(cfg, TTSDTWConfig):
-            raise TypeError(f"config must be a TTSDTWConfig, got {type(cfg).__name__}.")
+        cfg = options if options is not None else TTSDTWConfig()
         if progress:
             cfg = dataclasses.replace(cfg, progress=True)
         result = align_tts_dtw(samples, text, language=language, config=cfg)

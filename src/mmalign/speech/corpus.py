@@ -61,14 +61,21 @@ def find_pairs(root: str | os.PathLike) -> tuple[list[tuple[Path, Path]], list[P
 
 
 def _align_one(
-    audio: str, txt: str, out: str, backend: str, language: str
+    audio: str, txt: str, out: str, backend: str | None, language: str
 ) -> tuple[str, str, float]:
     """Worker: align one pair and write ``out``; never raises (returns the error text)."""
     try:
+        import warnings
+
+        from ._result import TranscriptMismatchWarning
         from .align import align
         from .io import write_alignment
 
-        result = align(Path(audio), Path(txt), backend=backend, language=language)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", TranscriptMismatchWarning)
+            result = align(Path(audio), Path(txt), backend=backend, language=language)
+        if result.info.get("mismatch"):
+            return audio, "transcript does not match the audio (flagged, not written)", 0.0
         write_alignment(result, out)
         return audio, "", result.duration
     except Exception as exc:  # reported and skipped, the rest go on
@@ -80,7 +87,7 @@ def align_corpus(
     out_dir: str | os.PathLike,
     *,
     fmt: str = "json",
-    backend: str = "tts-dtw",
+    backend: str | None = None,
     language: str = "en",
     workers: int | None = None,
     scheduler: str | None = None,

@@ -3,7 +3,10 @@
 (a) Real speech: strings of spoken digits concatenated from the Free Spoken Digit Dataset
 (FSDD; 8 kHz, trimmed clips, so every word's boundaries are its clip's edges) with random
 pauses, gains and optional noise.
-(b) Synthetic speech: eSpeak NG sentences in voices, rates and pitches other than the
+(b) ``speech_dev``: short real English recordings with reference word times from public
+repositories' fixtures (``../shared/data/speech-dev``); boundaries that sit at a file's edge
+(``meta["edge"]``) are left out of error statistics.
+(c) Synthetic speech: eSpeak NG sentences in voices, rates and pitches other than the
 aligner's template; the truth is eSpeak's own word timing.
 
 Reference: Z. Jackson et al., Free Spoken Digit Dataset,
@@ -20,7 +23,14 @@ import numpy as np
 
 from ._result import Span
 
-__all__ = ["EvalItem", "fsdd_digit_strings", "espeak_sentences", "DIGIT_WORDS"]
+__all__ = [
+    "EvalItem",
+    "fsdd_digit_strings",
+    "espeak_sentences",
+    "speech_dev",
+    "edge_mask",
+    "DIGIT_WORDS",
+]
 
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
@@ -219,3 +229,49 @@ def espeak_sentences(
             )
         )
     return items
+
+
+def speech_dev(root: str | os.PathLike) -> list[EvalItem]:
+    """The items of a speech-dev folder (``<source>__<item>/`` with ``audio.wav``,
+    ``ref.TextGrid``, ``transcript.txt``, ``meta.json``), in name order.
+
+    ``meta`` holds the item's ``meta.json`` plus ``source`` (the part before ``__``) and
+    ``edge``: the reference boundaries (seconds) that sit at the file's edge, where the
+    recording was cut; leave them out of error statistics (:func:`edge_mask`).
+    """
+    import json
+
+    from .audio import load_audio
+    from .io import read_alignment
+
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"speech-dev folder {str(root)!r} does not exist.")
+    items = []
+    for d in sorted(p for p in root.iterdir() if (p / "audio.wav").is_file()):
+        meta = json.loads((d / "meta.json").read_text(encoding="utf-8"))
+        meta["source"] = d.name.split("__")[0]
+        meta["edge"] = [float(t) for t in meta.get("boundaries_at_file_edge_s") or []]
+        items.append(
+            EvalItem(
+                name=d.name,
+                audio=load_audio(d / "audio.wav", target_rate=16000),
+                sample_rate=16000,
+                transcript=(d / "transcript.txt").read_text(encoding="utf-8").strip(),
+                words=read_alignment(d / "ref.TextGrid").words,
+                meta=meta,
+            )
+        )
+    if not items:
+        raise ValueError(f"no speech-dev items (folders with audio.wav) under {str(root)!r}.")
+    return items
+
+
+def edge_mask(item: EvalItem, tol: float = 1e-4) -> np.ndarray:
+    """Boolean mask over the item's boundaries (start, end of each word, in order): True where
+    the boundary is scored, False where it sits at the file's edge (``meta["edge"]``)."""
+    times = np.array([t for w in item.words for t in (w.start, w.end)])
+    edge = np.asarray(item.meta.get("edge", []), dtype=float)
+    if len(edge) == 0:
+        return np.ones(len(times), bool)
+    return ~(np.abs(times[:, None] - edge[None, :]) <= tol).any(axis=1)

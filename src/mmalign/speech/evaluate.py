@@ -88,7 +88,8 @@ def boundary_errors(
     -------
     BoundaryReport
     """
-    h, r = _words(hyp, "hyp"), _words(ref, "ref")
+    h = [w for w in _words(hyp, "hyp") if w.aligned]
+    r = _words(ref, "ref")
     if not r:
         raise ValueError("ref holds no words; nothing to evaluate against.")
     hl, rl = [_norm(w.label) for w in h], [_norm(w.label) for w in r]

@@ -54,8 +54,8 @@ def write_alignment(
                         [
                             tier,
                             s.label,
-                            f"{s.start:.4f}",
-                            f"{s.end:.4f}",
+                            f"{s.start:.4f}" if s.aligned else "",
+                            f"{s.end:.4f}" if s.aligned else "",
                             "" if s.score != s.score else f"{s.score:.4f}",
                         ]
                     )
@@ -66,6 +66,8 @@ def write_alignment(
 
         subs = pysubs2.SSAFile()
         for s in alignment.segments or alignment.words:
+            if not s.aligned:
+                continue
             subs.append(
                 pysubs2.SSAEvent(
                     start=int(round(s.start * 1000)), end=int(round(s.end * 1000)), text=s.label
@@ -79,6 +81,8 @@ def write_alignment(
 def _tier_entries(spans: list[Span], duration: float):
     out, last = [], 0.0
     for s in spans:
+        if not s.aligned:
+            continue
         start, end = max(s.start, last), min(s.end, duration)
         if end - start > 1e-6 and s.label.strip():
             out.append((round(start, 6), round(end, 6), s.label))
@@ -91,7 +95,7 @@ def _write_textgrid(alignment: SpeechAlignment, path: Path) -> None:
 
     duration = max(
         [alignment.duration]
-        + [s.end for s in alignment.words + alignment.phones + alignment.segments]
+        + [s.end for s in alignment.words + alignment.phones + alignment.segments if s.aligned]
     )
     tg = textgrid.Textgrid(0.0, duration)
     for name in ("words", "phones", "segments"):
@@ -158,8 +162,14 @@ def read_alignment(
         tiers: dict[str, list[Span]] = {"words": [], "phones": [], "segments": []}
         for r in rows:
             score = float(r["score"]) if r.get("score") else float("nan")
+            nan = float("nan")
             tiers.setdefault(r["tier"], []).append(
-                Span(r["label"], float(r["start"]), float(r["end"]), score)
+                Span(
+                    r["label"],
+                    float(r["start"]) if r["start"] else nan,
+                    float(r["end"]) if r["end"] else nan,
+                    score,
+                )
             )
         return SpeechAlignment(
             words=tiers["words"], phones=tiers["phones"], segments=tiers["segments"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ctypes
 import re
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -266,6 +267,42 @@ def synthesize(
     ):
         raise ValueError(f"sample_rate must be an int >= 1000 or None, got {sample_rate!r}.")
 
+    global _CACHED_SAMPLES
+    key = (text, voice, int(rate), int(pitch), None if sample_rate is None else int(sample_rate))
+    with _LOCK:
+        hit = _CACHE.get(key)
+        if hit is not None:
+            _CACHE.move_to_end(key)
+            return _copy(hit)
+    out = _synthesize(text, voice, rate, pitch, sample_rate)
+    with _LOCK:
+        _CACHE[key] = out
+        _CACHED_SAMPLES += len(out.samples)
+        while _CACHED_SAMPLES > _CACHE_SAMPLES and len(_CACHE) > 1:
+            _, old = _CACHE.popitem(last=False)
+            _CACHED_SAMPLES -= len(old.samples)
+    return _copy(out)
+
+
+# eSpeak NG does not give the same waveform for the same text twice in a process (30723 then
+# 30727 samples for the same sentence): its waveform generator keeps state that runs on
+# across utterances. A fresh process gives the same sequence of waveforms, so the history
+# decides; espeak_Terminate / espeak_Initialize, srand(0) and a fixed priming utterance do
+# not reset it. Syntheses are therefore kept per (text, voice, rate, pitch,
+# sample rate), up to 2**25 samples (128 MiB), so that the same input gives the same samples
+# and the same alignment as long as it stays cached.
+_CACHE: OrderedDict = OrderedDict()
+_CACHE_SAMPLES = 1 << 25
+_CACHED_SAMPLES = 0
+
+
+def _copy(s: Synthesis) -> Synthesis:
+    return Synthesis(
+        s.samples.copy(), s.sample_rate, list(s.words), list(s.phones), list(s.word_of_phone)
+    )
+
+
+def _synthesize(text, voice, rate, pitch, sample_rate) -> Synthesis:
     raw = text.encode("utf-8")
     with _LOCK:
         eng = _engine()

@@ -154,19 +154,19 @@ def _dtw(
 ) -> tuple[np.ndarray, float]:
     """DTW path (k, 2) and normalised cost on a (template x recording) cost matrix.
 
-    ``symmetricP1`` runs the slope-constrained kernel of this package (mmalign.explicit
-    has no such step pattern); ``symmetric2``, and P1 where its slope limits make the
-    alignment infeasible, run :func:`mmalign.explicit.dtw_path_from_cost`.
+    Both patterns run :func:`mmalign.explicit.dtw_path_from_cost`. ``symmetricP1`` falls
+    back to ``symmetric2`` where its slope limits make the alignment infeasible; an open
+    begin needs a pattern normalised by the template length, so it runs ``asymmetric``.
     """
-    if step == "symmetricP1":
-        from ._kernels import slope_dtw_path
-
-        res = slope_dtw_path(cost, open_begin, open_end)
-        if res is not None:
-            return res
     from mmalign.explicit import dtw_path_from_cost
 
-    pattern = "asymmetric" if open_begin else "symmetric2"  # open begin needs N-normalisation
+    if step == "symmetricP1" and not open_begin:
+        try:
+            res = dtw_path_from_cost(cost, step_pattern="symmetricP1", open_end=open_end)
+            return np.asarray(res.path, dtype=np.int64), float(res.normalized_cost)
+        except ValueError:
+            pass
+    pattern = "asymmetric" if open_begin else "symmetric2"
     res = dtw_path_from_cost(cost, step_pattern=pattern, open_begin=open_begin, open_end=open_end)
     return np.asarray(res.path, dtype=np.int64), float(res.normalized_cost)
 

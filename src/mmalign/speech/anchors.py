@@ -1,0 +1,340 @@
+"""Anchors from recognition constrained to the transcript: confidence, mismatch, long audio.
+
+The recording is recognised by PocketSphinx with a bigram language model built from the
+transcript's own words (in blocks of at most ``_BLOCK_SECONDS`` cut at the quietest moment,
+so memory stays bounded). The hypothesis is matched back to the transcript with a diff
+(:class:`difflib.SequenceMatcher`); runs of at least ``_MIN_RUN`` words found in order are
+anchors. The recording is then cut at anchors (preferably in the pauses recognition found
+between two anchored words) into stretches of at most ``_MAX_STRETCH`` seconds, and every
+stretch is force-aligned on its own (:func:`mmalign.speech.sphinx.force_align`), which keeps
+the cost linear in the recording's length. Words of a stretch that does not align are
+returned unaligned with a reason, except those that recognition itself found (they keep
+recognition's times and are marked as such).
+
+This is the recipe of Gentle (R. Ochshorn, M. Hawkins, https://github.com/lowerquality/gentle)
+and of Moreno et al. (1998), "A recursive algorithm for the forced alignment of very long
+audio segments", with PocketSphinx as the recogniser.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import tempfile
+import warnings
+from collections import Counter
+
+import numpy as np
+
+from ._result import Span, SpeechAlignment, TranscriptMismatchWarning
+
+__all__ = ["recognise", "match_runs", "recognition_support", "align_anchored"]
+
+SR = 16000
+_BLOCK_SECONDS = 30.0  # recognition blocks
+_MIN_RUN = 3  # words found in order that make an anchor
+_MIN_STRETCH = 8.0  # seconds before a cut is taken at a pause
+_MAX_STRETCH = 25.0  # seconds after which any anchor cut is taken
+_RECOGNITION = {"fwdflat": False, "bestpath": False, "maxhmmpf": 2000}
+_RECOGNITION_BEAM = 1e-30
+
+
+def _norm(w: str) -> str:
+    return w.lower()
+
+
+# one pseudo-word per phone of the acoustic model: the garbage that competes with the
+# transcript's words, so that audio of other words is recognised as phones, not as them
+GARBAGE_PHONES = (
+    "AA AE AH AO AW AY B CH D DH EH ER EY F G HH IH IY JH K L M N NG OW OY P R S SH T TH "
+    "UH UW V W Y Z ZH"
+).split()
+_GARBAGE_MASS = 0.3
+
+
+def garbage_word(phone: str) -> str:
+    return f"_{phone.lower()}_"
+
+
+def transcript_lm(tokens: list[str], garbage: float = _GARBAGE_MASS) -> str:
+    """ARPA text of a bigram model of ``tokens``: uniform unigrams over the transcript's
+    words (mass ``1 - garbage``) and over the phone pseudo-words (mass ``garbage``); bigrams
+    seen in the transcript get half the mass, the rest backs off to the unigrams."""
+    vocab = sorted(set(tokens))
+    seq = ["<s>", *tokens, "</s>"]
+    bigrams = sorted(set(zip(seq[:-1], seq[1:])))
+    follow = Counter(a for a, _ in bigrams)
+    p1 = np.log10((1.0 - garbage) / (len(vocab) + 1))
+    pg = np.log10(garbage / len(GARBAGE_PHONES)) if garbage > 0 else None
+    n_g = len(GARBAGE_PHONES) if garbage > 0 else 0
+    lines = [
+        "\\data\\",
+        f"ngram 1={len(vocab) + 2 + n_g}",
+        f"ngram 2={len(bigrams)}",
+        "",
+        "\\1-grams:",
+    ]
+    lines.append(f"{p1:.4f} </s>")
+    lines.append("-99.0000 <s> -0.3010")
+    lines += [f"{p1:.4f} {w} -0.3010" for w in vocab]
+    if n_g:
+        lines += [f"{pg:.4f} {garbage_word(p)} 0.0000" for p in GARBAGE_PHONES]
+    lines += ["", "\\2-grams:"]
+    lines += [f"{np.log10(0.5 / follow[a]):.4f} {a} {b}" for a, b in bigrams]
+    lines += ["", "\\end\\", ""]
+    return "\n".join(lines)
+
+
+def _blocks(samples: np.ndarray, seconds: float = _BLOCK_SECONDS) -> list[tuple[int, int]]:
+    """(start, stop) sample ranges of at most ``seconds``, cut at the quietest 10 ms frame of
+    the last fifth of each block."""
+    n, size = len(samples), int(seconds * SR)
+    out, s = [], 0
+    hop = SR // 100
+    while n - s > size:
+        lo, hi = s + int(0.8 * size), s + size
+        seg = samples[lo:hi]
+        frames = seg[: len(seg) // hop * hop].reshape(-1, hop)
+        cut = lo + int(np.argmin((frames.astype(np.float64) ** 2).sum(axis=1))) * hop + hop // 2
+        out.append((s, cut))
+        s = cut
+    out.append((s, n))
+    return out
+
+
+def recognise(samples: np.ndarray, tokens: list[str]) -> list[tuple[str, float, float]]:
+    """Words and silences ``(label, start_s, end_s)`` recognised with the transcript's bigram
+    model, block by block.
+
+    The recogniser gets a dictionary of the transcript's words and the phone pseudo-words
+    only: with the full CMU dictionary, PocketSphinx spends seconds building its search.
+    """
+    import pocketsphinx as ps
+
+    from .sphinx import FRAME_RATE, decoder, dict_word, to_pcm
+
+    main = decoder(None)
+    words = [dict_word(main, w) for w in tokens]
+    lines = [f"{w} {main.lookup_word(w)}" for w in sorted(set(words))]
+    lines += [f"{garbage_word(p)} {p}" for p in GARBAGE_PHONES]
+    tmp = tempfile.mkdtemp(prefix="mmalign_lm_")
+    dict_path, lm_path = os.path.join(tmp, "words.dict"), os.path.join(tmp, "words.arpa")
+    try:
+        with open(dict_path, "w", encoding="utf-8") as fh:
+            fh.write("\n".join(lines) + "\n")
+        with open(lm_path, "w", encoding="utf-8") as fh:
+            fh.write(transcript_lm(words, _GARBAGE_MASS))
+        cfg = ps.Config()
+        cfg["loglevel"] = "FATAL"
+        cfg["dict"], cfg["lm"] = dict_path, lm_path
+        cfg["beam"] = cfg["wbeam"] = cfg["pbeam"] = _RECOGNITION_BEAM
+        for k, v in _RECOGNITION.items():
+            cfg[k] = v
+        dec = ps.Decoder(cfg)
+    finally:
+        for f in (dict_path, lm_path):
+            if os.path.exists(f):
+                os.unlink(f)
+        os.rmdir(tmp)
+    cmn0 = dec.get_cmn()
+    out = []
+    for s, e in _blocks(samples):
+        dec.set_cmn(cmn0)
+        dec.start_utt()
+        dec.process_raw(to_pcm(samples[s:e]), full_utt=True)
+        dec.end_utt()
+        if dec.hyp() is None:
+            continue
+        off = s / SR
+        for g in dec.seg():
+            label = g.word.split("(")[0]
+            out.append(
+                (label, off + g.start_frame / FRAME_RATE, off + (g.end_frame + 1) / FRAME_RATE)
+            )
+    return out
+
+
+def match_runs(tokens: list[str], hyp: list[str]) -> list[tuple[int, int, int]]:
+    """Matching blocks ``(token index, hyp index, size)`` of the diff of ``hyp`` against
+    ``tokens``, in order."""
+    sm = difflib.SequenceMatcher(
+        a=[_norm(t) for t in tokens], b=[_norm(h) for h in hyp], autojunk=False
+    )
+    return [(b.a, b.b, b.size) for b in sm.get_matching_blocks() if b.size]
+
+
+def _support(tokens, rec):
+    """Per token: the recognised (start, end) where recognition found it in order, else None."""
+    hyp = [(lab, a, b) for lab, a, b in rec if not lab.startswith(("<", "[", "+", "_"))]
+    found: list[tuple[float, float] | None] = [None] * len(tokens)
+    runs = match_runs(tokens, [h[0] for h in hyp])
+    for ta, hb, size in runs:
+        for k in range(size):
+            found[ta + k] = (hyp[hb + k][1], hyp[hb + k][2])
+    return found, runs, hyp
+
+
+def _score(w: Span, r: tuple[float, float] | None) -> float:
+    """Agreement of the aligned word with recognition: intersection over union of times."""
+    if r is None or not np.isfinite(w.start):
+        return 0.0
+    inter = max(0.0, min(w.end, r[1]) - max(w.start, r[0]))
+    union = max(w.end, r[1]) - min(w.start, r[0])
+    return float(inter / union) if union > 0 else 0.0
+
+
+def _coverage(rec) -> float:
+    """Share of the recognised speech time that went to transcript words (not phones)."""
+    words = sum(b - a for lab, a, b in rec if not lab.startswith(("<", "[", "+", "_")))
+    garbage = sum(b - a for lab, a, b in rec if lab.startswith("_"))
+    return words / (words + garbage) if words + garbage > 0 else 0.0
+
+
+def _flag(result: SpeechAlignment, support: float, coverage: float, cfg) -> None:
+    result.info["support"] = round(support, 4)
+    result.info["coverage"] = round(coverage, 4)
+    result.info["mismatch"] = bool(support < cfg.min_support or coverage < cfg.min_coverage)
+    if result.info["mismatch"]:
+        warnings.warn(
+            f"the transcript does not seem to belong to this recording: recognition found "
+            f"{100 * support:.0f}% of its words in order (at least {100 * cfg.min_support:.0f}% "
+            f"expected) and gave them {100 * coverage:.0f}% of the speech (at least "
+            f"{100 * cfg.min_coverage:.0f}% expected); check that audio and transcript match.",
+            TranscriptMismatchWarning,
+            stacklevel=4,
+        )
+
+
+def recognition_support(samples: np.ndarray, tokens: list[str], result: SpeechAlignment, cfg):
+    """Score ``result.words`` by their agreement with recognition and flag a mismatch."""
+    rec = recognise(samples, tokens)
+    found, _, _ = _support(tokens, rec)
+    for w, r in zip(result.words, found):
+        w.score = _score(w, r)
+    _flag(result, sum(r is not None for r in found) / max(1, len(tokens)), _coverage(rec), cfg)
+
+
+def _cuts(tokens, found, rec) -> list[tuple[int, float]]:
+    """Cut points ``(first token of the next stretch, time)`` between anchored words."""
+    cands = []
+    run = 0
+    for k in range(1, len(tokens)):
+        a, b = found[k - 1], found[k]
+        run = run + 1 if a is not None else 0
+        if a is None or b is None or run < _MIN_RUN - 1:
+            continue
+        if k + 1 < len(tokens) and found[k + 1] is None:
+            continue  # the anchor run must go on past the cut
+        gap = b[0] - a[1]
+        cands.append((k, (a[1] + b[0]) / 2 if gap > 0 else a[1], gap))
+    # from each cut, the longest pause between _MIN_STRETCH and _MAX_STRETCH seconds on
+    cuts, last, i = [], 0.0, 0
+    while i < len(cands):
+        window = [c for c in cands[i:] if last + _MIN_STRETCH <= c[1] <= last + _MAX_STRETCH]
+        if not window:
+            later = [c for c in cands[i:] if c[1] > last + _MAX_STRETCH]
+            if not later:
+                break
+            window = [later[0]]
+        k, t, _ = max(window, key=lambda c: c[2])
+        cuts.append((k, t))
+        last = t
+        i = next((j for j, c in enumerate(cands) if c[1] > t), len(cands))
+    return cuts
+
+
+def align_anchored(samples: np.ndarray, tokens: list[str], cfg, *, language: str = "en"):
+    """Stretch-by-stretch alignment between recognition anchors (see the module docstring)."""
+    from .sphinx import force_align, phone_spans, refine_edges
+
+    duration = len(samples) / SR
+    rec = recognise(samples, tokens)
+    found, _, _ = _support(tokens, rec)
+    cuts = _cuts(tokens, found, rec)
+    bounds = [(0, 0.0), *cuts, (len(tokens), duration)]
+    words: list[Span] = []
+    phones: list[Span] = []
+    unaligned: list[dict] = []
+    no_phones: list[tuple[float, float]] = []
+    retried = False
+
+    def stretch(k0: int, k1: int, t0: float, t1: float) -> None:
+        """Align tokens k0..k1-1 to t0..t1; where that fails, split at the anchor pair
+        nearest the middle and try each half (Moreno et al.'s recursion)."""
+        nonlocal retried, phones
+        part = tokens[k0:k1]
+        if not part:
+            return
+        s0, s1 = int(round(t0 * SR)), int(round(t1 * SR))
+        seg = None
+        if s1 - s0 >= SR // 20:
+            seg, dec, pcm, r = force_align(samples[s0:s1], part, cfg)
+            retried |= r
+        if seg is not None:
+            ws = (
+                refine_edges(seg, samples[s0:s1], part, cfg.max_move)
+                if cfg.refine
+                else [
+                    Span(part[i], a, b)
+                    for i, (lab, a, b) in enumerate(
+                        x for x in seg if not x[0].startswith(("<", "[", "+"))
+                    )
+                ]
+            )
+            words.extend(Span(w.label, w.start + t0, w.end + t0) for w in ws)
+            # no wide-beam retry of the phone pass here: on long recordings it costs more
+            # than the rest of the alignment (a stretch whose phone pass fails has no phones)
+            ph = phone_spans(dec, pcm, offset=t0)
+            phones += ph
+            if not ph:
+                no_phones.append((round(t0, 2), round(t1, 2)))
+            return
+        inner = [
+            (k, (found[k - 1][1] + found[k][0]) / 2)
+            for k in range(k0 + 1, k1)
+            if found[k - 1] is not None
+            and found[k] is not None
+            and t0 < found[k - 1][1] <= found[k][0] < t1
+        ]
+        if inner:
+            k, t = min(inner, key=lambda c: abs(c[1] - (t0 + t1) / 2))
+            stretch(k0, k, t0, t)
+            stretch(k, k1, t, t1)
+            return
+        for i, tok in enumerate(part, start=k0):
+            r = found[i]
+            if r is not None:
+                words.append(Span(tok, r[0], r[1]))
+            else:
+                words.append(Span(tok, float("nan"), float("nan")))
+                unaligned.append(
+                    {
+                        "index": i,
+                        "word": tok,
+                        "reason": f"not found in the audio between {t0:.2f} s and {t1:.2f} s "
+                        f"(neither forced alignment of the stretch nor recognition holds it)",
+                    }
+                )
+
+    for (k0, t0), (k1, t1) in zip(bounds[:-1], bounds[1:]):
+        stretch(k0, k1, t0, t1)
+    for w, r in zip(words, found):
+        w.score = _score(w, r)
+        if np.isfinite(w.end):
+            w.end = min(w.end, duration)
+    result = SpeechAlignment(
+        words=words,
+        phones=phones,
+        unaligned=unaligned,
+        duration=duration,
+        backend="sphinx",
+        language=language,
+        info={
+            "retried": retried,
+            "anchored": True,
+            "stretches": len(bounds) - 1,
+            "stretches_without_phones": no_phones,
+        },
+    )
+    _flag(result, sum(r is not None for r in found) / max(1, len(tokens)), _coverage(rec), cfg)
+    return result
