@@ -80,3 +80,23 @@ def test_same_input_same_samples_whatever_came_between():
     b.samples[:] = 0  # callers get copies: the cached waveform is untouched
     c = synth("carrots are a good source of vitamins", voice="en", rate=175, sample_rate=16000)
     np.testing.assert_array_equal(a.samples, c.samples)
+
+
+def test_fresh_processes_give_the_same_samples():
+    # eSpeak NG's noise generator is seeded before every utterance; without it two processes
+    # gave different waveforms for the same text
+    import subprocess
+    import sys
+
+    code = (
+        "import hashlib; from mmalign.speech.tts import synthesize; "
+        "s = synthesize('Glue the sheet to the dark blue background.', voice='en-us+f2'); "
+        "print(hashlib.sha1(s.samples.tobytes()).hexdigest())"
+    )
+    runs = {
+        subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+        ).stdout.strip()
+        for _ in range(3)
+    }
+    assert len(runs) == 1, runs

@@ -90,6 +90,10 @@ class _Engine:
         lib.espeak_SetSynthCallback.argtypes = [_CALLBACK]
         lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
         lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
+        # eSpeak NG >= 1.52; older libraries vary run to run (see _synthesize)
+        self.set_seed = getattr(lib, "espeak_ng_SetRandSeed", None)
+        if self.set_seed is not None:
+            self.set_seed.argtypes = [ctypes.c_long]
         lib.espeak_Synth.argtypes = [
             ctypes.c_char_p,
             ctypes.c_size_t,
@@ -284,13 +288,13 @@ def synthesize(
     return _copy(out)
 
 
-# eSpeak NG does not give the same waveform for the same text twice in a process (30723 then
-# 30727 samples for the same sentence): its waveform generator keeps state that runs on
-# across utterances. A fresh process gives the same sequence of waveforms, so the history
-# decides; espeak_Terminate / espeak_Initialize, srand(0) and a fixed priming utterance do
-# not reset it. Syntheses are therefore kept per (text, voice, rate, pitch,
-# sample rate), up to 2**25 samples (128 MiB), so that the same input gives the same samples
-# and the same alignment as long as it stays cached.
+# eSpeak NG's noise sources draw from its own random generator: espeak_ng_SetRandSeed(0)
+# before each utterance makes a fresh process give the same waveforms for the same sequence of
+# calls (without it they differed from process to process). Within a process the waveform
+# generator still keeps state that runs on across utterances (30723 then 30727 samples for the
+# same sentence; espeak_Terminate / espeak_Initialize and a priming utterance do not reset it).
+# Syntheses are therefore kept per (text, voice, rate, pitch, sample rate), up to 2**25 samples
+# (128 MiB), so that the same input gives the same samples and the same alignment.
 _CACHE: OrderedDict = OrderedDict()
 _CACHE_SAMPLES = 1 << 25
 _CACHED_SAMPLES = 0
@@ -311,6 +315,8 @@ def _synthesize(text, voice, rate, pitch, sample_rate) -> Synthesis:
         eng.lib.espeak_SetParameter(_PARAM_PITCH, int(pitch), 0)
         eng.lib.espeak_SetParameter(_PARAM_VOLUME, 100, 0)
         eng.chunks, eng.events = [], []
+        if eng.set_seed is not None:
+            eng.set_seed(0)  # its noise sources start alike every time
         rc = eng.lib.espeak_Synth(raw, len(raw) + 1, 0, _POS_CHARACTER, 0, _CHARS_UTF8, None, None)
         chunks, events, sr = eng.chunks, eng.events, eng.sample_rate
         eng.chunks, eng.events = [], []
