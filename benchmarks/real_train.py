@@ -58,6 +58,48 @@ def blank(ds, keep: str):
     return MultimodalDataset(splits, ds.task, ds.n_outputs, ds.name)
 
 
+def augment(ds, copies: int, seed: int):
+    """``ds`` with ``copies`` jittered copies of every training sample: one random time
+    stretch (0.8-1.25) and crop (the middle 85-100 %) applied to all streams alike, so the
+    streams stay in sync, then per-feature gains (0.9-1.1) and noise (0.1 standard deviations).
+    Validation and test are untouched."""
+    from mmalign.data import MultimodalDataset, MultimodalSplit, frame_times
+
+    if copies == 0:
+        return ds
+    rng = np.random.default_rng(seed)
+    tr = ds["train"]
+    seqs = {m: [] for m in tr.modalities}
+    times = {m: [] for m in tr.modalities}
+    labels, ids = [], []
+    for i in range(len(tr)):
+        for c in range(copies + 1):
+            stretch, keep = rng.uniform(0.8, 1.25), rng.uniform(0.85, 1.0)
+            start = rng.uniform(0, 1 - keep)
+            for m in tr.modalities:
+                x = tr.features[m][i, : tr.lengths[m][i]]
+                if c == 0:
+                    y = x
+                else:
+                    n = max(2, int(round(len(x) * keep * stretch)))
+                    src = (start + keep * (np.arange(n) + 0.5) / n) * len(x) - 0.5
+                    idx = np.arange(len(x))
+                    y = np.stack([np.interp(src, idx, x[:, k]) for k in range(x.shape[1])], 1)
+                    y = y * rng.uniform(0.9, 1.1, x.shape[1]) + 0.1 * rng.normal(size=y.shape)
+                seqs[m].append(y.astype(np.float32))
+                times[m].append(frame_times(len(y), 1.0))
+            labels.append(tr.labels[i])
+            ids.append(tr.ids[i] if c == 0 else f"{tr.ids[i]}~{c}")
+    from mmalign.data._recordings import pad_sequences
+
+    feats, lens = {}, {}
+    for m in tr.modalities:
+        feats[m], lens[m] = pad_sequences(seqs[m])
+    splits = dict(ds.splits)
+    splits["train"] = MultimodalSplit(feats, lens, np.array(labels), ids, {"times": times})
+    return MultimodalDataset(splits, ds.task, ds.n_outputs, ds.name)
+
+
 def attention_scores(checkpoint, ds, out_png: Path | None, caption: str) -> dict:
     """Peak accuracy (and mass) of every cross-modal attention map against the synchrony."""
     import torch
@@ -135,9 +177,11 @@ def run(args) -> None:
     for seed in [int(x) for x in args.seeds.split(",")]:
         for model in args.models.split(","):
             for mods in args.modalities.split(","):
-                data = ds if mods == "both" else blank(ds, mods)
+                data = augment(ds, args.augment, seed)
+                data = data if mods == "both" else blank(data, mods)
                 label = "+".join(ds.modalities) if mods == "both" else mods
-                tag = f"{name}/{model}-{label}-s{seed}"
+                aug = f"-aug{args.augment}" if args.augment else ""
+                tag = f"{name}/{model}{aug}-{label}-s{seed}"
                 cfg = TrainConfig(
                     model=model,
                     max_epochs=args.epochs,
@@ -166,7 +210,7 @@ def run(args) -> None:
                 }[name]
                 align = {}
                 if mods == "both":
-                    png = OUT / "figures" / f"{name}-{model}-s{seed}.png"
+                    png = OUT / "figures" / f"{name}-{model}{aug}-s{seed}.png"
                     align = attention_scores(
                         res.best_checkpoint,
                         ds,
@@ -175,7 +219,7 @@ def run(args) -> None:
                     )
                 row = {
                     "corpus": name,
-                    "model": model,
+                    "model": model + (f" (augment x{args.augment})" if args.augment else ""),
                     "modalities": label,
                     "seed": seed,
                     "accuracy": res.test.metrics["accuracy"],
@@ -243,6 +287,9 @@ def main() -> None:
     ap.add_argument("--warmup", type=int, default=50)
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument(
+        "--augment", type=int, default=0, help="jittered copies of each training sample"
+    )
     ap.add_argument("--table", action="store_true", help="print the table of results.json")
     args = ap.parse_args()
     if args.table:
