@@ -129,7 +129,7 @@ def test_avletters_bad_folders(tmp_path, avl_root):
 
 @pytest.fixture(scope="module")
 def utd_root(tmp_path_factory):
-    """Actions 1-2, subjects 1-8, trials 1-2 (trial 2 = validation): inertial 2.5x the
+    """Actions 1-2, subjects 1-8, trials 1 and 4 (4 = validation): inertial 2.5x the
     skeleton's frames; the skeleton's hip centre sits at (subject, 0, 0)."""
     root = tmp_path_factory.mktemp("utd")
     (root / "Inertial").mkdir()
@@ -137,8 +137,8 @@ def utd_root(tmp_path_factory):
     rng = np.random.default_rng(1)
     for a in (1, 2):
         for s in range(1, 9):
-            for t in (1, 2):
-                if (a, s, t) == (2, 8, 2):
+            for t in (1, 4):
+                if (a, s, t) == (2, 8, 4):
                     continue  # a missing sequence, as in the corpus
                 n = 8 + s
                 skel = rng.normal(size=(20, 3, n))
@@ -153,12 +153,12 @@ def utd_root(tmp_path_factory):
 
 
 def test_utd_mhad_cross_subject(utd_root):
-    ds = load_utd_mhad(utd_root, valid_trials=(2,), standardize=False)
+    ds = load_utd_mhad(utd_root, standardize=False)
     assert ds.name == "utd-mhad" and ds.n_outputs == 27
     assert ds.input_dims == {"inertial": 6, "skeleton": 60}
     assert sorted(set(ds["train"].extras["subject"].tolist())) == [1, 3, 5, 7]
     assert set(ds["train"].extras["trial"].tolist()) == {1}
-    assert set(ds["valid"].extras["trial"].tolist()) == {2}
+    assert set(ds["valid"].extras["trial"].tolist()) == {4}
     assert sorted(set(ds["test"].extras["subject"].tolist())) == [2, 4, 6, 8]
     assert len(ds["test"]) == 15  # 2 actions x 4 subjects x 2 trials, one missing
     assert sorted(set(ds["train"].labels.tolist())) == [0, 1]
@@ -167,7 +167,7 @@ def test_utd_mhad_cross_subject(utd_root):
     n = tr.lengths["skeleton"][i]
     # centred: the hip centre (joint 4, features 9-11) has not moved since the first frame
     np.testing.assert_allclose(tr.features["skeleton"][i, :n, 9:12], 0, atol=1e-6)
-    raw = load_utd_mhad(utd_root, valid_trials=(2,), standardize=False, center=False)["train"]
+    raw = load_utd_mhad(utd_root, standardize=False, center=False)["train"]
     np.testing.assert_allclose(raw.features["skeleton"][i, :n, 9], tr.extras["subject"][i])
     # both streams span the skeleton's duration at 30 Hz
     ts, ti = tr.extras["times"]["skeleton"][i], tr.extras["times"]["inertial"][i]
@@ -187,3 +187,24 @@ def test_utd_mhad_bad_input(tmp_path, utd_root):
         load_dataset("utd-mhad:")
     with pytest.raises(FileNotFoundError, match="'avletters:PATH'"):
         load_dataset("no-such-thing")
+
+
+def test_cli_trains_on_a_corpus_folder(tmp_path, utd_root, capsys):
+    from mmalign.cli import main
+
+    out = tmp_path / "run"
+    args = ["train", "--model", "mult", "--data", f"utd-mhad:{utd_root}", "--out", str(out)]
+    args += ["--quiet", "--set", "max_epochs=1", "--set", "d_model=8", "--set", "n_heads=2"]
+    args += ["--set", "n_layers=1"]
+    assert main(args) == 0
+    assert "mult on utd-mhad" in capsys.readouterr().out
+    assert (out / "checkpoints" / "best.ckpt").is_file()
+
+
+def test_cli_bad_corpus_folder_is_one_line(tmp_path, capsys):
+    from mmalign.cli import main
+
+    assert main(["train", "--data", f"avletters:{tmp_path}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "no Lips/*-lips.mat" in err and "automl-in-action-notebooks" in err
