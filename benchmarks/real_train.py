@@ -205,7 +205,7 @@ def run(args) -> None:
                 )
                 wall = time.perf_counter() - t0
                 split_desc = {
-                    "utd-mhad": "cross-subject (train s1,3,5,7 t1-3; valid t4; test s2,4,6,8)",
+                    "utd-mhad": "cross-subject (train s1,3,5; valid s7; test s2,4,6,8)",
                     "avletters": "speaker-independent (test Kate, Stephen; valid Nicola, Bill)",
                 }[name]
                 align = {}

@@ -129,7 +129,7 @@ def test_avletters_bad_folders(tmp_path, avl_root):
 
 @pytest.fixture(scope="module")
 def utd_root(tmp_path_factory):
-    """Actions 1-2, subjects 1-8, trials 1 and 4 (4 = validation): inertial 2.5x the
+    """Actions 1-2, subjects 1-8, trials 1 and 4: inertial 2.5x the
     skeleton's frames; the skeleton's hip centre sits at (subject, 0, 0)."""
     root = tmp_path_factory.mktemp("utd")
     (root / "Inertial").mkdir()
@@ -156,9 +156,12 @@ def test_utd_mhad_cross_subject(utd_root):
     ds = load_utd_mhad(utd_root, standardize=False)
     assert ds.name == "utd-mhad" and ds.n_outputs == 27
     assert ds.input_dims == {"inertial": 6, "skeleton": 60}
-    assert sorted(set(ds["train"].extras["subject"].tolist())) == [1, 3, 5, 7]
-    assert set(ds["train"].extras["trial"].tolist()) == {1}
-    assert set(ds["valid"].extras["trial"].tolist()) == {4}
+    assert sorted(set(ds["train"].extras["subject"].tolist())) == [1, 3, 5]
+    assert set(ds["valid"].extras["subject"].tolist()) == {7}
+    by_trial = load_utd_mhad(utd_root, valid_subjects=(), valid_trials=(4,))
+    assert sorted(set(by_trial["train"].extras["subject"].tolist())) == [1, 3, 5, 7]
+    assert set(by_trial["train"].extras["trial"].tolist()) == {1}
+    assert set(by_trial["valid"].extras["trial"].tolist()) == {4}
     assert sorted(set(ds["test"].extras["subject"].tolist())) == [2, 4, 6, 8]
     assert len(ds["test"]) == 15  # 2 actions x 4 subjects x 2 trials, one missing
     assert sorted(set(ds["train"].labels.tolist())) == [0, 1]
@@ -181,8 +184,12 @@ def test_utd_mhad_bad_input(tmp_path, utd_root):
         load_utd_mhad(tmp_path)
     with pytest.raises(ValueError, match="disjoint"):
         load_utd_mhad(utd_root, train_subjects=(1, 2), test_subjects=(2, 3))
-    with pytest.raises(ValueError, match="valid_trials"):
-        load_utd_mhad(utd_root, valid_trials=(1, 2, 3, 4))
+    with pytest.raises(ValueError, match="valid_trials must be a proper subset"):
+        load_utd_mhad(utd_root, valid_subjects=(), valid_trials=(1, 2, 3, 4))
+    with pytest.raises(ValueError, match="exactly one of valid_subjects and valid_trials"):
+        load_utd_mhad(utd_root, valid_trials=(4,))
+    with pytest.raises(ValueError, match="valid_subjects must be a proper subset"):
+        load_utd_mhad(utd_root, valid_subjects=(2,))
     with pytest.raises(ValueError, match="needs a folder"):
         load_dataset("utd-mhad:")
     with pytest.raises(FileNotFoundError, match="'avletters:PATH'"):

@@ -16,8 +16,10 @@ nominal rates are not the real ones; the two streams of a sequence are taken to 
 interval, whose duration is the skeleton's at 30 Hz (``extras["times"]``).
 
 Split: the cross-subject protocol of the UTD-MHAD paper, odd subjects (1, 3, 5, 7) train and
-even subjects (2, 4, 6, 8) test; validation is carved from the training subjects (their
-trial ``valid_trials``, default 4), so no test subject is seen before the test.
+even subjects (2, 4, 6, 8) test; validation is carved from the training subjects: by default
+all trials of subject 7 (``valid_subjects``), so that model selection is cross-subject too (a
+held-out trial of the training subjects is recognised perfectly long before unseen subjects
+are; ``valid_trials`` selects that instead).
 
 The corpus is distributed by its authors for research use and is never part of mmalign: it is
 read from the folder the user points to. A copy is in ``github:woo-chia-wei/kinect-sequence-classification``,
@@ -127,7 +129,8 @@ def load_utd_mhad(
     *,
     train_subjects: Sequence[int] = (1, 3, 5, 7),
     test_subjects: Sequence[int] = (2, 4, 6, 8),
-    valid_trials: Sequence[int] = (4,),
+    valid_subjects: Sequence[int] = (7,),
+    valid_trials: Sequence[int] = (),
     center: bool = True,
     standardize: bool = True,
 ) -> MultimodalDataset:
@@ -139,8 +142,11 @@ def load_utd_mhad(
         The folder holding ``Inertial/`` and ``Skeleton/`` (``data/`` of the repository above).
     train_subjects, test_subjects : sequence of int
         Disjoint subjects 1-8 (default: odd train, even test, the UTD-MHAD paper's protocol).
+    valid_subjects : sequence of int
+        Training subjects whose sequences form the validation split (default (7,)).
     valid_trials : sequence of int
-        Trials (1-4) of the training subjects held out for validation (default (4,)).
+        Instead of ``valid_subjects`` (pass ``valid_subjects=()``): these trials (1-4) of every
+        training subject form the validation split.
     center : bool
         Skeleton joints relative to the hip centre (see :func:`skeleton_features`).
     standardize : bool
@@ -153,7 +159,8 @@ def load_utd_mhad(
         1, :data:`UTD_MHAD_ACTIONS`). ``extras``: ``times`` (frame centre times in s per
         modality and sample), ``subject``, ``trial``, ``frame_rates`` and ``stats``.
     """
-    train_s, test_s, valid_t = list(train_subjects), list(test_subjects), list(valid_trials)
+    train_s, test_s = list(train_subjects), list(test_subjects)
+    valid_s, valid_t = list(valid_subjects), list(valid_trials)
     if (
         not train_s
         or not test_s
@@ -164,10 +171,17 @@ def load_utd_mhad(
             f"train_subjects and test_subjects must be disjoint, non-empty subsets of 1-8; got "
             f"{train_s} and {test_s}."
         )
-    if not valid_t or not set(valid_t) < {1, 2, 3, 4}:
+    if bool(valid_s) == bool(valid_t):
         raise ValueError(
-            f"valid_trials must be a non-empty proper subset of trials 1-4, got {valid_t}."
+            f"give exactly one of valid_subjects and valid_trials, got {valid_s} and {valid_t}; "
+            "e.g. valid_subjects=() with valid_trials=(4,)."
         )
+    if valid_s and not set(valid_s) < set(train_s):
+        raise ValueError(
+            f"valid_subjects must be a proper subset of train_subjects {train_s}, got {valid_s}."
+        )
+    if valid_t and not set(valid_t) < {1, 2, 3, 4}:
+        raise ValueError(f"valid_trials must be a proper subset of trials 1-4, got {valid_t}.")
     per: dict[str, dict[str, list]] = {
         s: {"inertial": [], "skeleton": [], "label": [], "id": [], "subject": [], "trial": []}
         for s in ("train", "valid", "test")
@@ -176,7 +190,8 @@ def load_utd_mhad(
         if r["subject"] in test_s:
             split = "test"
         elif r["subject"] in train_s:
-            split = "valid" if r["trial"] in valid_t else "train"
+            held = r["subject"] in valid_s or r["trial"] in valid_t
+            split = "valid" if held else "train"
         else:
             continue
         d = per[split]
