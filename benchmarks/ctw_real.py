@@ -101,6 +101,28 @@ def matched_frames(path: np.ndarray, n: int) -> np.ndarray:
     return s / np.maximum(c, 1)
 
 
+def plot_example(example, path: Path, seed: int) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    trial, w, ours, theirs, common = example
+    fig, ax = plt.subplots(figsize=(5, 4.2))
+    ax.plot(np.arange(len(w)), w, "k-", lw=3, alpha=0.35, label="true warp")
+    for p, style, name in ((ours, "C0-", "ctw"), (theirs, "C3--", "tslearn ctw_path"),
+                           (common, "C2:", "dtw-common")):  # fmt: skip
+        ax.plot(p[:, 1], p[:, 0], style, lw=1.2, label=f"{name} ({path_error(p, w):.2f} frames)")
+    ax.set(xlabel="warped inertial frame", ylabel="skeleton frame",
+           title=f"UTD-MHAD {trial}: skeleton vs warped inertial\n(first of the trials drawn with seed {seed})")  # fmt: skip
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    tmp = path.with_suffix(".tmp.png")
+    fig.savefig(tmp, dpi=110)
+    tmp.replace(path)
+    plt.close(fig)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--root", required=True, help="UTD-MHAD data/ folder (Inertial/, Skeleton/)")
@@ -127,6 +149,7 @@ def main() -> None:
         errors[cond].setdefault(name, []).append(err)
         seconds[name] = seconds.get(name, 0.0) + time.perf_counter() - t0
 
+    example = None
     for k in chosen:
         r = trials[k]
         skel = r["skeleton"]  # (T, 20, 3)
@@ -158,6 +181,9 @@ def main() -> None:
             t0 = time.perf_counter()
             path, _, _ = ctw_path(x, y)
             record(cond, "tslearn ctw_path", path_error(np.asarray(path), w), t0)
+            if example is None and cond == "warp":
+                trial = f"a{r['action']}_s{r['subject']}_t{r['trial']}"
+                example = (trial, w, ctw(x, y).path, np.asarray(path), dtw_path(cx, cy).path)
 
     print(
         f"UTD-MHAD, {args.n} trials drawn with seed {args.seed}, skeleton (60) vs inertial (6) "
@@ -214,6 +240,7 @@ def main() -> None:
         print(f"| {name} | {np.mean(v):.2f} | {np.median(v):.2f} |")
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    plot_example(example, out / "example.png", args.seed)
     (out / "ctw_real.json").write_text(
         json.dumps(
             {
