@@ -58,7 +58,7 @@ def test_read_htk_header_and_frames(tmp_path):
 
 
 def test_avletters_splits_features_and_times(avl_root):
-    ds = load_avletters(avl_root, standardize=False)
+    ds = load_avletters(avl_root, standardize=False, center_video=False)
     assert ds.name == "avletters" and ds.n_outputs == 26
     assert ds.input_dims == {"audio": 26, "video": 300}
     assert {k: len(v) for k, v in ds.splits.items()} == {"train": 12, "valid": 4, "test": 4}
@@ -83,6 +83,9 @@ def test_avletters_splits_features_and_times(avl_root):
 
 
 def test_avletters_standardized_on_training_frames(avl_root):
+    centered = load_avletters(avl_root, standardize=False)["valid"]
+    n = centered.lengths["video"][0]
+    np.testing.assert_allclose(centered.features["video"][0, :n].mean(0), 0, atol=1e-6)
     ds = load_avletters(avl_root)
     tr = ds["train"]
     frames = np.concatenate(

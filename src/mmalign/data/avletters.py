@@ -103,6 +103,7 @@ def load_avletters(
     test_speakers: Sequence[str] = AVLETTERS_TEST_SPEAKERS,
     valid_speakers: Sequence[str] = AVLETTERS_VALID_SPEAKERS,
     pool: int = 4,
+    center_video: bool = True,
     standardize: bool = True,
 ) -> MultimodalDataset:
     """Read AVLetters from ``root`` into speaker-independent train / valid / test splits.
@@ -117,6 +118,10 @@ def load_avletters(
     pool : int
         Average-pool the 60 x 80 lip images by ``pool`` x ``pool`` (default 4: 300 features;
         1 keeps all 4,800 pixels).
+    center_video : bool
+        Subtract each utterance's mean image from its frames (default): what is left is how
+        the lips move, not how the speaker looks, which is what carries over to unseen
+        speakers.
     standardize : bool
         Scale every feature to zero mean and unit variance over the training frames (default).
 
@@ -168,7 +173,8 @@ def load_avletters(
         )
         d = per[split]
         d["audio"].append(audio)
-        d["video"].append(_read_video(path, pool))
+        video = _read_video(path, pool)
+        d["video"].append(video - video.mean(0) if center_video else video)
         d["label"].append(ord(letter) - ord("A"))
         d["id"].append(stem)
         d["speaker"].append(speaker)
