@@ -7,6 +7,9 @@
   computational sequences and its word-level alignment.
 * :func:`load_digits_av` -- digits-av, unaligned audio / vision / text with exact ground truth
   (:func:`true_intervals`).
+* :func:`load_avletters`, :func:`load_utd_mhad` -- two real corpora recorded in sync
+  (audio-visual speech; inertial + skeleton motion), read from the user's folder, with the time
+  stamp of every frame (:func:`sync_intervals` gives the true cross-modal correspondence).
 
 Every reader returns a :class:`MultimodalDataset` of RIGHT-padded arrays with lengths.
 """
@@ -37,6 +40,13 @@ _EXPORTS: dict[str, str] = {
     "text_words": "mmalign.data.digits_av",
     "default_cache_dir": "mmalign.data.digits_av",
     "load_dataset": "mmalign.data._load",
+    "load_avletters": "mmalign.data.avletters",
+    "read_htk": "mmalign.data.avletters",
+    "load_utd_mhad": "mmalign.data.utd_mhad",
+    "read_utd_mhad_trials": "mmalign.data.utd_mhad",
+    "UTD_MHAD_ACTIONS": "mmalign.data.utd_mhad",
+    "sync_intervals": "mmalign.data._recordings",
+    "frame_times": "mmalign.data._recordings",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -1,0 +1,104 @@
+"""Shared pieces of the readers of real recordings (AVLetters, UTD-MHAD).
+
+Both corpora are recorded in sync, so every frame has a time stamp and the true cross-modal
+correspondence is known: :func:`frame_times` gives the stamps, :func:`sync_intervals` turns them
+into the per-frame ``[start, end)`` source intervals that
+:func:`mmalign.implicit.alignment_accuracy` scores against.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from mmalign.data._types import MultimodalSplit
+
+__all__ = ["frame_times", "sync_intervals", "pad_sequences", "standardize_splits"]
+
+
+def frame_times(n_frames: int, duration: float) -> np.ndarray:
+    """Centre times (s) of ``n_frames`` equal frames that tile ``[0, duration)``.
+
+    >>> frame_times(4, 1.0).tolist()
+    [0.125, 0.375, 0.625, 0.875]
+    """
+    return (np.arange(n_frames, dtype=np.float64) + 0.5) * (duration / max(n_frames, 1))
+
+
+def sync_intervals(
+    split: MultimodalSplit, target: str, source: str, *, tolerance: float | None = None
+) -> list[np.ndarray]:
+    """True alignment of synchronised recordings: for every ``target`` frame, the ``source``
+    frames within ``tolerance`` seconds of it.
+
+    Parameters
+    ----------
+    split : MultimodalSplit
+        A split whose ``extras["times"][m]`` holds one array of frame centre times (s) per
+        sample for modalities ``target`` and ``source`` (as :func:`load_avletters` and
+        :func:`load_utd_mhad` write them).
+    target, source : str
+    tolerance : float, optional
+        Seconds either side. Default: one frame of the slower of the two streams (per sample),
+        the issue's "peak within one frame of the slower stream".
+
+    Returns
+    -------
+    list of ndarray of shape (T_target_valid, 2)
+        Per sample, the ``[start, end)`` source frames of each target frame (never empty: the
+        nearest source frame is always included), the format of
+        ``mmalign.implicit.alignment_accuracy``.
+    """
+    times = split.extras.get("times") if isinstance(split.extras, dict) else None
+    if not times or target not in times or source not in times:
+        have = sorted(times) if times else []
+        raise ValueError(
+            f"split has no frame times for {target!r} and {source!r} (extras['times'] holds "
+            f"{have}); load a synchronised corpus with load_avletters or load_utd_mhad."
+        )
+    out = []
+    for tt, ts in zip(times[target], times[source]):
+        tt, ts = np.asarray(tt, np.float64), np.asarray(ts, np.float64)
+        if tolerance is None:
+            tol = max(_period(tt), _period(ts))
+        else:
+            tol = float(tolerance)
+        start = np.searchsorted(ts, tt - tol - 1e-9, side="left")
+        end = np.searchsorted(ts, tt + tol + 1e-9, side="right")
+        nearest = np.abs(ts[None, :] - tt[:, None]).argmin(axis=1)
+        start = np.minimum(start, nearest)
+        end = np.maximum(end, nearest + 1)
+        out.append(np.stack([start, end], axis=1).astype(np.int64))
+    return out
+
+
+def _period(t: np.ndarray) -> float:
+    return float(np.median(np.diff(t))) if len(t) > 1 else 0.0
+
+
+def pad_sequences(seqs: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """RIGHT-pad ``(T_i, D)`` arrays into ``(N, max T, D)`` float32 plus lengths (int64)."""
+    lengths = np.array([len(s) for s in seqs], dtype=np.int64)
+    d = seqs[0].shape[1]
+    out = np.zeros((len(seqs), int(lengths.max()), d), np.float32)
+    for i, s in enumerate(seqs):
+        out[i, : len(s)] = s
+    return out, lengths
+
+
+def standardize_splits(
+    per_split: dict[str, dict[str, list[np.ndarray]]], fit_on: str = "train"
+) -> dict[str, dict[str, np.ndarray]]:
+    """Per-feature mean / std of every modality over all frames of split ``fit_on``, applied to
+    every split in place; returns the statistics (``{modality: {"mean", "std"}}``)."""
+    stats: dict[str, dict[str, np.ndarray]] = {}
+    for m, seqs in per_split[fit_on].items():
+        frames = np.concatenate(seqs, axis=0).astype(np.float64)
+        mean, std = frames.mean(0), frames.std(0)
+        std = np.where(std > 1e-8, std, 1.0)
+        stats[m] = {"mean": mean, "std": std}
+    for mods in per_split.values():
+        for m, seqs in mods.items():
+            mods[m] = [((s - stats[m]["mean"]) / stats[m]["std"]).astype(np.float32) for s in seqs]
+    return stats

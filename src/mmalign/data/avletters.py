@@ -1,0 +1,212 @@
+"""AVLetters: audio-visual speech of the isolated letters A-Z (Matthews et al., 2002).
+
+780 utterances: 10 speakers x 26 letters x 3 repetitions, recorded in sync:
+
+* **video** -- the lip region, 60 x 80 grey pixels at 25 frames/s (``Lips/{L}{r}_{Speaker}-lips.mat``,
+  variable ``vid`` of shape (4800, T) in MATLAB column order, ``siz`` = [60, 80, T]). A frame is
+  the image average-pooled by ``pool`` (default 4: 15 x 20 = 300 features), scaled to [0, 1].
+* **audio** -- 26 MFCC_E_D coefficients at 50 frames/s (HTK files ``Audio/mfcc/Clean/{L}{r}_{Speaker}.mfcc``:
+  big-endian header nSamples int32, sampPeriod int32 in 100 ns, sampSize int16, parmKind int16,
+  then big-endian float32 frames).
+
+The two streams of an utterance span the same interval (T_audio ~ 2 T_video), so the time
+stamp of every frame (``extras["times"]``) gives the true correspondence
+(:func:`mmalign.data.sync_intervals`).
+
+The corpus is distributed by its authors for research use and is never part of mmalign: it is
+read from the folder the user points to. A copy is in the repository
+``github:datamllab/automl-in-action-notebooks`` at commit 1884d93, folder ``avletters/``
+(``git archive 1884d93 avletters``).
+
+Reference: I. Matthews, T. F. Cootes, J. A. Bangham, S. Cox and R. Harvey, "Extraction of visual
+features for lipreading", IEEE TPAMI 24(2):198-213, 2002.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from mmalign.data._recordings import frame_times, pad_sequences, standardize_splits
+from mmalign.data._types import MultimodalDataset, MultimodalSplit
+
+__all__ = [
+    "load_avletters",
+    "read_htk",
+    "AVLETTERS_SPEAKERS",
+    "AVLETTERS_TEST_SPEAKERS",
+    "AVLETTERS_VALID_SPEAKERS",
+]
+
+AVLETTERS_SPEAKERS = (
+    "Anya", "Bill", "Faye", "John", "Kate", "Nicola", "Stephen", "Steve", "Verity", "Yi",
+)  # fmt: skip
+#: Speaker-independent split: no test or validation speaker is seen in training (6 / 2 / 2
+#: speakers, 468 / 156 / 156 utterances). One woman and one man in each held-out pair.
+AVLETTERS_TEST_SPEAKERS = ("Kate", "Stephen")
+AVLETTERS_VALID_SPEAKERS = ("Nicola", "Bill")
+VIDEO_FPS = 25.0
+_SOURCE = (
+    "AVLetters (Matthews et al. 2002) is in github:datamllab/automl-in-action-notebooks at "
+    "commit 1884d93, folder avletters/ (git archive 1884d93 avletters)"
+)
+_NAME = re.compile(r"^([A-Z])(\d)_([A-Za-z]+)$")
+
+
+def read_htk(path: str | os.PathLike) -> tuple[np.ndarray, float]:
+    """Read an HTK parameter file.
+
+    Returns
+    -------
+    frames : ndarray of shape (n_frames, n_features), float32
+    period : float
+        Frame period in seconds (the header's sampPeriod, in 100 ns units).
+    """
+    raw = Path(path).read_bytes()
+    if len(raw) < 12:
+        raise ValueError(f"{path}: {len(raw)} bytes is too short for an HTK header (12 bytes).")
+    n, period, size, kind = np.frombuffer(raw[:12], dtype=">i4,>i4,>i2,>i2")[0].tolist()
+    if kind & 0o2000:  # _C: compressed, not what AVLetters ships
+        raise ValueError(f"{path}: compressed HTK files (parmKind {kind}) are not supported.")
+    if size <= 0 or size % 4 or 12 + n * size != len(raw):
+        raise ValueError(
+            f"{path}: header says {n} frames of {size} bytes but the file holds "
+            f"{len(raw) - 12} bytes after the header; not an uncompressed float HTK file."
+        )
+    frames = np.frombuffer(raw[12:], dtype=">f4").reshape(n, size // 4).astype(np.float32)
+    return frames, period * 1e-7
+
+
+def _read_video(path: Path, pool: int) -> np.ndarray:
+    from scipy.io import loadmat
+
+    mat = loadmat(path)
+    if "vid" not in mat or "siz" not in mat:
+        raise ValueError(f"{path}: expected variables 'vid' and 'siz', found {sorted(mat)}.")
+    h, w, t = (int(v) for v in np.asarray(mat["siz"]).ravel()[:3])
+    vid = np.asarray(mat["vid"], dtype=np.float32)
+    if vid.shape != (h * w, t):
+        raise ValueError(f"{path}: 'vid' has shape {vid.shape}, 'siz' says ({h * w}, {t}).")
+    frames = vid.T.reshape(t, w, h).transpose(0, 2, 1) / 255.0  # MATLAB column order -> (T, H, W)
+    hp, wp = h // pool, w // pool
+    frames = frames[:, : hp * pool, : wp * pool].reshape(t, hp, pool, wp, pool).mean((2, 4))
+    return frames.reshape(t, hp * wp)
+
+
+def load_avletters(
+    root: str | os.PathLike,
+    *,
+    test_speakers: Sequence[str] = AVLETTERS_TEST_SPEAKERS,
+    valid_speakers: Sequence[str] = AVLETTERS_VALID_SPEAKERS,
+    pool: int = 4,
+    center_video: bool = True,
+    standardize: bool = True,
+) -> MultimodalDataset:
+    """Read AVLetters from ``root`` into speaker-independent train / valid / test splits.
+
+    Parameters
+    ----------
+    root : path-like
+        The ``avletters`` folder: ``Lips/*.mat`` and ``Audio/mfcc/Clean/*.mfcc``.
+    test_speakers, valid_speakers : sequence of str
+        Held-out speakers (disjoint); the others train. Defaults: test Kate and Stephen,
+        validation Nicola and Bill.
+    pool : int
+        Average-pool the 60 x 80 lip images by ``pool`` x ``pool`` (default 4: 300 features;
+        1 keeps all 4,800 pixels).
+    center_video : bool
+        Subtract each utterance's mean image from its frames (default): what is left is how
+        the lips move, not how the speaker looks, which is what carries over to unseen
+        speakers.
+    standardize : bool
+        Scale every feature to zero mean and unit variance over the training frames (default).
+
+    Returns
+    -------
+    MultimodalDataset
+        Modalities ``audio`` (26 MFCC_E_D, 50 frames/s) and ``video``; 26-way classification
+        (0 = A). ``extras``: ``times`` (frame centre times in s per modality and sample),
+        ``speaker``, ``repetition``, ``frame_rates`` and the standardisation ``stats``.
+    """
+    root = Path(root)
+    lips, mfcc = root / "Lips", root / "Audio" / "mfcc" / "Clean"
+    videos = sorted(lips.glob("*-lips.mat")) if lips.is_dir() else []
+    if not videos:
+        raise FileNotFoundError(f"avletters: no Lips/*-lips.mat under {root}; {_SOURCE}.")
+    if not isinstance(pool, int) or isinstance(pool, bool) or not 1 <= pool <= 20:
+        raise ValueError(f"pool must be an int from 1 to 20, got {pool!r}.")
+    held = list(test_speakers) + list(valid_speakers)
+    unknown = [s for s in held if s not in AVLETTERS_SPEAKERS]
+    if unknown or len(set(held)) != len(held) or not test_speakers or not valid_speakers:
+        raise ValueError(
+            f"test_speakers and valid_speakers must be disjoint, non-empty subsets of "
+            f"{list(AVLETTERS_SPEAKERS)}; got {list(test_speakers)} and {list(valid_speakers)}."
+        )
+    per: dict[str, dict[str, list]] = {
+        s: {"audio": [], "video": [], "label": [], "id": [], "speaker": [], "rep": []}
+        for s in ("train", "valid", "test")
+    }
+    rate = None
+    for path in videos:
+        stem = path.name[: -len("-lips.mat")]
+        match = _NAME.match(stem)
+        if match is None:
+            raise ValueError(f"{path}: expected a name like A1_Anya-lips.mat.")
+        letter, rep, speaker = match.group(1), int(match.group(2)), match.group(3)
+        audio_path = mfcc / f"{stem}.mfcc"
+        if not audio_path.is_file():
+            raise FileNotFoundError(
+                f"avletters: {audio_path} is missing (the audio of {path.name}); {_SOURCE}."
+            )
+        audio, period = read_htk(audio_path)
+        rate = rate or 1.0 / period
+        split = (
+            "test"
+            if speaker in test_speakers
+            else "valid"
+            if speaker in valid_speakers
+            else "train"
+        )
+        d = per[split]
+        d["audio"].append(audio)
+        video = _read_video(path, pool)
+        d["video"].append(video - video.mean(0) if center_video else video)
+        d["label"].append(ord(letter) - ord("A"))
+        d["id"].append(stem)
+        d["speaker"].append(speaker)
+        d["rep"].append(rep)
+    feats = {s: {"audio": d["audio"], "video": d["video"]} for s, d in per.items()}
+    stats = standardize_splits(feats) if standardize else {}
+    splits = {}
+    for s, d in per.items():
+        if not d["id"]:
+            raise FileNotFoundError(
+                f"avletters: no utterance of the {s} speakers under {lips}; {_SOURCE}."
+            )
+        features, lengths, times = {}, {}, {}
+        for m in ("audio", "video"):
+            features[m], lengths[m] = pad_sequences(feats[s][m])
+        # both streams span the utterance; its duration is the video's (25 frames/s)
+        durations = [len(v) / VIDEO_FPS for v in d["video"]]
+        times = {
+            m: [frame_times(len(x), dur) for x, dur in zip(feats[s][m], durations)]
+            for m in ("audio", "video")
+        }
+        splits[s] = MultimodalSplit(
+            features,
+            lengths,
+            np.array(d["label"], np.int64),
+            d["id"],
+            {
+                "times": times,
+                "speaker": d["speaker"],
+                "repetition": np.array(d["rep"], np.int64),
+                "frame_rates": {"audio": rate, "video": VIDEO_FPS},
+                "stats": stats,
+            },
+        )
+    return MultimodalDataset(splits, "classification", 26, "avletters")

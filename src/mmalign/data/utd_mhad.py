@@ -1,0 +1,232 @@
+"""UTD-MHAD: human actions seen by a Kinect and a wearable inertial sensor (Chen et al., 2015).
+
+861 sequences of 27 actions, 8 subjects x 4 trials (three sequences are missing from the
+corpus), recorded in sync:
+
+* **inertial** -- 3-axis accelerometer + 3-axis gyroscope on the right wrist (or thigh),
+  nominally 50 Hz (``Inertial/a{A}_s{S}_t{T}_inertial.mat``, ``d_iner`` of shape (T, 6)).
+* **skeleton** -- 20 Kinect joints x 3 coordinates at 30 Hz
+  (``Skeleton/a{A}_s{S}_t{T}_skeleton.mat``, ``d_skel`` of shape (20, 3, T)). A frame is the 60
+  coordinates, by default relative to the hip centre (joint 4) of that frame, plus the hip
+  centre's own displacement since the first frame (``center=True``), so that where a subject
+  stood does not matter.
+
+The inertial stream is about 2.6 times longer than the skeleton stream (not 50 / 30), so the
+nominal rates are not the real ones; the two streams of a sequence are taken to span the same
+interval, whose duration is the skeleton's at 30 Hz (``extras["times"]``).
+
+Split: the cross-subject protocol of the UTD-MHAD paper, odd subjects (1, 3, 5, 7) train and
+even subjects (2, 4, 6, 8) test; validation is carved from the training subjects: by default
+all trials of subject 7 (``valid_subjects``), so that model selection is cross-subject too (a
+held-out trial of the training subjects is recognised perfectly long before unseen subjects
+are; ``valid_trials`` selects that instead).
+
+The corpus is distributed by its authors for research use and is never part of mmalign: it is
+read from the folder the user points to. A copy is in ``github:woo-chia-wei/kinect-sequence-classification``,
+folder ``data/`` (``Inertial/``, ``Skeleton/``).
+
+Reference: C. Chen, R. Jafari and N. Kehtarnavaz, "UTD-MHAD: A multimodal dataset for human
+action recognition utilizing a depth camera and a wearable inertial sensor", ICIP 2015.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from mmalign.data._recordings import frame_times, pad_sequences, standardize_splits
+from mmalign.data._types import MultimodalDataset, MultimodalSplit
+
+__all__ = ["load_utd_mhad", "read_utd_mhad_trials", "UTD_MHAD_ACTIONS"]
+
+UTD_MHAD_ACTIONS = (
+    "swipe_left", "swipe_right", "wave", "clap", "throw", "arm_cross", "basketball_shoot",
+    "draw_x", "draw_circle_CW", "draw_circle_CCW", "draw_triangle", "bowling", "boxing",
+    "baseball_swing", "tennis_swing", "arm_curl", "tennis_serve", "push", "knock", "catch",
+    "pickup_throw", "jog", "walk", "sit2stand", "stand2sit", "lunge", "squat",
+)  # fmt: skip
+SKELETON_FPS = 30.0
+INERTIAL_FPS = 50.0  # nominal; see the module docstring
+_HIP_CENTER = 3
+_SOURCE = (
+    "UTD-MHAD (Chen et al. 2015) is in github:woo-chia-wei/kinect-sequence-classification, "
+    "folder data/"
+)
+_NAME = re.compile(r"^a(\d+)_s(\d+)_t(\d+)_inertial\.mat$")
+
+
+def read_utd_mhad_trials(root: str | os.PathLike) -> list[dict]:
+    """Every sequence with both streams, raw: dicts with ``action`` (1-27), ``subject``,
+    ``trial``, ``inertial`` (T_i, 6) and ``skeleton`` (T_s, 20, 3), sorted by action, subject,
+    trial.
+
+    Parameters
+    ----------
+    root : path-like
+        The folder holding ``Inertial/`` and ``Skeleton/``.
+    """
+    from scipy.io import loadmat
+
+    root = Path(root)
+    iner_dir, skel_dir = root / "Inertial", root / "Skeleton"
+    files = sorted(iner_dir.glob("a*_s*_t*_inertial.mat")) if iner_dir.is_dir() else []
+    if not files:
+        raise FileNotFoundError(
+            f"utd-mhad: no Inertial/a*_s*_t*_inertial.mat under {root}; {_SOURCE}."
+        )
+    if not skel_dir.is_dir():
+        raise FileNotFoundError(f"utd-mhad: no Skeleton/ folder under {root}; {_SOURCE}.")
+    trials = []
+    for path in files:
+        m = _NAME.match(path.name)
+        if m is None:
+            continue
+        action, subject, trial = (int(g) for g in m.groups())
+        skel_path = skel_dir / path.name.replace("_inertial.mat", "_skeleton.mat")
+        if not skel_path.is_file():
+            continue  # a sequence without its skeleton cannot be paired
+        iner = np.asarray(loadmat(path)["d_iner"], np.float64)
+        skel = np.asarray(loadmat(skel_path)["d_skel"], np.float64)
+        if iner.ndim != 2 or iner.shape[1] != 6 or skel.ndim != 3 or skel.shape[:2] != (20, 3):
+            raise ValueError(
+                f"utd-mhad: {path.name} / {skel_path.name} have shapes {iner.shape} / "
+                f"{skel.shape}; expected (T, 6) and (20, 3, T)."
+            )
+        trials.append(
+            {
+                "action": action,
+                "subject": subject,
+                "trial": trial,
+                "inertial": iner,
+                "skeleton": skel.transpose(2, 0, 1),
+            }
+        )
+    if not trials:
+        raise FileNotFoundError(
+            f"utd-mhad: no sequence under {root} has both Inertial/ and Skeleton/ files; {_SOURCE}."
+        )
+    trials.sort(key=lambda r: (r["action"], r["subject"], r["trial"]))
+    return trials
+
+
+def skeleton_features(skeleton: np.ndarray, *, center: bool = True) -> np.ndarray:
+    """(T, 20, 3) joints -> (T, 60) features; with ``center``, joints relative to the frame's
+    hip centre and the hip centre relative to its first position."""
+    x = np.array(skeleton, np.float64)
+    if center:
+        hip = x[:, _HIP_CENTER].copy()
+        x = x - hip[:, None, :]
+        x[:, _HIP_CENTER] = hip - hip[:1]
+    return x.reshape(len(x), -1)
+
+
+def load_utd_mhad(
+    root: str | os.PathLike,
+    *,
+    train_subjects: Sequence[int] = (1, 3, 5, 7),
+    test_subjects: Sequence[int] = (2, 4, 6, 8),
+    valid_subjects: Sequence[int] = (7,),
+    valid_trials: Sequence[int] = (),
+    center: bool = True,
+    standardize: bool = True,
+) -> MultimodalDataset:
+    """Read UTD-MHAD from ``root`` into cross-subject train / valid / test splits.
+
+    Parameters
+    ----------
+    root : path-like
+        The folder holding ``Inertial/`` and ``Skeleton/`` (``data/`` of the repository above).
+    train_subjects, test_subjects : sequence of int
+        Disjoint subjects 1-8 (default: odd train, even test, the UTD-MHAD paper's protocol).
+    valid_subjects : sequence of int
+        Training subjects whose sequences form the validation split (default (7,)).
+    valid_trials : sequence of int
+        Instead of ``valid_subjects`` (pass ``valid_subjects=()``): these trials (1-4) of every
+        training subject form the validation split.
+    center : bool
+        Skeleton joints relative to the hip centre (see :func:`skeleton_features`).
+    standardize : bool
+        Scale every feature to zero mean and unit variance over the training frames (default).
+
+    Returns
+    -------
+    MultimodalDataset
+        Modalities ``inertial`` (6) and ``skeleton`` (60); 27-way classification (0 = action
+        1, :data:`UTD_MHAD_ACTIONS`). ``extras``: ``times`` (frame centre times in s per
+        modality and sample), ``subject``, ``trial``, ``frame_rates`` and ``stats``.
+    """
+    train_s, test_s = list(train_subjects), list(test_subjects)
+    valid_s, valid_t = list(valid_subjects), list(valid_trials)
+    if (
+        not train_s
+        or not test_s
+        or set(train_s) & set(test_s)
+        or not set(train_s + test_s) <= set(range(1, 9))
+    ):
+        raise ValueError(
+            f"train_subjects and test_subjects must be disjoint, non-empty subsets of 1-8; got "
+            f"{train_s} and {test_s}."
+        )
+    if bool(valid_s) == bool(valid_t):
+        raise ValueError(
+            f"give exactly one of valid_subjects and valid_trials, got {valid_s} and {valid_t}; "
+            "e.g. valid_subjects=() with valid_trials=(4,)."
+        )
+    if valid_s and not set(valid_s) < set(train_s):
+        raise ValueError(
+            f"valid_subjects must be a proper subset of train_subjects {train_s}, got {valid_s}."
+        )
+    if valid_t and not set(valid_t) < {1, 2, 3, 4}:
+        raise ValueError(f"valid_trials must be a proper subset of trials 1-4, got {valid_t}.")
+    per: dict[str, dict[str, list]] = {
+        s: {"inertial": [], "skeleton": [], "label": [], "id": [], "subject": [], "trial": []}
+        for s in ("train", "valid", "test")
+    }
+    for r in read_utd_mhad_trials(root):
+        if r["subject"] in test_s:
+            split = "test"
+        elif r["subject"] in train_s:
+            held = r["subject"] in valid_s or r["trial"] in valid_t
+            split = "valid" if held else "train"
+        else:
+            continue
+        d = per[split]
+        d["inertial"].append(r["inertial"].astype(np.float32))
+        d["skeleton"].append(skeleton_features(r["skeleton"], center=center).astype(np.float32))
+        d["label"].append(r["action"] - 1)
+        d["id"].append(f"a{r['action']}_s{r['subject']}_t{r['trial']}")
+        d["subject"].append(r["subject"])
+        d["trial"].append(r["trial"])
+    feats = {s: {"inertial": d["inertial"], "skeleton": d["skeleton"]} for s, d in per.items()}
+    for s, d in per.items():
+        if not d["id"]:
+            raise FileNotFoundError(f"utd-mhad: no sequence for the {s} split under {root}.")
+    stats = standardize_splits(feats) if standardize else {}
+    splits = {}
+    for s, d in per.items():
+        features, lengths = {}, {}
+        for m in ("inertial", "skeleton"):
+            features[m], lengths[m] = pad_sequences(feats[s][m])
+        durations = [len(x) / SKELETON_FPS for x in d["skeleton"]]
+        times = {
+            m: [frame_times(len(x), dur) for x, dur in zip(feats[s][m], durations)]
+            for m in ("inertial", "skeleton")
+        }
+        splits[s] = MultimodalSplit(
+            features,
+            lengths,
+            np.array(d["label"], np.int64),
+            d["id"],
+            {
+                "times": times,
+                "subject": np.array(d["subject"], np.int64),
+                "trial": np.array(d["trial"], np.int64),
+                "frame_rates": {"inertial": INERTIAL_FPS, "skeleton": SKELETON_FPS},
+                "stats": stats,
+            },
+        )
+    return MultimodalDataset(splits, "classification", 27, "utd-mhad")

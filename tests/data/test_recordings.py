@@ -1,0 +1,220 @@
+"""Readers of AVLetters and UTD-MHAD on tiny files written in the corpora's formats."""
+
+import numpy as np
+import pytest
+from scipy.io import loadmat, savemat
+
+from mmalign.data import (
+    frame_times,
+    load_avletters,
+    load_dataset,
+    load_utd_mhad,
+    read_htk,
+    sync_intervals,
+)
+from mmalign.data.avletters import AVLETTERS_SPEAKERS
+
+
+def write_htk(path, frames, period_s=0.02, kind=326):
+    frames = np.asarray(frames, np.float32)
+    n, d = frames.shape
+    header = np.array([(n, round(period_s * 1e7), 4 * d, kind)], dtype=">i4,>i4,>i2,>i2")
+    path.write_bytes(header.tobytes() + frames.astype(">f4").tobytes())
+
+
+@pytest.fixture(scope="module")
+def avl_root(tmp_path_factory):
+    """Letters A and B, one repetition, by every speaker: video T frames (60 x 80, MATLAB
+    column order), audio 2 T frames of 26 MFCC whose first coefficient is the frame index."""
+    root = tmp_path_factory.mktemp("avletters")
+    (root / "Lips").mkdir()
+    (root / "Audio" / "mfcc" / "Clean").mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for k, speaker in enumerate(AVLETTERS_SPEAKERS):
+        for letter in "AB":
+            t = 5 + k % 3
+            img = rng.integers(0, 256, size=(60, 80, t)).astype(np.uint8)
+            img[0, 0, :] = 255  # top-left pixel bright: survives pooling as the brightest block
+            vid = img.reshape(4800, t, order="F")
+            savemat(
+                root / "Lips" / f"{letter}1_{speaker}-lips.mat",
+                {"vid": vid, "siz": np.array([[60.0, 80.0, t]])},
+            )
+            mfcc = np.zeros((2 * t, 26), np.float32)
+            mfcc[:, 0] = np.arange(2 * t)
+            write_htk(root / "Audio" / "mfcc" / "Clean" / f"{letter}1_{speaker}.mfcc", mfcc)
+    return root
+
+
+def test_read_htk_header_and_frames(tmp_path):
+    x = np.arange(12, dtype=np.float32).reshape(3, 4) - 5.5
+    write_htk(tmp_path / "a.mfcc", x, period_s=0.01)
+    frames, period = read_htk(tmp_path / "a.mfcc")
+    np.testing.assert_array_equal(frames, x)
+    assert period == pytest.approx(0.01)
+    (tmp_path / "bad.mfcc").write_bytes((tmp_path / "a.mfcc").read_bytes()[:-4])
+    with pytest.raises(ValueError, match="header says 3 frames"):
+        read_htk(tmp_path / "bad.mfcc")
+
+
+def test_avletters_splits_features_and_times(avl_root):
+    ds = load_avletters(avl_root, standardize=False, center_video=False)
+    assert ds.name == "avletters" and ds.n_outputs == 26
+    assert ds.input_dims == {"audio": 26, "video": 300}
+    assert {k: len(v) for k, v in ds.splits.items()} == {"train": 12, "valid": 4, "test": 4}
+    assert set(ds["test"].extras["speaker"]) == {"Kate", "Stephen"}
+    assert not set(ds["train"].extras["speaker"]) & {"Kate", "Stephen", "Nicola", "Bill"}
+    tr = ds["train"]
+    assert sorted(set(tr.labels.tolist())) == [0, 1]
+    np.testing.assert_array_equal(tr.lengths["audio"], 2 * tr.lengths["video"])
+    # pooled image of 4 x 4 blocks in (row, column) order: block (0, 0) holds the bright pixel
+    i = 0
+    n = tr.lengths["video"][i]
+    raw = loadmat(avl_root / "Lips" / f"{tr.ids[i]}-lips.mat")["vid"]
+    img = raw.reshape(60, 80, n, order="F").astype(np.float64) / 255
+    expect = img[:4, 4:8, 0].mean()  # block row 0, column 1
+    assert tr.features["video"][i, 0, 1] == pytest.approx(expect, rel=1e-5)
+    np.testing.assert_array_equal(tr.features["audio"][i, : 2 * n, 0], np.arange(2 * n))
+    assert np.all(tr.features["audio"][i, 2 * n :] == 0)
+    # both streams span the utterance (video at 25 frames/s)
+    ta, tv = tr.extras["times"]["audio"][i], tr.extras["times"]["video"][i]
+    np.testing.assert_allclose(tv, (np.arange(n) + 0.5) / 25)
+    np.testing.assert_allclose(ta, (np.arange(2 * n) + 0.5) / 50)
+
+
+def test_avletters_standardized_on_training_frames(avl_root):
+    centered = load_avletters(avl_root, standardize=False)["valid"]
+    n = centered.lengths["video"][0]
+    np.testing.assert_allclose(centered.features["video"][0, :n].mean(0), 0, atol=1e-6)
+    ds = load_avletters(avl_root)
+    tr = ds["train"]
+    frames = np.concatenate(
+        [tr.features["audio"][i, :n] for i, n in enumerate(tr.lengths["audio"])]
+    )
+    np.testing.assert_allclose(frames.mean(0), 0, atol=1e-5)
+    assert frames[:, 0].std() == pytest.approx(1, rel=1e-4)
+
+
+def test_sync_intervals_within_one_slow_frame(avl_root):
+    s = load_avletters(avl_root)["test"]
+    iv = sync_intervals(s, "video", "audio")
+    n = s.lengths["video"][0]
+    assert iv[0].shape == (n, 2)
+    # video frame k is at (k + .5) / 25 s; audio frames within 1/25 s of it: 2k-1 .. 2k+2
+    np.testing.assert_array_equal(iv[0][2], [3, 7])
+    np.testing.assert_array_equal(iv[0][0], [0, 3])
+    back = sync_intervals(s, "audio", "video", tolerance=0.0)  # nearest frame only
+    np.testing.assert_array_equal(back[0][:4, 0], [0, 0, 1, 1])
+    assert np.all(back[0][:, 1] - back[0][:, 0] == 1)
+    with pytest.raises(ValueError, match="no frame times"):
+        sync_intervals(s, "video", "text")
+
+
+def test_frame_times_tile_the_interval():
+    np.testing.assert_allclose(frame_times(4, 2.0), [0.25, 0.75, 1.25, 1.75])
+
+
+def test_avletters_bad_folders(tmp_path, avl_root):
+    with pytest.raises(FileNotFoundError, match=r"no Lips/\*-lips.mat under .*automl-in-action"):
+        load_avletters(tmp_path)
+    with pytest.raises(FileNotFoundError, match="no Lips"):
+        load_dataset(f"avletters:{tmp_path}")
+    with pytest.raises(ValueError, match="disjoint, non-empty subsets"):
+        load_avletters(avl_root, test_speakers=("Kate",), valid_speakers=("Kate",))
+    with pytest.raises(ValueError, match="disjoint"):
+        load_avletters(avl_root, test_speakers=("Nobody",))
+    lips = tmp_path / "Lips"
+    lips.mkdir()
+    (lips / "A1_Anya-lips.mat").write_bytes((avl_root / "Lips" / "A1_Anya-lips.mat").read_bytes())
+    with pytest.raises(FileNotFoundError, match=r"A1_Anya.mfcc is missing"):
+        load_avletters(tmp_path)
+
+
+@pytest.fixture(scope="module")
+def utd_root(tmp_path_factory):
+    """Actions 1-2, subjects 1-8, trials 1 and 4: inertial 2.5x the
+    skeleton's frames; the skeleton's hip centre sits at (subject, 0, 0)."""
+    root = tmp_path_factory.mktemp("utd")
+    (root / "Inertial").mkdir()
+    (root / "Skeleton").mkdir()
+    rng = np.random.default_rng(1)
+    for a in (1, 2):
+        for s in range(1, 9):
+            for t in (1, 4):
+                if (a, s, t) == (2, 8, 4):
+                    continue  # a missing sequence, as in the corpus
+                n = 8 + s
+                skel = rng.normal(size=(20, 3, n))
+                skel[3] = np.array([s, 0.0, 0.0])[:, None]
+                savemat(root / "Skeleton" / f"a{a}_s{s}_t{t}_skeleton.mat", {"d_skel": skel})
+                iner = rng.normal(size=(round(2.5 * n), 6))
+                savemat(root / "Inertial" / f"a{a}_s{s}_t{t}_inertial.mat", {"d_iner": iner})
+    (root / "Inertial" / "a1_s1_t3_inertial.mat").write_bytes(
+        (root / "Inertial" / "a1_s1_t1_inertial.mat").read_bytes()
+    )  # no skeleton: skipped
+    return root
+
+
+def test_utd_mhad_cross_subject(utd_root):
+    ds = load_utd_mhad(utd_root, standardize=False)
+    assert ds.name == "utd-mhad" and ds.n_outputs == 27
+    assert ds.input_dims == {"inertial": 6, "skeleton": 60}
+    assert sorted(set(ds["train"].extras["subject"].tolist())) == [1, 3, 5]
+    assert set(ds["valid"].extras["subject"].tolist()) == {7}
+    by_trial = load_utd_mhad(utd_root, valid_subjects=(), valid_trials=(4,))
+    assert sorted(set(by_trial["train"].extras["subject"].tolist())) == [1, 3, 5, 7]
+    assert set(by_trial["train"].extras["trial"].tolist()) == {1}
+    assert set(by_trial["valid"].extras["trial"].tolist()) == {4}
+    assert sorted(set(ds["test"].extras["subject"].tolist())) == [2, 4, 6, 8]
+    assert len(ds["test"]) == 15  # 2 actions x 4 subjects x 2 trials, one missing
+    assert sorted(set(ds["train"].labels.tolist())) == [0, 1]
+    tr = ds["train"]
+    i = 0
+    n = tr.lengths["skeleton"][i]
+    # centred: the hip centre (joint 4, features 9-11) has not moved since the first frame
+    np.testing.assert_allclose(tr.features["skeleton"][i, :n, 9:12], 0, atol=1e-6)
+    raw = load_utd_mhad(utd_root, standardize=False, center=False)["train"]
+    np.testing.assert_allclose(raw.features["skeleton"][i, :n, 9], tr.extras["subject"][i])
+    # both streams span the skeleton's duration at 30 Hz
+    ts, ti = tr.extras["times"]["skeleton"][i], tr.extras["times"]["inertial"][i]
+    assert ts[-1] + ts[0] == pytest.approx(n / 30)
+    assert ti[-1] + ti[0] == pytest.approx(n / 30)
+    assert len(ti) == tr.lengths["inertial"][i]
+
+
+def test_utd_mhad_bad_input(tmp_path, utd_root):
+    with pytest.raises(FileNotFoundError, match="no Inertial/.*kinect-sequence-classification"):
+        load_utd_mhad(tmp_path)
+    with pytest.raises(ValueError, match="disjoint"):
+        load_utd_mhad(utd_root, train_subjects=(1, 2), test_subjects=(2, 3))
+    with pytest.raises(ValueError, match="valid_trials must be a proper subset"):
+        load_utd_mhad(utd_root, valid_subjects=(), valid_trials=(1, 2, 3, 4))
+    with pytest.raises(ValueError, match="exactly one of valid_subjects and valid_trials"):
+        load_utd_mhad(utd_root, valid_trials=(4,))
+    with pytest.raises(ValueError, match="valid_subjects must be a proper subset"):
+        load_utd_mhad(utd_root, valid_subjects=(2,))
+    with pytest.raises(ValueError, match="needs a folder"):
+        load_dataset("utd-mhad:")
+    with pytest.raises(FileNotFoundError, match="'avletters:PATH'"):
+        load_dataset("no-such-thing")
+
+
+def test_cli_trains_on_a_corpus_folder(tmp_path, utd_root, capsys):
+    from mmalign.cli import main
+
+    out = tmp_path / "run"
+    args = ["train", "--model", "mult", "--data", f"utd-mhad:{utd_root}", "--out", str(out)]
+    args += ["--quiet", "--set", "max_epochs=1", "--set", "d_model=8", "--set", "n_heads=2"]
+    args += ["--set", "n_layers=1"]
+    assert main(args) == 0
+    assert "mult on utd-mhad" in capsys.readouterr().out
+    assert (out / "checkpoints" / "best.ckpt").is_file()
+
+
+def test_cli_bad_corpus_folder_is_one_line(tmp_path, capsys):
+    from mmalign.cli import main
+
+    assert main(["train", "--data", f"avletters:{tmp_path}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "no Lips/*-lips.mat" in err and "automl-in-action-notebooks" in err
