@@ -198,7 +198,7 @@ CASES = [
     (
         "train-data-options-on-file",
         ["train", "--data", "other.pkl", "--out", "new", "--set", "data.n_train=5"],
-        ["digits-av only"],
+        ["takes no data.* options"],
     ),  # fmt: skip
     ("train-bad-model-option", ["train", "--set", "d_model=-3", "--out", "new"], ["d_model"]),
     ("train-unknown-key", ["train", "--set", "depth=3", "--out", "new"], ["depth"]),

@@ -40,6 +40,8 @@ _EXPORTS: dict[str, str] = {
     "text_words": "mmalign.data.digits_av",
     "default_cache_dir": "mmalign.data.digits_av",
     "load_dataset": "mmalign.data._load",
+    "check_data_spec": "mmalign.data._load",
+    "data_record": "mmalign.data._load",
     "load_avletters": "mmalign.data.avletters",
     "read_htk": "mmalign.data.avletters",
     "load_utd_mhad": "mmalign.data.utd_mhad",

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from mmalign.data._types import MultimodalDataset
 
-__all__ = ["load_dataset"]
+__all__ = ["check_data_spec", "data_record", "load_dataset"]
 
 
 def _avletters(path: str, **options) -> MultimodalDataset:
@@ -22,8 +22,83 @@ def _utd_mhad(path: str, **options) -> MultimodalDataset:
     return load_utd_mhad(path, **options)
 
 
+def _loader_options(name: str) -> list[str]:
+    """The keyword options of corpus ``name``'s loader."""
+    import inspect
+
+    if name == "avletters":
+        from mmalign.data.avletters import load_avletters as loader
+    else:
+        from mmalign.data.utd_mhad import load_utd_mhad as loader
+    params = inspect.signature(loader).parameters.values()
+    return [p.name for p in params if p.kind == p.KEYWORD_ONLY]
+
+
 #: ``NAME:PATH`` specs of corpora read from the user's folder -> their loader.
 CORPORA = {"avletters": _avletters, "utd-mhad": _utd_mhad}
+
+
+def _corpus(spec: str) -> tuple[str, str] | None:
+    """``(name, folder)`` for ``"avletters:PATH"`` / ``"utd-mhad:PATH"``, else None."""
+    name, sep, path = str(spec).partition(":")
+    return (name, path) if sep and name in CORPORA else None
+
+
+def check_data_spec(spec: str | os.PathLike, flag: str = "--data", **options) -> None:
+    """Fail before any loading on a data argument that cannot load: a missing file or folder,
+    options the dataset does not take, or digits-av options that its config rejects."""
+    if str(spec) == "digits-av":
+        from mmalign.data.digits_av import DigitsAVConfig
+
+        DigitsAVConfig(**options)
+        return
+    corpus = _corpus(spec)
+    if corpus is not None:
+        name, path = corpus
+        if not path:
+            raise ValueError(f"{flag} {name}: needs a folder, e.g. {flag} {name}:/path/to/{name}.")
+        if not Path(path).is_dir():
+            raise FileNotFoundError(
+                f"{flag} {name}:{path}: no such folder; pass the folder that holds the corpus."
+            )
+        valid = _loader_options(name)
+        unknown = sorted(set(options) - set(valid))
+        if unknown:
+            raise ValueError(
+                f"data.* options {unknown} are not options of {name}; valid options are: "
+                f"{', '.join(valid) or 'none'}."
+            )
+        return
+    p = Path(spec)
+    if not p.exists():
+        raise FileNotFoundError(
+            f"{flag} {str(spec)!r} is neither 'digits-av', "
+            f"{', '.join(repr(k + ':PATH') for k in CORPORA)} nor an existing pickle file."
+        )
+    if not p.is_file():
+        raise ValueError(f"{flag} {str(spec)!r} is a folder; pass the pickle file inside it.")
+    if options:
+        raise ValueError(
+            f"the file {spec} takes no data.* options ({sorted(options)} are options of "
+            "digits-av or a corpus); drop them."
+        )
+
+
+def data_record(spec: str | os.PathLike, **options) -> dict:
+    """How to load the same data again (``MultimodalDataset.source``), from the arguments of
+    :func:`load_dataset`, without loading them."""
+    import dataclasses
+
+    if str(spec) == "digits-av":
+        from mmalign.data.digits_av import DigitsAVConfig
+
+        return {"data": "digits-av", "options": dataclasses.asdict(DigitsAVConfig(**options))}
+    corpus = _corpus(spec)
+    if corpus is not None:
+        name, path = corpus
+        opts = {k: list(v) if isinstance(v, tuple) else v for k, v in options.items()}
+        return {"data": f"{name}:{Path(path).resolve()}", "options": opts}
+    return {"data": str(Path(spec).resolve())}
 
 
 def load_dataset(spec: str | os.PathLike, **options) -> MultimodalDataset:
@@ -32,27 +107,22 @@ def load_dataset(spec: str | os.PathLike, **options) -> MultimodalDataset:
     pickle file.
 
     A ``.pkl`` file is read as an MMSA pickle when its splits hold ``regression_labels``,
-    otherwise as a MulT / MultiBench pickle.
+    otherwise as a MulT / MultiBench pickle. The dataset's ``source`` says how to load it again.
     """
     if str(spec) == "digits-av":
         from mmalign.data.digits_av import load_digits_av
 
         return load_digits_av(**options)
-    name, sep, path = str(spec).partition(":")
-    if sep and name in CORPORA:
+    corpus = _corpus(spec)
+    if corpus is not None:
+        name, path = corpus
         if not path:
             raise ValueError(f"--data {name}: needs a folder, e.g. --data {name}:/path/to/{name}.")
-        return CORPORA[name](path, **options)
+        ds = CORPORA[name](path, **options)
+        ds.source = data_record(spec, **options)
+        return ds
+    check_data_spec(spec, **options)
     p = Path(spec)
-    if not p.is_file():
-        raise FileNotFoundError(
-            f"--data {str(spec)!r} is neither 'digits-av', "
-            f"{', '.join(repr(k + ':PATH') for k in CORPORA)} nor an existing pickle file."
-        )
-    if options:
-        raise ValueError(
-            f"dataset options {sorted(options)} apply to digits-av only, not to the file {p}."
-        )
     from mmalign.data.pickles import load_mmsa_pickle, load_mult_pickle, safe_load_pickle
 
     obj = safe_load_pickle(p)

@@ -128,8 +128,11 @@ def _parse_value(text: str) -> Any:
         return text
 
 
-def split_overrides(pairs: list[str], model: str) -> tuple[dict, dict, dict]:
-    """``KEY=VALUE`` strings -> (train options, model options, data options).
+def split_overrides(
+    pairs: list[str], model: str, data: str = "digits-av"
+) -> tuple[dict, dict, dict]:
+    """``KEY=VALUE`` strings -> (train options, model options, data options); ``data.*`` keys
+    are the options of ``data`` (a corpus's loader options, else digits-av's fields).
 
     Raises ValueError for a malformed pair or an unknown key, listing the valid ones.
     """
@@ -144,7 +147,13 @@ def split_overrides(pairs: list[str], model: str) -> tuple[dict, dict, dict]:
         "input_dims",
         "n_outputs",
     }
-    data_keys = {f.name for f in dataclasses.fields(DigitsAVConfig)}
+    from mmalign.data._load import _corpus, _loader_options
+
+    corpus = _corpus(data)
+    if corpus is not None:
+        data_name, data_keys = corpus[0], set(_loader_options(corpus[0]))
+    else:
+        data_name, data_keys = "digits-av", {f.name for f in dataclasses.fields(DigitsAVConfig)}
     train, mopt, data = {}, {}, {}
     for pair in pairs:
         if "=" not in pair:
@@ -165,7 +174,7 @@ def split_overrides(pairs: list[str], model: str) -> tuple[dict, dict, dict]:
         if name not in valid:
             raise ValueError(
                 f"Unknown --set key {key!r}. Training options: {', '.join(sorted(train_keys))}; "
-                f"{model} options: {', '.join(sorted(model_keys))}; digits-av options: "
+                f"{model} options: {', '.join(sorted(model_keys))}; {data_name} options: "
                 f"data.{', data.'.join(sorted(data_keys))}."
             )
         if isinstance(val, list):
@@ -175,30 +184,13 @@ def split_overrides(pairs: list[str], model: str) -> tuple[dict, dict, dict]:
 
 
 def _dataset_name(spec: str) -> str:
-    return "digits-av" if spec == "digits-av" else Path(spec).stem
+    """The name presets are looked up by: digits-av, a corpus name, or a pickle's stem."""
+    from mmalign.data._load import _corpus
 
-
-def _check_data_spec(spec: str, data_opts: dict[str, Any], flag: str = "--data") -> None:
-    """Fail before any work on a data argument that cannot load: a missing file, a folder,
-    digits-av options given for a file, or digits-av options that its config rejects."""
     if spec == "digits-av":
-        from mmalign.data.digits_av import DigitsAVConfig
-
-        DigitsAVConfig(**data_opts)
-        return
-    p = Path(spec)
-    if not p.exists():
-        raise FileNotFoundError(
-            f"{flag} {spec!r} is neither 'digits-av' nor an existing file; pass digits-av or the "
-            "path of a MulT / MMSA pickle."
-        )
-    if not p.is_file():
-        raise ValueError(f"{flag} {spec!r} is a folder; pass the pickle file inside it.")
-    if data_opts:
-        raise ValueError(
-            f"data.* options {sorted(data_opts)} apply to digits-av only, not to the file {spec}; "
-            "drop them."
-        )
+        return spec
+    corpus = _corpus(spec)
+    return corpus[0] if corpus else Path(spec).stem
 
 
 def _check_out_dir(out: str | None, flag: str = "--out") -> None:
@@ -218,12 +210,12 @@ def _check_model_options(model: str, options: dict[str, Any], data_opts: dict[st
 def _train(args: argparse.Namespace) -> int:
     import sys
 
-    from mmalign.data import load_dataset
+    from mmalign.data import check_data_spec, load_dataset
     from mmalign.train.presets import model_preset, train_preset
     from mmalign.train.trainer import TrainConfig, check_trainer_options, fit
 
     # everything that can be checked without the data is checked before loading them
-    train_opts, model_opts, data_opts = split_overrides(args.overrides, args.model)
+    train_opts, model_opts, data_opts = split_overrides(args.overrides, args.model, args.data)
     for flag, key in (
         ("devices", "devices"),
         ("num_nodes", "num_nodes"),
@@ -238,7 +230,7 @@ def _train(args: argparse.Namespace) -> int:
         # a progress bar only makes sense on a terminal; otherwise one line per epoch
         train_opts.setdefault("progress_bar", False)
     _check_out_dir(args.out)
-    _check_data_spec(args.data, data_opts)
+    check_data_spec(args.data, **data_opts)
     name = _dataset_name(args.data)
     train_opts = {**train_preset(name), **train_opts}
     config = TrainConfig(model=args.model, **{k: v for k, v in train_opts.items() if k != "model"})
@@ -260,8 +252,8 @@ def _train(args: argparse.Namespace) -> int:
 def _check_resume_early(args: argparse.Namespace, config: Any, options: dict, data_opts) -> None:
     """Refuse a clash with the run in --out before loading the data: compare the parts of the
     run's record that are known without them (fit compares the rest)."""
-    import dataclasses
 
+    from mmalign.data import data_record
     from mmalign.train.trainer import _SAME_RUN, _jsonable, _resume_decision
 
     out = Path(args.out)
@@ -269,12 +261,7 @@ def _check_resume_early(args: argparse.Namespace, config: Any, options: dict, da
         if args.resume:
             _resume_decision(out, {}, True)  # raises: nothing to resume
         return
-    if args.data == "digits-av":
-        from mmalign.data.digits_av import DigitsAVConfig
-
-        data = {"data": "digits-av", "options": dataclasses.asdict(DigitsAVConfig(**data_opts))}
-    else:
-        data = {"data": str(Path(args.data).resolve())}
+    data = data_record(args.data, **data_opts)
     partial = _jsonable(
         {
             "model": config.model,
@@ -287,7 +274,7 @@ def _check_resume_early(args: argparse.Namespace, config: Any, options: dict, da
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from mmalign.data import load_dataset
+    from mmalign.data import check_data_spec, load_dataset
     from mmalign.train.trainer import (
         _RUN_KEY,
         evaluate,
@@ -308,7 +295,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     _check_out_dir(str(out), "--out" if args.out else "the default --out")
     trained = (ckpt.get(_RUN_KEY) or {}).get("data") or {}
     spec, opts, note = _evaluation_data(args.data, data_opts, trained)
-    _check_data_spec(spec, opts if spec == "digits-av" else data_opts)
+    check_data_spec(spec, **(opts if _has_options(spec) else data_opts))
     print(note, flush=True)
     dataset = load_dataset(spec, **opts)
     if trained.get("modalities"):
@@ -342,30 +329,48 @@ def _shown(path: str | Path) -> str:
         return str(p)
 
 
+def _has_options(spec: str) -> bool:
+    """digits-av and the corpora take options; a pickle file does not."""
+    from mmalign.data._load import _corpus
+
+    return spec == "digits-av" or _corpus(spec) is not None
+
+
 def _evaluation_data(
     spec: str | None, data_opts: dict[str, Any], trained: dict[str, Any]
 ) -> tuple[str, dict[str, Any], str]:
     """(data spec, options, a line saying which data) for ``evaluate``: the checkpoint's own
     data unless ``--data`` names other data; ``data.*`` options change single fields."""
+    from mmalign.data import data_record
+    from mmalign.data._load import _corpus
+
     source = trained.get("data")
     if spec is None and source is None:
         raise ValueError(
             "the checkpoint does not record its training data (an older mmalign); pass --data "
             "(digits-av with the same --set data.KEY=VALUE options as in training, or the pickle)."
         )
-    if (
-        spec is None
-        or spec == source
-        or (source and spec != "digits-av" and Path(spec).resolve() == Path(source))
-    ):
+    same = spec is None or spec == source
+    if not same and source and _has_options(spec) and _has_options(source):
+        same = data_record(spec)["data"] == source  # a corpus folder named another way
+    elif not same and source and not _has_options(spec):
+        same = Path(spec).resolve() == Path(source)
+    if same:
         spec = source
-        if spec != "digits-av":
+        if not _has_options(spec):
             if not Path(spec).is_file():
                 raise FileNotFoundError(
                     f"the checkpoint was trained on {spec!r}, which no longer exists; pass "
                     "--data FILE (the same data, moved)."
                 )
             return spec, {}, f"data: {spec}, as in training"
+        corpus = _corpus(spec)
+        if corpus and not Path(corpus[1]).is_dir():
+            raise FileNotFoundError(
+                f"the checkpoint was trained on {spec!r}, a folder that no longer exists; pass "
+                f"--data {corpus[0]}:FOLDER (the same corpus, moved)."
+            )
+        name = corpus[0] if corpus else "digits-av"
         saved = {
             k: tuple(v) if isinstance(v, list) else v
             for k, v in (trained.get("options") or {}).items()
@@ -376,8 +381,8 @@ def _evaluation_data(
             what = ", ".join(
                 f"data.{k}={v!r} (trained with {saved.get(k)!r})" for k, v in changed.items()
             )
-            return spec, opts, f"data: digits-av with the training options, except {what}"
-        return spec, opts, "data: digits-av with the options it was trained on"
+            return spec, opts, f"data: {name} with the training options, except {what}"
+        return spec, opts, f"data: {name} with the options it was trained on"
     note = f"data: {spec} (the checkpoint was trained on {source or 'other data'})"
     return spec, data_opts, note
 
