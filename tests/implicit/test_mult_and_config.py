@@ -141,7 +141,7 @@ def test_stream_config_validation(cls):
         cls({"t": 3, "a": 2}, norm_first="yes")
 
 
-@pytest.mark.parametrize("name", ["coattention", "lxmert"])
+@pytest.mark.parametrize("name", ["early-fusion", "coattention", "lxmert"])
 @pytest.mark.parametrize("norm_first", [False, True])
 def test_last_step_pooling_and_pre_ln(name, norm_first):
     torch.manual_seed(0)
@@ -161,7 +161,7 @@ def test_last_step_pooling_and_pre_ln(name, norm_first):
     assert not torch.allclose(model(x2, lengths).pooled[1], out.pooled[1])
     n_norms = sum(isinstance(m, torch.nn.LayerNorm) for m in model.modules())
     plain = build_model(name, dims, 2, **{**kw, "norm_first": False})
-    # pre-LN drops the embedding LayerNorms and adds one final LayerNorm per stream
+    # pre-LN drops the embedding LayerNorm(s) and adds one final LayerNorm per stream (or one)
     assert n_norms == sum(isinstance(m, torch.nn.LayerNorm) for m in plain.modules())
     out.predictions.sum().backward()
     assert all(p.grad is not None for p in model.parameters())
@@ -176,7 +176,8 @@ def test_summary_tokens_pool_and_stay_out_of_the_maps(name):
     cls_model = build_model(name, dims, 2, d_model=8, n_heads=2, pooling="cls").eval()
     mean_model = build_model(name, dims, 2, d_model=8, n_heads=2, pooling="mean").eval()
     n_cls = sum(p.numel() for p in cls_model.parameters())
-    assert n_cls - sum(p.numel() for p in mean_model.parameters()) == 2 * 8  # one token each
+    # one token and one BERT pooler (Linear 8 -> 8) per stream
+    assert n_cls - sum(p.numel() for p in mean_model.parameters()) == 2 * 8 + 2 * (8 * 8 + 8)
     out = cls_model(x, lengths, return_attention=True)
     for (t, s), ws in out.attentions.items():
         for w in ws:  # (B, H, T_t, T_s): the inputs' steps only
