@@ -13,7 +13,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmalign._utils import atomic_path, atomic_write
-from mmalign.implicit.config import ModelConfig, config_class
+from mmalign.implicit.config import ModelConfig
+from mmalign.implicit.registry import config_class
 
 __all__ = [
     "prepare_inputs",
@@ -279,7 +280,7 @@ class PositionEmbedding(nn.Module):
     position ``t``; unit-scale entries, any length).
     """
 
-    def __init__(self, dim: int, kind: str = "learned", max_positions: int = 1024) -> None:
+    def __init__(self, dim: int, kind: str = "learned", max_positions: int = 512) -> None:
         super().__init__()
         self.dim, self.kind, self.max_positions = dim, kind, max_positions
         self.table = None

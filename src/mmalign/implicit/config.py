@@ -302,7 +302,7 @@ class EarlyFusionConfig(ModelConfig):
         ``"learned"``: a position table initialised N(0, 0.02), as BERT and the model's paper
         (small next to the content at the start); ``"sinusoidal"``: fixed unit-scale
         sinusoids (any length; at initialisation they outweigh the projected content).
-    max_positions : int, default 1024
+    max_positions : int, default 512
         Length of the learned position table (longest stream accepted).
     norm_first : bool, default False
         Pre-LN sub-layers and ``sqrt(d_model)``-scaled embeddings without LayerNorm, plus a
@@ -321,7 +321,7 @@ class EarlyFusionConfig(ModelConfig):
     dropout: float = 0.1
     attn_dropout: float = 0.1
     positions: str = "learned"
-    max_positions: int = 1024
+    max_positions: int = 512
     norm_first: bool = False
     n_layers: int = 4
     pooling: str = "cls"
@@ -373,7 +373,7 @@ class CoAttentionConfig(ModelConfig):
         ``"learned"``: a position table initialised N(0, 0.02), as BERT and the model's paper
         (small next to the content at the start); ``"sinusoidal"``: fixed unit-scale
         sinusoids (any length; at initialisation they outweigh the projected content).
-    max_positions : int, default 1024
+    max_positions : int, default 512
         Length of the learned position table (longest stream accepted).
     norm_first : bool, default False
         Pre-LN sub-layers and ``sqrt(d_model)``-scaled embeddings without LayerNorm, plus a
@@ -398,7 +398,7 @@ class CoAttentionConfig(ModelConfig):
     dropout: float = 0.1
     attn_dropout: float = 0.1
     positions: str = "learned"
-    max_positions: int = 1024
+    max_positions: int = 512
     norm_first: bool = False
     n_self_layers: IntOrMap = 1
     n_coattn_layers: int = 2
@@ -433,7 +433,7 @@ class LXMERTConfig(ModelConfig):
         ``"learned"``: a position table initialised N(0, 0.02), as BERT and the model's paper
         (small next to the content at the start); ``"sinusoidal"``: fixed unit-scale
         sinusoids (any length; at initialisation they outweigh the projected content).
-    max_positions : int, default 1024
+    max_positions : int, default 512
         Length of the learned position table (longest stream accepted).
     norm_first : bool, default False
         Pre-LN sub-layers and ``sqrt(d_model)``-scaled embeddings without LayerNorm, plus a
@@ -456,7 +456,7 @@ class LXMERTConfig(ModelConfig):
     dropout: float = 0.1
     attn_dropout: float = 0.1
     positions: str = "learned"
-    max_positions: int = 1024
+    max_positions: int = 512
     norm_first: bool = False
     n_self_layers: IntOrMap = 2
     n_cross_layers: int = 2
@@ -529,16 +529,13 @@ def _check_bool(value: Any, name: str) -> None:
         raise ValueError(f"{name} must be True or False, got {value!r}.")
 
 
-CONFIG_CLASSES: dict[str, type[ModelConfig]] = {
-    cls.model_name: cls
-    for cls in (MulTConfig, EarlyFusionConfig, CoAttentionConfig, LXMERTConfig, MTAGConfig)
-}
-
-MODEL_NAMES: tuple[str, ...] = tuple(CONFIG_CLASSES)
+# The registry (mmalign.implicit.registry) lists the models; these names stay importable here.
+_FROM_REGISTRY = ("MODEL_NAMES", "CONFIG_CLASSES", "config_class")
 
 
-def config_class(name: str) -> type[ModelConfig]:
-    """The config dataclass of model ``name``; unknown names raise ValueError."""
-    if name not in CONFIG_CLASSES:
-        raise ValueError(f"Unknown model {name!r}; valid models are: {', '.join(MODEL_NAMES)}.")
-    return CONFIG_CLASSES[name]
+def __getattr__(name: str) -> Any:
+    if name in _FROM_REGISTRY:
+        from mmalign.implicit import registry
+
+        return getattr(registry, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -15,9 +15,11 @@ schedule is --set lr=1e-3 --set lr_schedule=plateau.
 
 
 def register(subparsers: Any) -> None:
+    from mmalign.implicit.registry import MODEL_NAMES, MODELS
+
     p = subparsers.add_parser(
         "train",
-        help="train a model (mult, early-fusion, coattention, lxmert, mtag) on a dataset",
+        help=f"train a model ({', '.join(MODEL_NAMES)}) on a dataset",
         description="Train a model with PyTorch Lightning; write the best checkpoint, "
         "metrics.json and attention plots into --out.",
         epilog=_EPILOG,
@@ -26,7 +28,7 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--model",
         default="mult",
-        help="mult, early-fusion, coattention, lxmert or mtag (default mult)",
+        help="; ".join(f"{n}: {s.summary}" for n, s in MODELS.items()) + " (default mult)",
     )
     p.add_argument(
         "--data",
@@ -81,7 +83,7 @@ def split_overrides(pairs: list[str], model: str) -> tuple[dict, dict, dict]:
     import dataclasses
 
     from mmalign.data.digits_av import DigitsAVConfig
-    from mmalign.implicit.config import config_class
+    from mmalign.implicit.registry import config_class
     from mmalign.train.trainer import TrainConfig
 
     train_keys = {f.name for f in dataclasses.fields(TrainConfig)}
@@ -121,7 +123,6 @@ def split_overrides(pairs: list[str], model: str) -> tuple[dict, dict, dict]:
 
 def _train(args: argparse.Namespace) -> int:
     from mmalign.data import load_dataset
-    from mmalign.train.presets import model_preset, train_preset
     from mmalign.train.trainer import TrainConfig, fit
 
     train_opts, model_opts, data_opts = split_overrides(args.overrides, args.model)
@@ -138,11 +139,10 @@ def _train(args: argparse.Namespace) -> int:
     if args.quiet:
         train_opts["progress_bar"] = False
     dataset = load_dataset(args.data, **data_opts)
-    train_opts = {**train_preset(dataset.name), **train_opts}
     config = TrainConfig(model=args.model, **{k: v for k, v in train_opts.items() if k != "model"})
-    options = {**model_preset(config.model, dataset.name), **model_opts}
+    # fit applies the dataset's recipe and the model's preset (from the model registry)
     result = fit(
-        dataset, config, model_options=options, out_dir=args.out, resume=not args.no_resume
+        dataset, config, model_options=model_opts, out_dir=args.out, resume=not args.no_resume
     )
     _print_result(result.test, header=f"{config.model} on {dataset.name}")
     print(f"best checkpoint: {result.best_checkpoint}")
