@@ -65,8 +65,9 @@ class CoLayer(nn.Module):
 class CoAttentionTransformer(PretrainedMixin, nn.Module):
     """Per-stream TRMs, then co-attention blocks (ViLBERT).
 
-    Embedding per stream: ``LayerNorm(Linear(x) + position)`` (post-LN layout) or
-    ``sqrt(d) Linear(x) + position`` (``norm_first``), then dropout; with ``pooling="cls"`` a
+    Embedding per stream: ``LayerNorm(c Linear(x) + position)`` (post-LN layout) or
+    ``c Linear(x) + position`` (``norm_first``), then dropout, with ``c = sqrt(d)`` against
+    sinusoidal positions or in the pre-LN layout, else 1 (BERT's learned positions); with ``pooling="cls"`` a
     learned summary token leads the stream (ViLBERT's [CLS] and [IMG]). Each block: a Co-TRM
     for every stream from the same inputs (with two modalities exactly ViLBERT's co-attention;
     with more, a stream attends to the others concatenated), then a TRM per stream. Pooled
@@ -130,13 +131,15 @@ class CoAttentionTransformer(PretrainedMixin, nn.Module):
 
     def embed(self, m: str, x: Tensor) -> Tensor:
         """(B, T, D_m) -> (B, T [+ 1 summary token], d)."""
-        d = self.config.d_model
+        cfg, d = self.config, self.config.d_model
         pos = self.positions[m](x.shape[1], x.device).to(x.dtype)  # (T, d)
-        if self.embed_norm is None:
-            h = math.sqrt(d) * self.proj[m](x) + pos
-        else:
-            h = self.embed_norm[m](self.proj[m](x) + pos)
-        h = F.dropout(h, p=self.config.dropout, training=self.training)
+        # content at the scale of its positions: sqrt(d) against unit-scale sinusoids (as the
+        # original Transformer and MulT), 1 against BERT's learned N(0, 0.02) table
+        scale = math.sqrt(d) if cfg.norm_first or cfg.positions == "sinusoidal" else 1.0
+        h = scale * self.proj[m](x) + pos
+        if self.embed_norm is not None:
+            h = self.embed_norm[m](h)
+        h = F.dropout(h, p=cfg.dropout, training=self.training)
         if self.summary is not None:
             h = torch.cat([self.summary[m].to(h.dtype).expand(len(h), 1, d), h], dim=1)
         return h

@@ -49,8 +49,8 @@ class EarlyFusionTransformer(PretrainedMixin, nn.Module):
     """One Transformer over the concatenation of all modalities (VisualBERT-style).
 
     ``[CLS] | proj_1(x_1) + type_1 + pos_1 | ... | proj_M(x_M) + type_M + pos_M`` (positions
-    count from 0 within each modality) -> LayerNorm (post-LN layout; ``sqrt(d)`` scaling
-    instead with ``norm_first``) and dropout -> ``n_layers`` encoder layers with the joint
+    count from 0 within each modality; the content scaled by ``sqrt(d)`` against sinusoidal
+    positions or in the pre-LN layout) -> LayerNorm (post-LN layout only) and dropout -> ``n_layers`` encoder layers with the joint
     padding mask -> the [CLS] output through BERT's pooler ``tanh(Linear)`` (or the mean / last
     steps) -> head ``Linear -> GELU -> LayerNorm -> Linear``.
 
@@ -105,7 +105,9 @@ class EarlyFusionTransformer(PretrainedMixin, nn.Module):
         for i, (m, x) in enumerate(zip(mods, xs)):
             pos = self.positions(x.shape[1], x.device).to(x.dtype)  # (T_m, d)
             content = self.proj[m](x)  # (B, T_m, d)
-            if self.embed_norm is None:
+            # content at the scale of its positions: sqrt(d) against unit-scale sinusoids (as
+            # the original Transformer and MulT), 1 against BERT's learned N(0, 0.02) table
+            if cfg.norm_first or cfg.positions == "sinusoidal":
                 content = math.sqrt(d) * content
             parts.append(content + self.type_embed[i] + pos)
         h = torch.cat(parts, dim=1)  # (B, 1 + sum T_m, d)

@@ -67,8 +67,9 @@ class CrossLayer(nn.Module):
 class LXMERT(PretrainedMixin, nn.Module):
     """Per-modality self-attention encoders, then cross-modality layers (LXMERT).
 
-    Embedding per stream: ``LayerNorm(Linear(x) + position)`` (post-LN layout) or
-    ``sqrt(d) Linear(x) + position`` (``norm_first``), then dropout; with ``pooling="cls"`` a
+    Embedding per stream: ``LayerNorm(c Linear(x) + position)`` (post-LN layout) or
+    ``c Linear(x) + position`` (``norm_first``), then dropout, with ``c = sqrt(d)`` against
+    sinusoidal positions or in the pre-LN layout, else 1 (BERT's learned positions); with ``pooling="cls"`` a
     learned summary token leads the stream. Each cross-modality layer updates every stream from
     the same inputs: cross-attention to the other streams (concatenated; with two modalities
     LXMERT's two-way cross-attention), self-attention, FFN. Pooled (B, M d): per stream the
@@ -127,13 +128,15 @@ class LXMERT(PretrainedMixin, nn.Module):
 
     def embed(self, m: str, x: Tensor) -> Tensor:
         """(B, T, D_m) -> (B, T [+ 1 summary token], d)."""
-        d = self.config.d_model
+        cfg, d = self.config, self.config.d_model
         pos = self.positions[m](x.shape[1], x.device).to(x.dtype)  # (T, d)
-        if self.embed_norm is None:
-            h = math.sqrt(d) * self.proj[m](x) + pos
-        else:
-            h = self.embed_norm[m](self.proj[m](x) + pos)
-        h = F.dropout(h, p=self.config.dropout, training=self.training)
+        # content at the scale of its positions: sqrt(d) against unit-scale sinusoids (as the
+        # original Transformer and MulT), 1 against BERT's learned N(0, 0.02) table
+        scale = math.sqrt(d) if cfg.norm_first or cfg.positions == "sinusoidal" else 1.0
+        h = scale * self.proj[m](x) + pos
+        if self.embed_norm is not None:
+            h = self.embed_norm[m](h)
+        h = F.dropout(h, p=cfg.dropout, training=self.training)
         if self.summary is not None:
             h = torch.cat([self.summary[m].to(h.dtype).expand(len(h), 1, d), h], dim=1)
         return h
