@@ -123,7 +123,7 @@ def test_fsdd_recordings(fsdd_root, tmp_path):
 
 def test_config_errors():
     with pytest.raises(
-        ValueError, match="Unknown label 'x'; valid options are: text_vision, ink_claims, text_audio"
+        ValueError, match="Unknown label 'x'; valid options are: text_vision, ink_pair, ink_claims, text_audio"
     ):
         DigitsAVConfig(label="x")
     with pytest.raises(ValueError, match="n_digits must be an int from 2 to 10"):
@@ -204,3 +204,20 @@ def test_ink_claims_label_needs_every_word_paired_with_its_image(tmp_path):
     assert load_digits_av(cache_dir=tmp_path, n_train=300, n_valid=2, n_test=2).input_dims[
         "text"
     ] == 11
+
+
+def test_ink_pair_label_pairs_two_underlined_words_with_their_images(tmp_path):
+    ds = load_digits_av(cache_dir=tmp_path, n_train=200, n_valid=2, n_test=2, label="ink_pair")
+    tr = ds["train"]
+    assert ds.input_dims["text"] == 12 and ds.n_outputs == 6
+    ul, ink = tr.extras["underline"], tr.extras["marks"][:, 2]
+    assert (ul.sum(1) == 2).all()
+    pairs = [(a, b) for a in range(4) for b in range(a + 1, 4)]
+    want = [pairs.index(tuple(sorted(ink[i][ul[i] == 1]))) for i in range(len(ul))]
+    np.testing.assert_array_equal(tr.labels, want)
+    # the flag sits on the underlined digits' tokens, anywhere in the text (not a query slot)
+    slot = tr.extras["segments"]["text"][:, :, 0]
+    rows = np.arange(len(ul))[:, None]
+    np.testing.assert_array_equal(tr.features["text"][rows, slot, 11], ul)
+    assert 0.3 < tr.features["text"][:, -1, 11].mean() < 0.7
+    assert len(set(tr.labels.tolist())) == 6
