@@ -1,10 +1,10 @@
 """Benchmark: every implicit model on digits-av's two alignment labels, with controls.
 
 Labels: ``text_vision`` (the ink of the emphasized digit's image; a query token closes the
-text) and ``ink_claims`` (how many of the text's per-word ink claims are true; no query token,
-every word must be paired with its image). Both need the text paired with the video: the
-controls (MulT, or ``--control-model``, without the text or without the video) must stay
-near chance.
+text) and ``ink_pair`` (the inks of two underlined words anywhere in the text; no query token;
+``--labels ink_claims`` adds the harder count of true per-word ink claims). Both need the text
+paired with the video: the controls (MulT, or ``--control-model``, without the text or without
+the video) must stay near chance.
 
 Targets (issue 11): every model >= 90 % test accuracy on both labels (MulT >= 95 % on
 ``text_vision``); the text<-video head chosen on validation puts its peak inside the true
@@ -33,7 +33,7 @@ def main() -> None:
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--models", default=",".join(MODEL_NAMES))
-    ap.add_argument("--labels", default="text_vision,ink_claims")
+    ap.add_argument("--labels", default="text_vision,ink_pair")
     ap.add_argument(
         "--controls",
         default="text,vision",
