@@ -89,13 +89,15 @@ def main() -> None:
     out = Path(args.out)
     rows = []
     for label in [x for x in args.labels.split(",") if x]:
-        ds = load_digits_av(label=label, audio_fps=args.audio_fps, **size).select(mods)
+        full = load_digits_av(label=label, audio_fps=args.audio_fps, **size)
+        ds = full.select(mods)
         chance = max(float((ds["test"].labels == c).mean()) for c in range(ds.n_outputs))
         runs = [(m, mods) for m in args.models.split(",") if m]
         for dropped in [c for c in args.controls.split(",") if c]:
-            runs.append((args.control_model, tuple(m for m in mods if m != dropped)))
+            # models take >= 2 streams: a control keeps the two streams other than `dropped`
+            runs.append((args.control_model, tuple(m for m in full.modalities if m != dropped)))
         for model, run_mods in runs:
-            data = ds if run_mods == mods else ds.select(run_mods)
+            data = ds if run_mods == mods else full.select(run_mods)
             for seed in seeds if run_mods == mods else seeds[:1]:
                 cfg = TrainConfig(
                     model=model, max_epochs=epochs, patience=epochs, progress_bar=False, seed=seed
