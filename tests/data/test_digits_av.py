@@ -123,7 +123,8 @@ def test_fsdd_recordings(fsdd_root, tmp_path):
 
 def test_config_errors():
     with pytest.raises(
-        ValueError, match="Unknown label 'x'; valid options are: text_vision, ink_pair, ink_claims, text_audio"
+        ValueError,
+        match="Unknown label 'x'; valid options are: text_vision, ink_pair, ink_claims, text_audio",
     ):
         DigitsAVConfig(label="x")
     with pytest.raises(ValueError, match="n_digits must be an int from 2 to 10"):
@@ -201,9 +202,10 @@ def test_ink_claims_label_needs_every_word_paired_with_its_image(tmp_path):
     # whatever the count; video alone: the inks on screen are distinct whatever the count.
     assert all(len(set(c)) == 4 for c in claims) and all(len(set(i)) == 4 for i in ink)
     # the other labels' text is unchanged (no claim columns that would hint at an ink)
-    assert load_digits_av(cache_dir=tmp_path, n_train=300, n_valid=2, n_test=2).input_dims[
-        "text"
-    ] == 11
+    assert (
+        load_digits_av(cache_dir=tmp_path, n_train=300, n_valid=2, n_test=2).input_dims["text"]
+        == 11
+    )
 
 
 def test_ink_pair_label_pairs_two_underlined_words_with_their_images(tmp_path):

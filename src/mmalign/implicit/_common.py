@@ -378,9 +378,7 @@ class ClassifierHead(nn.Module):
         return self.fc2(self.norm(F.gelu(self.fc1(x))))
 
 
-def pool_stream(
-    h: Tensor, mask: Tensor, lengths: Tensor, pooling: str, summary: bool
-) -> Tensor:
+def pool_stream(h: Tensor, mask: Tensor, lengths: Tensor, pooling: str, summary: bool) -> Tensor:
     """One stream (B, T, d) -> (B, d): its leading summary token (``"cls"``, ``summary`` says
     whether the stream has one), the mean of its valid steps (``"mean"``) or its last valid
     step (``"last"``, MulT's read-out). ``mask`` and ``lengths`` describe the steps after the

@@ -112,8 +112,7 @@ class CoAttentionTransformer(PretrainedMixin, nn.Module):
         )
         # co-attention blocks: a Co-TRM, then a TRM, per stream
         self.co_layers = nn.ModuleList(
-            nn.ModuleDict({m: CoLayer(config) for m in mods})
-            for _ in range(config.n_coattn_layers)
+            nn.ModuleDict({m: CoLayer(config) for m in mods}) for _ in range(config.n_coattn_layers)
         )
         self.post_layers = nn.ModuleList(
             nn.ModuleDict({m: SelfLayer(config) for m in mods})

@@ -15,15 +15,12 @@ from typing import Any, ClassVar
 from mmalign._utils import check_option
 
 __all__ = [
-    "MODEL_NAMES",
-    "CONFIG_CLASSES",
     "ModelConfig",
     "MulTConfig",
     "EarlyFusionConfig",
     "CoAttentionConfig",
     "LXMERTConfig",
     "MTAGConfig",
-    "config_class",
 ]
 
 FloatOrMap = float | dict[str, float]
@@ -266,6 +263,7 @@ class MulTConfig(ModelConfig):
 
 POOLINGS = ("cls", "mean", "last")
 POSITIONS = ("learned", "sinusoidal")
+
 
 def _check_bert(cfg: Any) -> None:
     """Checks of the fields every BERT-family config has."""
