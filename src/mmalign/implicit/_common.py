@@ -1,4 +1,5 @@
-"""Building blocks shared by the implicit models: input checks, masks, attention, save/load."""
+"""Pieces every implicit model shares: input checks, masks, positions, attention and its
+residual sub-layers (post-LN and pre-LN), the BERT-family answer head, pooling, save/load."""
 
 from __future__ import annotations
 
