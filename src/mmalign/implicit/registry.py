@@ -82,21 +82,54 @@ _SPECS = (
         EarlyFusionConfig,
         "mmalign.implicit.early_fusion:EarlyFusionTransformer",
         "single-stream early fusion, VisualBERT-style (Li et al., 2019)",
-        {"digits-av": {"d_model": 32, "n_heads": 4, "n_layers": 2}},
+        # small-data layout on digits-av (README, benchmark): sinusoidal positions against
+        # sqrt(d)-scaled content, the last steps read out; 73 % vs 23 % on text_vision
+        {
+            "digits-av": {
+                "d_model": 32,
+                "n_heads": 4,
+                "n_layers": 2,
+                "positions": "sinusoidal",
+                "pooling": "last",
+            }
+        },
     ),
     ModelSpec(
         "coattention",
         CoAttentionConfig,
         "mmalign.implicit.coattention:CoAttentionTransformer",
         "two-stream co-attention, ViLBERT-style (Lu et al., NeurIPS 2019)",
-        {"digits-av": {"d_model": 32, "n_heads": 4, "n_self_layers": 1, "n_coattn_layers": 2}},
+        # small-data layout on digits-av: MulT's (pre-LN, sqrt(d)-scaled content against
+        # sinusoidal positions, last steps read out); 86 % vs 22 % with the paper's on text_vision
+        {
+            "digits-av": {
+                "d_model": 32,
+                "n_heads": 4,
+                "n_self_layers": 1,
+                "n_coattn_layers": 2,
+                "norm_first": True,
+                "positions": "sinusoidal",
+                "pooling": "last",
+            }
+        },
     ),
     ModelSpec(
         "lxmert",
         LXMERTConfig,
         "mmalign.implicit.lxmert:LXMERT",
         "cross-modality encoder, LXMERT-style (Tan & Bansal, EMNLP 2019)",
-        {"digits-av": {"d_model": 32, "n_heads": 4, "n_self_layers": 1, "n_cross_layers": 2}},
+        # small-data layout on digits-av, as for co-attention: 79 % vs 24 % on text_vision
+        {
+            "digits-av": {
+                "d_model": 32,
+                "n_heads": 4,
+                "n_self_layers": 1,
+                "n_cross_layers": 2,
+                "norm_first": True,
+                "positions": "sinusoidal",
+                "pooling": "last",
+            }
+        },
     ),
     ModelSpec(
         "mtag",
