@@ -120,7 +120,6 @@ def mult_on_digits_av(ctx: DemoContext) -> Section:
 
     from mmalign.data import load_digits_av
     from mmalign.train import TrainConfig, fit
-    from mmalign.train.presets import model_preset, train_preset
 
     torch.set_num_threads(max(1, min(2, torch.get_num_threads())))
     size = DEMO_DATA_QUICK if ctx.quick else DEMO_DATA
@@ -135,16 +134,9 @@ def mult_on_digits_av(ctx: DemoContext) -> Section:
         # a progress bar on a terminal; one line per epoch (time elapsed and left) in a log
         progress_bar=not ctx.quick and sys.stdout.isatty(),
         n_plots=3,
-        **train_preset("digits-av"),
     )
     t0 = time.perf_counter()
-    res = fit(
-        ds,
-        config,
-        model_options=model_preset("mult", "digits-av"),
-        out_dir=ctx.out / "mult-run",
-        resume=False,
-    )
+    res = fit(ds, config, out_dir=ctx.out / "mult-run", resume=False)  # digits-av's recipe
     train_s = time.perf_counter() - t0
     ctx.results["mult"] = res
     figs = sorted(

@@ -123,7 +123,8 @@ def test_fsdd_recordings(fsdd_root, tmp_path):
 
 def test_config_errors():
     with pytest.raises(
-        ValueError, match="Unknown label 'x'; valid options are: text_vision, text_audio"
+        ValueError,
+        match="Unknown label 'x'; valid options are: text_vision, ink_pair, ink_claims, text_audio",
     ):
         DigitsAVConfig(label="x")
     with pytest.raises(ValueError, match="n_digits must be an int from 2 to 10"):
@@ -175,3 +176,50 @@ def test_image_pools_are_disjoint_and_cover_every_digit(how):
         from sklearn.datasets import load_digits
 
         np.testing.assert_array_equal(pools["train"][1], load_digits().target[:1078])
+
+
+def test_ink_claims_label_needs_every_word_paired_with_its_image(tmp_path):
+    from mmalign.data.digits_av import _draw_claims
+
+    # the claims are distinct inks; the count of true claims is uniform over the possible ones
+    rng = np.random.default_rng(0)
+    ink = np.array([2, 0, 3, 1])
+    counts = [int((_draw_claims(ink, rng) == ink).sum()) for _ in range(400)]
+    assert set(counts) == {0, 1, 2, 4}  # three true claims force the fourth
+    assert min(np.bincount(counts)[[0, 1, 2, 4]]) > 70
+    ds = load_digits_av(cache_dir=tmp_path, n_train=300, n_valid=2, n_test=2, label="ink_claims")
+    tr = ds["train"]
+    assert ds.input_dims["text"] == 15 and ds.n_outputs == 5
+    claims, ink = tr.extras["claims"], tr.extras["marks"][:, 2]
+    np.testing.assert_array_equal(tr.labels, (claims == ink).sum(1))
+    # each token's claim columns hold the claim for its own digit
+    text = tr.features["text"]
+    slot = tr.extras["segments"]["text"][:, :, 0]
+    rows = np.arange(len(tr.labels))[:, None]
+    np.testing.assert_array_equal(text[rows, slot, 11:].argmax(-1), claims)
+    np.testing.assert_array_equal(text[rows, slot, :10].argmax(-1), tr.extras["digits"])
+    # controls: neither stream alone tells the count. Text alone: the claims are distinct inks
+    # whatever the count; video alone: the inks on screen are distinct whatever the count.
+    assert all(len(set(c)) == 4 for c in claims) and all(len(set(i)) == 4 for i in ink)
+    # the other labels' text is unchanged (no claim columns that would hint at an ink)
+    assert (
+        load_digits_av(cache_dir=tmp_path, n_train=300, n_valid=2, n_test=2).input_dims["text"]
+        == 11
+    )
+
+
+def test_ink_pair_label_pairs_two_underlined_words_with_their_images(tmp_path):
+    ds = load_digits_av(cache_dir=tmp_path, n_train=200, n_valid=2, n_test=2, label="ink_pair")
+    tr = ds["train"]
+    assert ds.input_dims["text"] == 12 and ds.n_outputs == 6
+    ul, ink = tr.extras["underline"], tr.extras["marks"][:, 2]
+    assert (ul.sum(1) == 2).all()
+    pairs = [(a, b) for a in range(4) for b in range(a + 1, 4)]
+    want = [pairs.index(tuple(sorted(ink[i][ul[i] == 1]))) for i in range(len(ul))]
+    np.testing.assert_array_equal(tr.labels, want)
+    # the flag sits on the underlined digits' tokens, anywhere in the text (not a query slot)
+    slot = tr.extras["segments"]["text"][:, :, 0]
+    rows = np.arange(len(ul))[:, None]
+    np.testing.assert_array_equal(tr.features["text"][rows, slot, 11], ul)
+    assert 0.3 < tr.features["text"][:, -1, 11].mean() < 0.7
+    assert len(set(tr.labels.tolist())) == 6

@@ -93,7 +93,10 @@ def test_identity_projection_when_width_matches():
 
 
 def test_config_module_imports_no_torch():
-    code = "import sys, mmalign.implicit.config, mmalign.implicit; print('torch' in sys.modules)"
+    code = (
+        "import sys, mmalign.implicit.config, mmalign.implicit, mmalign.implicit.registry; "
+        "print('torch' in sys.modules)"
+    )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
@@ -127,6 +130,40 @@ def test_mult_config_validation(kwargs, match):
         MulTConfig(**kwargs)
 
 
+def test_registry_is_the_one_list_of_models():
+    from mmalign.implicit import MODELS, config
+    from mmalign.implicit.registry import CONFIG_CLASSES, MODEL_CLASSES
+
+    assert tuple(MODELS) == MODEL_NAMES
+    for name, spec in MODELS.items():
+        assert spec.config.model_name == name and CONFIG_CLASSES[name] is spec.config
+        assert MODEL_CLASSES[name].config_class is spec.config
+        assert spec.summary and "digits-av" in spec.presets
+    # the old import path still answers, from the registry
+    assert config.MODEL_NAMES == MODEL_NAMES and config.config_class("mtag") is MTAGConfig
+
+
+@pytest.mark.parametrize("name", ["early-fusion", "coattention", "lxmert"])
+def test_learned_and_sinusoidal_positions(name):
+    dims = {"t": 3, "v": 5}
+    x = {"t": torch.randn(2, 4, 3), "v": torch.randn(2, 7, 5)}
+    torch.manual_seed(0)
+    learned = build_model(name, dims, 2, d_model=8, n_heads=2, max_positions=16)
+    fixed = build_model(name, dims, 2, d_model=8, n_heads=2, positions="sinusoidal")
+    n_tables = len(dims) if name != "early-fusion" else 1
+    extra = sum(p.numel() for p in learned.parameters()) - sum(
+        p.numel() for p in fixed.parameters()
+    )
+    assert extra == n_tables * 16 * 8  # one (max_positions, d) table per stream (shared: 1)
+    assert learned(x).predictions.shape == fixed(x).predictions.shape == (2, 2)
+    too_long = {"t": torch.randn(1, 17, 3), "v": torch.randn(1, 7, 5)}
+    with pytest.raises(ValueError, match="longer than max_positions=16"):
+        learned(too_long)
+    fixed(too_long)  # sinusoids take any length
+    with pytest.raises(ValueError, match="Unknown positions 'rope'"):
+        build_model(name, dims, 2, positions="rope")
+
+
 @pytest.mark.parametrize("cls", [CoAttentionConfig, LXMERTConfig])
 def test_stream_config_validation(cls):
     with pytest.raises(
@@ -141,7 +178,7 @@ def test_stream_config_validation(cls):
         cls({"t": 3, "a": 2}, norm_first="yes")
 
 
-@pytest.mark.parametrize("name", ["coattention", "lxmert"])
+@pytest.mark.parametrize("name", ["early-fusion", "coattention", "lxmert"])
 @pytest.mark.parametrize("norm_first", [False, True])
 def test_last_step_pooling_and_pre_ln(name, norm_first):
     torch.manual_seed(0)
@@ -161,7 +198,7 @@ def test_last_step_pooling_and_pre_ln(name, norm_first):
     assert not torch.allclose(model(x2, lengths).pooled[1], out.pooled[1])
     n_norms = sum(isinstance(m, torch.nn.LayerNorm) for m in model.modules())
     plain = build_model(name, dims, 2, **{**kw, "norm_first": False})
-    # pre-LN drops the embedding LayerNorms and adds one final LayerNorm per stream
+    # pre-LN drops the embedding LayerNorm(s) and adds one final LayerNorm per stream (or one)
     assert n_norms == sum(isinstance(m, torch.nn.LayerNorm) for m in plain.modules())
     out.predictions.sum().backward()
     assert all(p.grad is not None for p in model.parameters())
@@ -176,7 +213,8 @@ def test_summary_tokens_pool_and_stay_out_of_the_maps(name):
     cls_model = build_model(name, dims, 2, d_model=8, n_heads=2, pooling="cls").eval()
     mean_model = build_model(name, dims, 2, d_model=8, n_heads=2, pooling="mean").eval()
     n_cls = sum(p.numel() for p in cls_model.parameters())
-    assert n_cls - sum(p.numel() for p in mean_model.parameters()) == 2 * 8  # one token each
+    # one token and one BERT pooler (Linear 8 -> 8) per stream
+    assert n_cls - sum(p.numel() for p in mean_model.parameters()) == 2 * 8 + 2 * (8 * 8 + 8)
     out = cls_model(x, lengths, return_attention=True)
     for (t, s), ws in out.attentions.items():
         for w in ws:  # (B, H, T_t, T_s): the inputs' steps only

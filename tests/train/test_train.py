@@ -40,7 +40,12 @@ def test_fit_writes_checkpoint_metrics_and_plots(tiny, tmp_path):
     assert [r["epoch"] for r in result.history] == [1] and doc["history"] == result.history
     row = result.history[0]
     assert row["train_loss"] > 0 and row["val_loss"] > 0 and 0 <= row["val_score"] <= 1
-    assert row["lr"] == pytest.approx(1e-3) and row["seconds"] > 0
+    # fit applies digits-av's recipe: lr 3e-3 with 200 warm-up steps; the rate the next step uses
+    steps = -(-len(tiny["train"]) // 8)
+    assert row["lr"] == pytest.approx(3e-3 * (steps + 1) / 200) and row["seconds"] > 0
+    assert doc["train_config"]["lr"] == 3e-3 and doc["train_config"]["lr_schedule"] == "cosine"
+    # ... and the model preset under the given options (TINY_MULT overrides d_model)
+    assert doc["model_options"]["embed_dropout"] == 0.1 and doc["model_options"]["d_model"] == 8
     # evaluate() reproduces the test scores of the best checkpoint
     again = evaluate(result.best_checkpoint, tiny, split="test")
     assert again.metrics["accuracy"] == pytest.approx(doc["metrics"]["accuracy"])
@@ -154,6 +159,21 @@ def test_every_model_takes_a_training_step(tiny, tmp_path):
         assert np.isfinite(float(loss)), name
         grads = [p.grad for p in module.parameters() if p.requires_grad]
         assert any(g is not None and g.abs().sum() > 0 for g in grads), name
+
+
+def test_recipe_and_presets_come_from_the_library():
+    from mmalign.implicit.registry import MODELS
+    from mmalign.train.presets import model_preset
+
+    cfg = TrainConfig().resolved("digits-av")
+    assert (cfg.lr, cfg.lr_schedule, cfg.warmup_steps) == (3e-3, "cosine", 200)
+    other = TrainConfig(lr=1e-4).resolved("mosi")
+    assert (other.lr, other.lr_schedule, other.warmup_steps) == (1e-4, "plateau", 0)
+    for name, spec in MODELS.items():
+        assert model_preset(name, "digits-av") == spec.presets["digits-av"]
+        assert model_preset(name, "mosi") == {}
+    with pytest.raises(ValueError, match="Unknown model 'bert'"):
+        model_preset("bert", "digits-av")
 
 
 def test_config_and_data_errors(tiny, tmp_path):

@@ -12,17 +12,34 @@ Each sample is a string of ``n_digits`` distinct digits in three streams that ar
   Each digit is drawn in its own *ink* (red, green, blue or white, distinct within a sample)
   on a black screen: a frame is the RGB image, 3 colour planes x 64 pixels. Plus camera noise.
 * **text** -- the digit tokens (one-hot + an emphasis flag) in a shuffled order, with one
-  digit emphasized and placed last, like a question ("... which ink was *7* in?").
+  digit emphasized and placed last, like a question ("... which ink was *7* in?"). For the
+  ``ink_claims`` label every token also carries a claimed ink (one-hot, 4 more columns), like
+  a caption "*7* in red, *3* in blue, ..."; for ``ink_pair`` an underline flag (1 more column)
+  marks two of the words.
 
 The label ``text_vision`` (default) is the ink of the emphasized digit's image: the text says
 which digit, only the video says which ink, and the inks on screen are a permutation, so it can
 only be predicted by pairing the token with its image (aligning the streams); text or video
-alone are at chance (25 %). Other labels:
+alone are at chance (25 %). It has a query token (the emphasized digit, placed last), which
+favours models that read the last text step. ``ink_pair`` has none: two words, at random
+places in the text, are underlined and the label is the pair of inks their images wear (6
+classes for 4 digits; chance 1/6): text alone knows the words but not the inks, video alone
+shows every ink. ``ink_claims`` has none either and is harder (a comparison per word): each token claims an ink
+for its digit, the label counts the true claims, and the claims are drawn so that text alone
+(the claims are a random set of distinct inks whatever the count) and video alone (the inks
+on screen) say nothing about it; the count is drawn uniformly from the counts that distinct
+inks allow (for 4 digits 0, 1, 2 or 4: three true claims force the fourth), chance 25 %.
+Other labels:
 
 =================  ======================================================  ============
 label              definition                                              streams
 =================  ======================================================  ============
 ``text_vision``    ink of the emphasized digit's image (4 classes)         text+vision
+``ink_pair``       the two inks of the two underlined words (6 classes;    text+vision
+                   no query token: two words, anywhere in the text)
+``ink_claims``     how many of the text's ink claims are true (0 to        text+vision
+                   ``n_digits``; no query token: every word must be
+                   paired with its image)
 ``text_audio``     whether the emphasized digit is spoken with stress      text+audio
 ``audio_vision``   number of stressed words whose image is red             audio+vision
 ``text_only``      the emphasized digit (control, 10 classes)              text
@@ -64,6 +81,8 @@ __all__ = [
 
 DIGITS_AV_LABELS = (
     "text_vision",
+    "ink_pair",
+    "ink_claims",
     "text_audio",
     "audio_vision",
     "text_only",
@@ -219,7 +238,7 @@ class DigitsAVConfig:
     def key(self) -> str:
         """A short hash of every field (the cache key)."""
         blob = json.dumps(dataclasses.asdict(self), sort_keys=True, default=str)
-        return hashlib.sha256(f"digits-av-v8:{blob}".encode()).hexdigest()[:16]
+        return hashlib.sha256(f"digits-av-v10:{blob}".encode()).hexdigest()[:16]
 
 
 def default_cache_dir() -> Path:
@@ -368,6 +387,8 @@ def _make_split(
     t_seg = np.zeros((n, k, 2), np.int64)
     digits = np.zeros((n, k), np.int64)
     marks = np.zeros((n, 3, k), np.int64)  # audio stress, text emphasis, vision ink
+    claims = np.zeros((n, k), np.int64)  # the ink the text claims for each digit
+    underline = np.zeros((n, k), np.int64)  # two underlined digits (ink_pair)
     speaker_of = []
     for i in range(n):
         # one random stream per sample: eSpeak's waveforms vary by a few samples between
@@ -392,6 +413,9 @@ def _make_split(
         # noise comes from its own stream: its size follows the (slightly variable) audio length
         noise = np.random.default_rng([cfg.seed, _SPLITS.index(split), i, 1])
         text_rng = np.random.default_rng([cfg.seed, _SPLITS.index(split), i, 2])
+        claims[i] = _draw_claims(ink, np.random.default_rng([cfg.seed, _SPLITS.index(split), i, 3]))
+        marked = np.random.default_rng([cfg.seed, _SPLITS.index(split), i, 4]).permutation(k)[:2]
+        underline[i, marked] = 1
         # ---- audio: words with pauses; exact word boundaries in samples
         pieces = [np.zeros(int(lead * sr), np.float32)]
         pos = len(pieces[0])
@@ -468,9 +492,40 @@ def _make_split(
         "vision_segments": v_seg,
         "text_segments": t_seg,
         "digits": digits,
+        "claims": claims,
+        "underline": underline,
         "marks": marks,
         "speaker": np.array(speaker_of),
     }
+
+
+def _draw_claims(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Claimed inks for the digits whose true inks are ``ink``: distinct inks (like the true
+    ones), with the number of true claims drawn uniformly from the counts that are possible."""
+    k = len(ink)
+    if k > _N_INKS:  # inks repeat: independent claims, the count is whatever it is
+        return rng.integers(0, _N_INKS, size=k)
+    # with k distinct inks out of 4, k - 1 true claims force the last one when k == 4
+    counts = [c for c in range(k + 1) if not (k == _N_INKS and c == k - 1)]
+    want = counts[int(rng.integers(len(counts)))]
+    while True:  # rejection: a random injection with exactly `want` true claims
+        claim = rng.permutation(_N_INKS)[:k]
+        if int((claim == ink).sum()) == want:
+            return claim
+
+
+def _ink_pairs(n_digits: int) -> list[tuple[int, int]]:
+    """The classes of ``ink_pair``: unordered pairs of distinct inks (inks repeat, so pairs
+    may be equal, only with more digits than inks)."""
+    same = n_digits > _N_INKS
+    return [(a, b) for a in range(_N_INKS) for b in range(a if same else a + 1, _N_INKS)]
+
+
+def _pair_class(ink: np.ndarray, underline: np.ndarray) -> np.ndarray:
+    """Class of the (unordered) pair of inks of the two underlined digits of every sample."""
+    index = {p: c for c, p in enumerate(_ink_pairs(ink.shape[1]))}
+    pairs = np.sort(ink[underline.astype(bool)].reshape(len(ink), 2), axis=1)
+    return np.array([index[(int(a), int(b))] for a, b in pairs], np.int64)
 
 
 def _labels(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -480,6 +535,8 @@ def _labels(arrays: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     rows = np.arange(n)
     return {
         "text_vision": ink[rows, focus],
+        "ink_pair": _pair_class(ink, arrays["underline"]),
+        "ink_claims": (arrays["claims"] == ink).sum(1),
         "text_audio": stress[rows, focus],
         "audio_vision": ((stress == 1) & (ink == 0)).sum(1),
         "text_only": arrays["digits"][rows, focus],
@@ -493,6 +550,8 @@ def n_classes(label: str, n_digits: int) -> int:
     """Number of classes of a digits-av label."""
     return {
         "text_vision": _N_INKS,
+        "ink_pair": len(_ink_pairs(n_digits)),
+        "ink_claims": n_digits + 1,
         "text_audio": 2,
         "audio_vision": n_digits + 1,
         "text_only": 10,
@@ -543,7 +602,7 @@ def load_digits_av(
     Returns
     -------
     MultimodalDataset
-        A ``classification`` dataset with modalities ``text`` (11), ``audio`` (``n_mfcc``) and
+        A ``classification`` dataset with modalities ``text`` (11; 12 for ``ink_pair``, 15 for ``ink_claims``), ``audio`` (``n_mfcc``) and
         ``vision`` (192: RGB, 3 x 64 pixels); audio standardized with the train split's statistics; labels
         ``config.label``. ``extras`` of each split hold ``labels`` (every label), ``segments``
         (per modality, (N, n_digits, 2) [start, end) frames of each digit), ``digits``,
@@ -601,6 +660,10 @@ def _assemble(config: DigitsAVConfig, raw: dict[str, dict[str, np.ndarray]]) -> 
                 mean, std = stats[m]
                 mask = np.arange(x.shape[1])[None, :, None] < n_m[:, None, None]
                 x = np.where(mask, (x - mean) / std, 0.0).astype(np.float32)
+            if m == "text" and config.label == "ink_claims":
+                x = np.concatenate([x, _claim_columns(d, x.shape[1])], axis=-1)
+            if m == "text" and config.label == "ink_pair":
+                x = np.concatenate([x, _underline_column(d, x.shape[1])], axis=-1)
             feats[m], lens[m] = x, n_m
         labels = _labels(d)
         n = len(n_m)
@@ -613,6 +676,8 @@ def _assemble(config: DigitsAVConfig, raw: dict[str, dict[str, np.ndarray]]) -> 
             },
             "digits": d["digits"],
             "marks": d["marks"],
+            "claims": d["claims"],
+            "underline": d["underline"],
             "speaker": [str(x) for x in d["speaker"]],
         }
         ids = [f"{s}-{i:05d}" for i in range(n)]
@@ -622,6 +687,28 @@ def _assemble(config: DigitsAVConfig, raw: dict[str, dict[str, np.ndarray]]) -> 
     return MultimodalDataset(
         splits, task="classification", n_outputs=n_out, name="digits-av", source=source
     )
+
+
+def _claim_columns(d: dict[str, np.ndarray], t: int) -> np.ndarray:
+    """One-hot claimed ink of every text token, in text order: (N, T_text, 4). Only the
+    ``ink_claims`` label adds these columns, so the other labels' text stays as it was (a claim
+    would hint at the emphasized digit's ink)."""
+    n, k = d["claims"].shape
+    out = np.zeros((n, t, _N_INKS), np.float32)
+    rows = np.repeat(np.arange(n), k)
+    slots = d["text_segments"][:, :, 0].reshape(-1)  # text position of each digit
+    out[rows, slots, d["claims"].reshape(-1)] = 1.0
+    return out
+
+
+def _underline_column(d: dict[str, np.ndarray], t: int) -> np.ndarray:
+    """The underline flag of every text token, in text order: (N, T_text, 1); only the
+    ``ink_pair`` label adds it."""
+    n, k = d["underline"].shape
+    out = np.zeros((n, t, 1), np.float32)
+    slots = d["text_segments"][:, :, 0]  # text position of each digit
+    out[np.repeat(np.arange(n), k), slots.reshape(-1), 0] = d["underline"].reshape(-1)
+    return out
 
 
 def true_intervals(split: MultimodalSplit, target: str, source: str) -> list[np.ndarray]:

@@ -11,7 +11,7 @@ and draw them with :func:`plot_alignment`. Public names are imported lazily (PEP
 from __future__ import annotations
 
 from mmalign._utils import lazy_exports
-from mmalign.implicit.config import MODEL_NAMES as MODEL_NAMES
+from mmalign.implicit.registry import MODEL_NAMES as MODEL_NAMES
 
 _EXPORTS: dict[str, str] = {
     # configs (no torch)
@@ -21,7 +21,9 @@ _EXPORTS: dict[str, str] = {
     "CoAttentionConfig": "mmalign.implicit.config",
     "LXMERTConfig": "mmalign.implicit.config",
     "MTAGConfig": "mmalign.implicit.config",
-    "CONFIG_CLASSES": "mmalign.implicit.config",
+    "CONFIG_CLASSES": "mmalign.implicit.registry",
+    "MODELS": "mmalign.implicit.registry",
+    "ModelSpec": "mmalign.implicit.registry",
     # outputs and registry
     "ModelOutput": "mmalign.implicit.outputs",
     "build_model": "mmalign.implicit.registry",

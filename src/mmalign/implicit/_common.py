@@ -1,4 +1,5 @@
-"""Building blocks shared by the implicit models: input checks, masks, attention, save/load."""
+"""Pieces every implicit model shares: input checks, masks, positions, attention and its
+residual sub-layers (post-LN and pre-LN), the BERT-family answer head, pooling, save/load."""
 
 from __future__ import annotations
 
@@ -13,13 +14,22 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmalign._utils import atomic_path, atomic_write
-from mmalign.implicit.config import ModelConfig, config_class
+from mmalign.implicit.config import ModelConfig
+from mmalign.implicit.registry import config_class
 
 __all__ = [
     "prepare_inputs",
     "sinusoidal_embedding",
+    "PositionEmbedding",
     "MultiheadAttention",
     "FeedForward",
+    "PostLNAttention",
+    "PostLNFeedForward",
+    "PreLNAttention",
+    "PreLNFeedForward",
+    "sublayers",
+    "ClassifierHead",
+    "pool_stream",
     "PretrainedMixin",
     "masked_mean",
     "key_padding_mask",
@@ -262,54 +272,124 @@ class FeedForward(nn.Module):
         return self.fc2(x)
 
 
-class PostLNLayer(nn.Module):
-    """BERT-style post-LN block: ``x = LN(x + Drop(Attn(x, kv)))``; ``x = LN(x + Drop(FFN(x)))``.
+class PositionEmbedding(nn.Module):
+    """Position vectors for ``T`` steps: ``(T, dim)``.
 
-    With ``ffn=False`` only the attention sub-block is built (LXMERT splits its layers). With
-    ``norm_first=True`` the block is pre-LN instead (as MulT and the original Transformer code):
-    ``x = x + Drop(Attn(LN(x), LN(kv)))``; ``x = x + Drop(FFN(LN(x)))``.
+    ``"learned"``: a table of ``max_positions`` vectors initialised N(0, 0.02), as BERT,
+    VisualBERT, ViLBERT and LXMERT learn theirs (small next to the content at the start).
+    ``"sinusoidal"``: the fixed fairseq table (:func:`sinusoidal_embedding`, row ``t`` =
+    position ``t``; unit-scale entries, any length).
     """
 
-    def __init__(
-        self,
-        dim: int,
-        n_heads: int,
-        ff_mult: int,
-        dropout: float,
-        attn_dropout: float,
-        ffn=True,
-        norm_first: bool = False,
-    ) -> None:
+    def __init__(self, dim: int, kind: str = "learned", max_positions: int = 512) -> None:
+        super().__init__()
+        self.dim, self.kind, self.max_positions = dim, kind, max_positions
+        self.table = None
+        if kind == "learned":
+            self.table = nn.Parameter(torch.randn(max_positions, dim) * 0.02)
+
+    def forward(self, steps: int, device=None) -> Tensor:
+        if self.table is None:
+            return sinusoidal_embedding(steps, self.dim, offset=0, device=device)
+        if steps > self.max_positions:
+            raise ValueError(
+                f"a sequence of {steps} steps is longer than max_positions={self.max_positions} "
+                f"of the learned position table; raise max_positions or use "
+                f"positions='sinusoidal'."
+            )
+        return self.table[:steps]
+
+
+class PostLNAttention(nn.Module):
+    """BERT's attention sub-layer: ``x = LayerNorm(x + Dropout(Attn(x, kv)))`` (kv None = self)."""
+
+    def __init__(self, dim: int, n_heads: int, dropout: float, attn_dropout: float) -> None:
         super().__init__()
         self.attn = MultiheadAttention(dim, n_heads, attn_dropout)
-        self.norm1 = nn.LayerNorm(dim)
+        self.norm = nn.LayerNorm(dim)
         self.dropout = dropout
-        self.norm_first = norm_first
-        self.ffn = FeedForward(dim, ff_mult, dropout) if ffn else None
-        self.norm2 = nn.LayerNorm(dim) if ffn else None
 
-    def forward(
-        self,
-        x: Tensor,
-        kv: Tensor | None = None,
-        *,
-        mask: Tensor | None = None,
-        need_weights: bool = False,
-    ) -> tuple[Tensor, Tensor | None]:
-        if self.norm_first:
-            kv = None if kv is None else self.norm1(kv)  # one LayerNorm for both sides, as MulT
-            h, weights = self.attn(self.norm1(x), kv, kv, mask=mask, need_weights=need_weights)
-            x = x + F.dropout(h, p=self.dropout, training=self.training)
-            if self.ffn is not None:
-                h = self.ffn(self.norm2(x))
-                x = x + F.dropout(h, p=self.dropout, training=self.training)
-            return x, weights
+    def forward(self, x, kv=None, *, mask=None, need_weights=False):
+        # x (B, T_q, d); kv (B, T_k, d) or None -> (B, T_q, d), weights (B, H, T_q, T_k) or None
         h, weights = self.attn(x, kv, kv, mask=mask, need_weights=need_weights)
-        x = self.norm1(x + F.dropout(h, p=self.dropout, training=self.training))
-        if self.ffn is not None:
-            h = self.ffn(x)
-            x = self.norm2(x + F.dropout(h, p=self.dropout, training=self.training))
-        return x, weights
+        return self.norm(x + F.dropout(h, p=self.dropout, training=self.training)), weights
+
+
+class PostLNFeedForward(nn.Module):
+    """BERT's feed-forward sub-layer: ``x = LayerNorm(x + Dropout(FFN(x)))`` (GELU)."""
+
+    def __init__(self, dim: int, mult: int, dropout: float) -> None:
+        super().__init__()
+        self.ffn = FeedForward(dim, mult, dropout)
+        self.norm = nn.LayerNorm(dim)
+        self.dropout = dropout
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.norm(x + F.dropout(self.ffn(x), p=self.dropout, training=self.training))
+
+
+class PreLNAttention(nn.Module):
+    """Pre-LN attention sub-layer (MulT, the original Transformer code):
+    ``x = x + Dropout(Attn(LayerNorm(x), LayerNorm(kv)))``, one LayerNorm for both sides."""
+
+    def __init__(self, dim: int, n_heads: int, dropout: float, attn_dropout: float) -> None:
+        super().__init__()
+        self.attn = MultiheadAttention(dim, n_heads, attn_dropout)
+        self.norm = nn.LayerNorm(dim)
+        self.dropout = dropout
+
+    def forward(self, x, kv=None, *, mask=None, need_weights=False):
+        kv = None if kv is None else self.norm(kv)
+        h, weights = self.attn(self.norm(x), kv, kv, mask=mask, need_weights=need_weights)
+        return x + F.dropout(h, p=self.dropout, training=self.training), weights
+
+
+class PreLNFeedForward(nn.Module):
+    """Pre-LN feed-forward sub-layer: ``x = x + Dropout(FFN(LayerNorm(x)))`` (GELU)."""
+
+    def __init__(self, dim: int, mult: int, dropout: float) -> None:
+        super().__init__()
+        self.ffn = FeedForward(dim, mult, dropout)
+        self.norm = nn.LayerNorm(dim)
+        self.dropout = dropout
+
+    def forward(self, x: Tensor) -> Tensor:
+        return x + F.dropout(self.ffn(self.norm(x)), p=self.dropout, training=self.training)
+
+
+def sublayers(norm_first: bool) -> tuple[type[nn.Module], type[nn.Module]]:
+    """The (attention, feed-forward) sub-layer classes of a layout: BERT's post-LN ones, or
+    the pre-LN ones with ``norm_first``."""
+    if norm_first:
+        return PreLNAttention, PreLNFeedForward
+    return PostLNAttention, PostLNFeedForward
+
+
+class ClassifierHead(nn.Module):
+    """BERT-family answer head: ``Linear -> GELU -> LayerNorm -> Linear`` (LXMERT's QA head,
+    ViLBERT's SimpleClassifier), from ``d_in`` through ``2 * hidden``."""
+
+    def __init__(self, d_in: int, hidden: int, n_outputs: int) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(d_in, 2 * hidden)
+        self.norm = nn.LayerNorm(2 * hidden)
+        self.fc2 = nn.Linear(2 * hidden, n_outputs)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.fc2(self.norm(F.gelu(self.fc1(x))))
+
+
+def pool_stream(h: Tensor, mask: Tensor, lengths: Tensor, pooling: str, summary: bool) -> Tensor:
+    """One stream (B, T, d) -> (B, d): its leading summary token (``"cls"``, ``summary`` says
+    whether the stream has one), the mean of its valid steps (``"mean"``) or its last valid
+    step (``"last"``, MulT's read-out). ``mask`` and ``lengths`` describe the steps after the
+    summary token."""
+    if pooling == "cls":
+        return h[:, 0]
+    body = h[:, 1:] if summary else h
+    if pooling == "last":
+        return last_valid(body, lengths)
+    return masked_mean(body, mask)
 
 
 class PretrainedMixin:

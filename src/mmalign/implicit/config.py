@@ -15,15 +15,12 @@ from typing import Any, ClassVar
 from mmalign._utils import check_option
 
 __all__ = [
-    "MODEL_NAMES",
-    "CONFIG_CLASSES",
     "ModelConfig",
     "MulTConfig",
     "EarlyFusionConfig",
     "CoAttentionConfig",
     "LXMERTConfig",
     "MTAGConfig",
-    "config_class",
 ]
 
 FloatOrMap = float | dict[str, float]
@@ -264,44 +261,71 @@ class MulTConfig(ModelConfig):
         )
 
 
+POOLINGS = ("cls", "mean", "last")
+POSITIONS = ("learned", "sinusoidal")
+
+
+def _check_bert(cfg: Any) -> None:
+    """Checks of the fields every BERT-family config has."""
+    _check_width(cfg)
+    _check_positive_int(cfg.ff_mult, "ff_mult")
+    _check_rate(cfg.dropout, "dropout")
+    _check_rate(cfg.attn_dropout, "attn_dropout")
+    check_option(cfg.positions, "positions", POSITIONS)
+    _check_positive_int(cfg.max_positions, "max_positions")
+    _check_bool(cfg.norm_first, "norm_first")
+    check_option(cfg.pooling, "pooling", POOLINGS)
+
+
 @dataclass
-class _PostLNConfig(ModelConfig):
-    """Fields shared by the BERT-style (post-LN) models: early fusion, co-attention, LXMERT."""
+class EarlyFusionConfig(ModelConfig):
+    """Single-stream early fusion as in VisualBERT (Li et al., 2019).
+
+    Each modality is projected to ``d_model`` and gets a learned modality-type embedding and a
+    position embedding; the streams are concatenated after a learned [CLS] vector, and one
+    Transformer encoder runs over the joint sequence with the joint padding mask. The head
+    reads the pooled [CLS] output (``tanh(Linear)``, BERT's pooler).
+
+    Parameters
+    ----------
+    d_model : int, default 64
+    n_heads : int, default 4
+        Must divide ``d_model``.
+    ff_mult : int, default 4
+        FFN width is ``ff_mult * d_model`` (GELU).
+    dropout : float, default 0.1
+        Embedding, residual and FFN dropout.
+    attn_dropout : float, default 0.1
+    positions : {"learned", "sinusoidal"}, default "learned"
+        ``"learned"``: a position table initialised N(0, 0.02), as BERT and the model's paper
+        (small next to the content at the start); ``"sinusoidal"``: fixed unit-scale
+        sinusoids (any length; at initialisation they outweigh the projected content).
+    max_positions : int, default 512
+        Length of the learned position table (longest stream accepted).
+    norm_first : bool, default False
+        Pre-LN sub-layers and ``sqrt(d_model)``-scaled embeddings without LayerNorm, plus a
+        final LayerNorm per stream (MulT's layout) instead of the paper's post-LN (BERT) layout.
+    n_layers : int, default 4
+    pooling : {"cls", "mean", "last"}, default "cls"
+        ``"cls"``: the [CLS] output; ``"mean"``: the mean of every valid step of every
+        modality; ``"last"``: the last valid step of each modality, concatenated.
+    """
+
+    model_name: ClassVar[str] = "early-fusion"
 
     d_model: int = 64
     n_heads: int = 4
     ff_mult: int = 4
     dropout: float = 0.1
     attn_dropout: float = 0.1
-
-
-@dataclass
-class EarlyFusionConfig(_PostLNConfig):
-    """Single-stream early fusion as in VisualBERT (Li et al., 2019).
-
-    Each modality is projected to ``d_model``, gets a learned modality-type embedding and a
-    sinusoidal position embedding (fixed, so any length works), the streams are concatenated
-    after a learned [CLS] vector, and one post-LN Transformer encoder runs over the joint
-    sequence with the joint padding mask. The head reads the pooled [CLS] output.
-
-    Parameters
-    ----------
-    d_model : int, default 64
-    n_heads : int, default 4
-    n_layers : int, default 4
-    ff_mult : int, default 4
-        FFN width is ``ff_mult * d_model`` (GELU).
-    dropout : float, default 0.1
-        Embedding, residual and FFN dropout.
-    attn_dropout : float, default 0.1
-    """
-
-    model_name: ClassVar[str] = "early-fusion"
-
+    positions: str = "learned"
+    max_positions: int = 512
+    norm_first: bool = False
     n_layers: int = 4
+    pooling: str = "cls"
 
     def _validate(self) -> None:
-        _check_transformer(self)
+        _check_bert(self)
         _check_positive_int(self.n_layers, "n_layers")
 
 
@@ -314,113 +338,131 @@ def _check_width(cfg: Any) -> None:
         )
 
 
-def _check_transformer(cfg: Any) -> None:
-    """Width, FFN multiplier and dropouts of the BERT-style (post-LN) models."""
-    _check_width(cfg)
-    _check_positive_int(cfg.ff_mult, "ff_mult")
-    _check_rate(cfg.dropout, "dropout")
-    _check_rate(cfg.attn_dropout, "attn_dropout")
-
-
-POOLINGS = ("cls", "mean", "last")
-
-
-@dataclass
-class _StreamsConfig(_PostLNConfig):
-    """Fields and checks shared by the two-stream models (co-attention and LXMERT)."""
-
-    n_self_layers: IntOrMap = 1
-    pooling: str = "cls"
-    norm_first: bool = False
-
-    def _validate_streams(self) -> None:
-        _check_transformer(self)
-        _check_per_modality(
-            self.n_self_layers,
-            "n_self_layers",
-            self.modalities + ["default"],
-            lambda v, n: _check_positive_int(v, n, minimum=0),
-        )
-        _check_bool(self.norm_first, "norm_first")
-        check_option(self.pooling, "pooling", POOLINGS)
+def _check_self_layers(cfg: Any) -> None:
+    _check_per_modality(
+        cfg.n_self_layers,
+        "n_self_layers",
+        cfg.modalities + ["default"],
+        lambda v, n: _check_positive_int(v, n, minimum=0),
+    )
 
 
 @dataclass
-class CoAttentionConfig(_StreamsConfig):
+class CoAttentionConfig(ModelConfig):
     """Two-stream co-attention as in ViLBERT (Lu et al., NeurIPS 2019).
 
-    Each modality is projected to ``d_model`` (plus sinusoidal positions), runs
-    ``n_self_layers`` self-attention layers of its own (per-stream depth), then
-    ``n_coattn_layers`` co-attention blocks. In a block every stream queries the others (its
-    keys/values are the concatenation of all other streams, with their joint padding mask;
-    with two modalities this is exactly ViLBERT's co-attention), then its own FFN; a
-    self-attention layer per stream follows each block (ViLBERT interleaves co-TRM and TRM).
+    Each modality is embedded to ``d_model``, runs ``n_self_layers`` self-attention layers of
+    its own (per-stream depth), then ``n_coattn_layers`` co-attention blocks. In a block every
+    stream queries the others (keys/values = the concatenation of all other streams; with two
+    modalities exactly ViLBERT's co-attention), then its own FFN; a self-attention layer per
+    stream follows (ViLBERT interleaves Co-TRM and TRM).
 
     Parameters
     ----------
     d_model : int, default 64
     n_heads : int, default 4
+        Must divide ``d_model``.
+    ff_mult : int, default 4
+        FFN width is ``ff_mult * d_model`` (GELU).
+    dropout : float, default 0.1
+        Embedding, residual and FFN dropout.
+    attn_dropout : float, default 0.1
+    positions : {"learned", "sinusoidal"}, default "learned"
+        ``"learned"``: a position table initialised N(0, 0.02), as BERT and the model's paper
+        (small next to the content at the start); ``"sinusoidal"``: fixed unit-scale
+        sinusoids (any length; at initialisation they outweigh the projected content).
+    max_positions : int, default 512
+        Length of the learned position table (longest stream accepted).
+    norm_first : bool, default False
+        Pre-LN sub-layers and ``sqrt(d_model)``-scaled embeddings without LayerNorm, plus a
+        final LayerNorm per stream (MulT's layout) instead of the paper's post-LN (BERT) layout.
     n_self_layers : int or dict of str to int, default 1
         Self-attention layers per stream before co-attention (0 allowed; ViLBERT's text
         stream is deeper).
     n_coattn_layers : int, default 2
-    ff_mult : int, default 4
-    dropout, attn_dropout : float, default 0.1
-    pooling : {"cls", "mean"}, default "cls"
-        ``"cls"``: every stream starts with a learned summary token (ViLBERT's [CLS] and
-        [IMG]) and the pooled vector is their final states, concatenated (ViLBERT multiplies
-        the two); ``"mean"``: the masked means of the streams, concatenated; ``"last"``: each
-        stream's last real step, concatenated (MulT's readout). Attention maps never include the
-        summary tokens.
-    norm_first : bool, default False
-        Pre-LN layers and ``sqrt(d_model)``-scaled embeddings without LayerNorm (MulT's layout)
-        instead of ViLBERT's post-LN layers and LayerNorm'd embeddings.
+    pooling : {"cls", "mean", "last"}, default "cls"
+        ``"cls"``: every stream starts with a learned summary token (BERT's [CLS]; ViLBERT's
+        [IMG]) and the pooled vector is their final states through BERT's pooler
+        (``tanh(Linear)``), concatenated; ``"mean"``: the masked means of the streams;
+        ``"last"``: each stream's last real step (MulT's read-out). Attention maps never include
+        the summary tokens.
     """
 
     model_name: ClassVar[str] = "coattention"
 
+    d_model: int = 64
+    n_heads: int = 4
+    ff_mult: int = 4
+    dropout: float = 0.1
+    attn_dropout: float = 0.1
+    positions: str = "learned"
+    max_positions: int = 512
+    norm_first: bool = False
+    n_self_layers: IntOrMap = 1
     n_coattn_layers: int = 2
+    pooling: str = "cls"
 
     def _validate(self) -> None:
-        self._validate_streams()
+        _check_bert(self)
+        _check_self_layers(self)
         _check_positive_int(self.n_coattn_layers, "n_coattn_layers")
 
 
 @dataclass
-class LXMERTConfig(_StreamsConfig):
+class LXMERTConfig(ModelConfig):
     """LXMERT-style encoder (Tan & Bansal, EMNLP 2019).
 
     Per-modality self-attention encoders (``n_self_layers`` each; LXMERT uses 9 for language
     and 5 for objects), then ``n_cross_layers`` cross-modality layers; in each, per stream:
     cross-attention to the other streams (concatenated, as in :class:`CoAttentionConfig`),
-    then self-attention, then FFN (each post-LN with a residual).
+    then self-attention, then FFN.
 
     Parameters
     ----------
     d_model : int, default 64
     n_heads : int, default 4
+        Must divide ``d_model``.
+    ff_mult : int, default 4
+        FFN width is ``ff_mult * d_model`` (GELU).
+    dropout : float, default 0.1
+        Embedding, residual and FFN dropout.
+    attn_dropout : float, default 0.1
+    positions : {"learned", "sinusoidal"}, default "learned"
+        ``"learned"``: a position table initialised N(0, 0.02), as BERT and the model's paper
+        (small next to the content at the start); ``"sinusoidal"``: fixed unit-scale
+        sinusoids (any length; at initialisation they outweigh the projected content).
+    max_positions : int, default 512
+        Length of the learned position table (longest stream accepted).
+    norm_first : bool, default False
+        Pre-LN sub-layers and ``sqrt(d_model)``-scaled embeddings without LayerNorm, plus a
+        final LayerNorm per stream (MulT's layout) instead of the paper's post-LN (BERT) layout.
     n_self_layers : int or dict of str to int, default 2
     n_cross_layers : int, default 2
-    ff_mult : int, default 4
-    dropout, attn_dropout : float, default 0.1
-    pooling : {"cls", "mean"}, default "cls"
-        ``"cls"``: every stream starts with a learned summary token and the pooled vector is
-        their final states, concatenated (LXMERT pools the language stream's [CLS]);
-        ``"mean"``: the masked means of the streams, concatenated; ``"last"``: each stream's
-        last real step, concatenated (MulT's readout). Attention maps never include the summary
-        tokens.
-    norm_first : bool, default False
-        Pre-LN layers and ``sqrt(d_model)``-scaled embeddings without LayerNorm (MulT's layout)
-        instead of LXMERT's post-LN layers and LayerNorm'd embeddings.
+    pooling : {"cls", "mean", "last"}, default "cls"
+        ``"cls"``: every stream starts with a learned summary token (BERT's [CLS]; ViLBERT's
+        [IMG]) and the pooled vector is their final states through BERT's pooler
+        (``tanh(Linear)``), concatenated; ``"mean"``: the masked means of the streams;
+        ``"last"``: each stream's last real step (MulT's read-out). Attention maps never include
+        the summary tokens.
     """
 
     model_name: ClassVar[str] = "lxmert"
 
+    d_model: int = 64
+    n_heads: int = 4
+    ff_mult: int = 4
+    dropout: float = 0.1
+    attn_dropout: float = 0.1
+    positions: str = "learned"
+    max_positions: int = 512
+    norm_first: bool = False
     n_self_layers: IntOrMap = 2
     n_cross_layers: int = 2
+    pooling: str = "cls"
 
     def _validate(self) -> None:
-        self._validate_streams()
+        _check_bert(self)
+        _check_self_layers(self)
         _check_positive_int(self.n_cross_layers, "n_cross_layers")
 
 
@@ -485,16 +527,13 @@ def _check_bool(value: Any, name: str) -> None:
         raise ValueError(f"{name} must be True or False, got {value!r}.")
 
 
-CONFIG_CLASSES: dict[str, type[ModelConfig]] = {
-    cls.model_name: cls
-    for cls in (MulTConfig, EarlyFusionConfig, CoAttentionConfig, LXMERTConfig, MTAGConfig)
-}
-
-MODEL_NAMES: tuple[str, ...] = tuple(CONFIG_CLASSES)
+# The registry (mmalign.implicit.registry) lists the models; these names stay importable here.
+_FROM_REGISTRY = ("MODEL_NAMES", "CONFIG_CLASSES", "config_class")
 
 
-def config_class(name: str) -> type[ModelConfig]:
-    """The config dataclass of model ``name``; unknown names raise ValueError."""
-    if name not in CONFIG_CLASSES:
-        raise ValueError(f"Unknown model {name!r}; valid models are: {', '.join(MODEL_NAMES)}.")
-    return CONFIG_CLASSES[name]
+def __getattr__(name: str) -> Any:
+    if name in _FROM_REGISTRY:
+        from mmalign.implicit import registry
+
+        return getattr(registry, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -2,20 +2,27 @@
 
 Li, Yatskar, Yin, Hsieh, Chang. "VisualBERT: A Simple and Performant Baseline for Vision and
 Language." arXiv:1908.03557, 2019.
+
+Reads top to bottom: the encoder layer, the model (embeddings, joint encoder, pooling, head).
 """
 
 from __future__ import annotations
+
+import math
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmalign.implicit._common import (
-    PostLNLayer,
+    ClassifierHead,
+    PositionEmbedding,
     PretrainedMixin,
     key_padding_mask,
+    last_valid,
+    masked_mean,
     prepare_inputs,
-    sinusoidal_embedding,
+    sublayers,
 )
 from mmalign.implicit.config import EarlyFusionConfig
 from mmalign.implicit.outputs import ModelOutput
@@ -23,12 +30,29 @@ from mmalign.implicit.outputs import ModelOutput
 __all__ = ["EarlyFusionTransformer"]
 
 
+class EncoderLayer(nn.Module):
+    """A BERT encoder layer over the joint sequence: self-attention, then FFN."""
+
+    def __init__(self, config: EarlyFusionConfig) -> None:
+        super().__init__()
+        Attention, FeedForward = sublayers(config.norm_first)
+        d = config.d_model
+        self.self_attn = Attention(d, config.n_heads, config.dropout, config.attn_dropout)
+        self.ffn = FeedForward(d, config.ff_mult, config.dropout)
+
+    def forward(self, x: Tensor, mask: Tensor | None, need_weights: bool):
+        x, w = self.self_attn(x, mask=mask, need_weights=need_weights)  # (B, T, d)
+        return self.ffn(x), w
+
+
 class EarlyFusionTransformer(PretrainedMixin, nn.Module):
     """One Transformer over the concatenation of all modalities (VisualBERT-style).
 
-    ``[CLS] | proj_1(x_1) + type_1 + pos | ... | proj_M(x_M) + type_M + pos`` -> LayerNorm,
-    dropout -> ``n_layers`` post-LN encoder layers with the joint padding mask -> the [CLS]
-    output through ``tanh(Linear)`` (the pooled vector) -> ``Linear`` head.
+    ``[CLS] | proj_1(x_1) + type_1 + pos_1 | ... | proj_M(x_M) + type_M + pos_M`` (positions
+    count from 0 within each modality; the content scaled by ``sqrt(d)`` against sinusoidal
+    positions or in the pre-LN layout) -> LayerNorm (post-LN layout only) and dropout -> ``n_layers`` encoder layers with the joint
+    padding mask -> the [CLS] output through BERT's pooler ``tanh(Linear)`` (or the mean / last
+    steps) -> head ``Linear -> GELU -> LayerNorm -> Linear``.
 
     Parameters
     ----------
@@ -48,17 +72,20 @@ class EarlyFusionTransformer(PretrainedMixin, nn.Module):
         if not isinstance(config, EarlyFusionConfig):
             raise TypeError(f"config must be an EarlyFusionConfig, got {type(config).__name__}.")
         self.config = config
-        d = config.d_model
-        self.proj = nn.ModuleDict({m: nn.Linear(k, d) for m, k in config.input_dims.items()})
-        self.type_embed = nn.Parameter(torch.randn(len(config.input_dims), d) * 0.02)
+        mods, d = config.modalities, config.d_model
+        # embeddings
+        self.proj = nn.ModuleDict({m: nn.Linear(config.input_dims[m], d) for m in mods})
+        self.type_embed = nn.Parameter(torch.randn(len(mods), d) * 0.02)
+        self.positions = PositionEmbedding(d, config.positions, config.max_positions)
         self.cls = nn.Parameter(torch.randn(d) * 0.02)
-        self.norm = nn.LayerNorm(d)
-        self.layers = nn.ModuleList(
-            PostLNLayer(d, config.n_heads, config.ff_mult, config.dropout, config.attn_dropout)
-            for _ in range(config.n_layers)
-        )
-        self.pooler = nn.Linear(d, d)
-        self.head = nn.Linear(d, config.n_outputs)
+        self.embed_norm = None if config.norm_first else nn.LayerNorm(d)
+        # joint encoder
+        self.layers = nn.ModuleList(EncoderLayer(config) for _ in range(config.n_layers))
+        self.final_norm = nn.LayerNorm(d) if config.norm_first else None
+        # pooling and head
+        n_pooled = len(mods) if config.pooling == "last" else 1
+        self.pooler = nn.Linear(d, d) if config.pooling == "cls" else None
+        self.head = ClassifierHead(n_pooled * d, d, config.n_outputs)
 
     def forward(
         self,
@@ -69,34 +96,54 @@ class EarlyFusionTransformer(PretrainedMixin, nn.Module):
     ) -> ModelOutput:
         """inputs: modality -> (B, T_m, D_m), right-padded; lengths: modality -> (B,) or None."""
         cfg = self.config
-        mods = cfg.modalities
+        mods, d = cfg.modalities, cfg.d_model
         xs, lens, masks = prepare_inputs(cfg, inputs, lengths)
-        bsz, d = xs[0].shape[0], cfg.d_model
-        parts = [self.cls.expand(bsz, 1, d)]
-        joint_mask = [masks[0].new_ones(bsz, 1)]
-        for i, (m, x, mask) in enumerate(zip(mods, xs, masks)):
-            pos = sinusoidal_embedding(x.shape[1], d, offset=0, device=x.device).to(x.dtype)
-            parts.append(self.proj[m](x) + self.type_embed[i] + pos)  # (B, T_m, d)
-            joint_mask.append(mask)
+        bsz = xs[0].shape[0]
+
+        # 1. embeddings: [CLS], then every modality with its type and positions
+        parts = [self.cls.to(xs[0].dtype).expand(bsz, 1, d)]
+        for i, (m, x) in enumerate(zip(mods, xs)):
+            pos = self.positions(x.shape[1], x.device).to(x.dtype)  # (T_m, d)
+            content = self.proj[m](x)  # (B, T_m, d)
+            # content at the scale of its positions: sqrt(d) against unit-scale sinusoids (as
+            # the original Transformer and MulT), 1 against BERT's learned N(0, 0.02) table
+            if cfg.norm_first or cfg.positions == "sinusoidal":
+                content = math.sqrt(d) * content
+            parts.append(content + self.type_embed[i] + pos)
         h = torch.cat(parts, dim=1)  # (B, 1 + sum T_m, d)
-        mask = torch.cat(joint_mask, dim=1)
-        h = F.dropout(self.norm(h), p=cfg.dropout, training=self.training)
-        attn_mask = key_padding_mask(mask)
+        if self.embed_norm is not None:
+            h = self.embed_norm(h)
+        h = F.dropout(h, p=cfg.dropout, training=self.training)
+        joint_mask = torch.cat([masks[0].new_ones(bsz, 1), *masks], dim=1)  # (B, 1 + sum T_m)
+
+        # 2. joint encoder
+        attn_mask = key_padding_mask(joint_mask)
         maps = []
         for layer in self.layers:
-            h, w = layer(h, mask=attn_mask, need_weights=return_attention)
+            h, w = layer(h, attn_mask, return_attention)
             maps.append(w)
+        if self.final_norm is not None:
+            h = self.final_norm(h)
+
+        # 3. pooling and head
+        bounds, start = {}, 1  # where each modality sits in the joint sequence
+        for m, x in zip(mods, xs):
+            bounds[m] = (start, start + x.shape[1])
+            start += x.shape[1]
+        if cfg.pooling == "cls":
+            pooled = torch.tanh(self.pooler(h[:, 0]))  # (B, d)
+        elif cfg.pooling == "mean":
+            pooled = masked_mean(h[:, 1:], joint_mask[:, 1:])  # (B, d)
+        else:  # the last valid step of every modality, concatenated: (B, M d)
+            pooled = torch.cat(
+                [last_valid(h[:, slice(*bounds[m])], n) for m, n in zip(mods, lens)], dim=-1
+            )
         attentions: dict[tuple[str, str], list[Tensor]] = {}
         if return_attention:
-            bounds, start = {}, 1
-            for m, x in zip(mods, xs):
-                bounds[m] = (start, start + x.shape[1])
-                start += x.shape[1]
             for t in mods:
                 for s in mods:
                     (a, b), (c, e) = bounds[t], bounds[s]
                     attentions[(t, s)] = [w[:, :, a:b, c:e] for w in maps]
-        pooled = torch.tanh(self.pooler(h[:, 0]))  # (B, d)
         return ModelOutput(
             predictions=self.head(pooled),
             pooled=pooled,

@@ -32,9 +32,11 @@ _SPLITS = ("train", "valid", "test")
 
 
 def register(subparsers: Any) -> None:
+    from mmalign.implicit.registry import MODEL_NAMES, MODELS
+
     p = subparsers.add_parser(
         "train",
-        help="train a model (mult, early-fusion, coattention, lxmert, mtag) on a dataset",
+        help=f"train a model ({', '.join(MODEL_NAMES)}) on a dataset",
         description="Train a model with PyTorch Lightning; write the best checkpoint, "
         "metrics.json and attention plots into --out.",
         epilog=_EPILOG,
@@ -43,7 +45,7 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--model",
         default="mult",
-        help="mult, early-fusion, coattention, lxmert or mtag (default mult)",
+        help="; ".join(f"{n}: {s.summary}" for n, s in MODELS.items()) + " (default mult)",
     )
     p.add_argument(
         "--data",
@@ -139,7 +141,7 @@ def split_overrides(
     import dataclasses
 
     from mmalign.data.digits_av import DigitsAVConfig
-    from mmalign.implicit.config import config_class
+    from mmalign.implicit.registry import config_class
     from mmalign.train.trainer import TrainConfig
 
     train_keys = {f.name for f in dataclasses.fields(TrainConfig)}
@@ -211,7 +213,7 @@ def _train(args: argparse.Namespace) -> int:
     import sys
 
     from mmalign.data import check_data_spec, load_dataset
-    from mmalign.train.presets import model_preset, train_preset
+    from mmalign.train.presets import model_preset
     from mmalign.train.trainer import TrainConfig, check_trainer_options, fit
 
     # everything that can be checked without the data is checked before loading them
@@ -231,16 +233,17 @@ def _train(args: argparse.Namespace) -> int:
         train_opts.setdefault("progress_bar", False)
     _check_out_dir(args.out)
     check_data_spec(args.data, **data_opts)
-    name = _dataset_name(args.data)
-    train_opts = {**train_preset(name), **train_opts}
     config = TrainConfig(model=args.model, **{k: v for k, v in train_opts.items() if k != "model"})
-    options = {**model_preset(config.model, name), **model_opts}
+    # what fit will train with: the dataset's recipe and the model's preset (from the registry)
+    name = _dataset_name(args.data)
+    resolved = config.resolved(name)
+    options = {**(model_preset(config.model, name) if config.presets else {}), **model_opts}
     _check_model_options(config.model, options, data_opts)
-    _check_resume_early(args, config, options, data_opts)
+    _check_resume_early(args, resolved, options, data_opts)
     check_trainer_options(config)
 
     dataset = load_dataset(args.data, **data_opts)
-    result = fit(dataset, config, model_options=options, out_dir=args.out, resume=args.resume)
+    result = fit(dataset, config, model_options=model_opts, out_dir=args.out, resume=args.resume)
     if result.test is None:  # another process of a multi-process (DDP) run: rank 0 reports
         return 0
     _print_result(result.test, header=f"{config.model} on {dataset.name}")

@@ -48,8 +48,9 @@ class TrainConfig:
     ----------
     model : str
         One of ``mmalign.implicit.MODEL_NAMES`` (default ``"mult"``).
-    lr : float
-        Learning rate (default 1e-3, MulT's).
+    lr : float or None
+        Learning rate. None (default): the dataset's recipe (:func:`~mmalign.train.presets.
+        train_preset`: 3e-3 on digits-av), else 1e-3 (MulT's).
     weight_decay : float
         AdamW weight decay; 0 uses Adam (default 0).
     batch_size : int
@@ -58,13 +59,15 @@ class TrainConfig:
         Default 30.
     patience : int
         Early stopping: epochs without a better validation score (default 8).
-    lr_schedule : {"plateau", "cosine", "constant"}
-        ``"plateau"`` (default, MulT's): divide the rate by 10 when the validation loss has not
+    lr_schedule : {"plateau", "cosine", "constant"} or None
+        None (default): the dataset's recipe (``"cosine"`` on digits-av), else ``"plateau"``.
+        ``"plateau"`` (MulT's): divide the rate by 10 when the validation loss has not
         improved for ``lr_patience`` epochs. ``"cosine"``: linear warm-up over ``warmup_steps``
         steps, then cosine decay to 0 at the last step of ``max_epochs``. ``"constant"``: warm-up,
         then constant.
-    warmup_steps : int
-        Linear warm-up steps for ``"cosine"`` and ``"constant"`` (default 0).
+    warmup_steps : int or None
+        Linear warm-up steps for ``"cosine"`` and ``"constant"``. None (default): the dataset's
+        recipe (200 on digits-av), else 0.
     lr_patience : int
         ReduceLROnPlateau patience on the validation loss (default 10).
     grad_clip : float
@@ -90,16 +93,19 @@ class TrainConfig:
         Test samples drawn for each cross-modal pair (default 3).
     threads : int
         ``torch.set_num_threads`` on CPU; 0 leaves torch's default (default 0).
+    presets : bool
+        Apply the model's options for the dataset from the model registry (small widths on
+        digits-av) under the ``model_options`` given to :func:`fit` (default True).
     """
 
     model: str = "mult"
-    lr: float = 1e-3
+    lr: float | None = None
     weight_decay: float = 0.0
     batch_size: int = 32
     max_epochs: int = 30
     patience: int = 8
-    lr_schedule: str = "plateau"
-    warmup_steps: int = 0
+    lr_schedule: str | None = None
+    warmup_steps: int | None = None
     lr_patience: int = 10
     grad_clip: float = 0.8
     seed: int = 0
@@ -115,15 +121,17 @@ class TrainConfig:
     alignment_layers: str = "all"
     n_plots: int = 3
     threads: int = 0
+    presets: bool = True
 
     def __post_init__(self) -> None:
         from mmalign._utils import check_option
-        from mmalign.implicit.config import MODEL_NAMES
+        from mmalign.implicit.registry import MODEL_NAMES
 
         check_option(self.model, "model", MODEL_NAMES)
         check_option(self.alignment_layers, "alignment_layers", ["last", "all"])
-        check_option(self.lr_schedule, "lr_schedule", LR_SCHEDULES)
-        if (
+        if self.lr_schedule is not None:
+            check_option(self.lr_schedule, "lr_schedule", LR_SCHEDULES)
+        if self.warmup_steps is not None and (
             not isinstance(self.warmup_steps, int)
             or isinstance(self.warmup_steps, bool)
             or (self.warmup_steps < 0)
@@ -133,8 +141,17 @@ class TrainConfig:
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"{name} must be a positive int, got {v!r}.")
-        if not self.lr > 0:
+        if self.lr is not None and not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr!r}.")
+
+    def resolved(self, dataset_name: str) -> TrainConfig:
+        """A copy with ``lr``, ``lr_schedule`` and ``warmup_steps`` left at None filled in from
+        the dataset's training recipe (:func:`mmalign.train.presets.train_preset`)."""
+        from mmalign.train.presets import train_preset
+
+        recipe = train_preset(dataset_name)
+        fill = {k: v for k, v in recipe.items() if getattr(self, k) is None}
+        return dataclasses.replace(self, **fill)
 
 
 @dataclass
@@ -271,7 +288,8 @@ def fit(
         Needs ``train`` and ``valid`` splits; ``test`` is used for the final scores when present.
     config : TrainConfig, optional
     model_options : dict, optional
-        Overrides of the model's config fields (see ``mmalign.implicit.config``).
+        Overrides of the model's config fields (see ``mmalign.implicit.config``), applied over
+        the model's preset for ``dataset.name`` (``config.presets``).
     out_dir : path-like
         Receives ``checkpoints/best.ckpt``, ``checkpoints/last.ckpt``, ``metrics.json`` and
         the attention plots.
@@ -288,18 +306,30 @@ def fit(
     Returns
     -------
     TrainResult
+
+    Notes
+    -----
+    This is the whole recipe: ``mmalign train``, the demo and the benchmarks call it with the
+    user's options and nothing else, so ``fit(dataset, TrainConfig(model=...))`` trains exactly
+    as ``mmalign train --model ...`` does.
     """
     import lightning as L
     import torch
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
     from mmalign.train.module import MultimodalDataModule, MultimodalModule
+    from mmalign.train.presets import model_preset
 
     config = config or TrainConfig()
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}.")
     if not isinstance(dataset, MultimodalDataset):
         raise TypeError(f"dataset must be a MultimodalDataset, got {type(dataset).__name__}.")
+    config = config.resolved(dataset.name)
+    model_options = {
+        **(model_preset(config.model, dataset.name) if config.presets else {}),
+        **dict(model_options or {}),
+    }
     out = Path(out_dir)
     ckpt_dir = out / "checkpoints"
     record = run_record(dataset, config, model_options)
