@@ -206,9 +206,20 @@ def test_cli_trains_on_a_corpus_folder(tmp_path, utd_root, capsys):
     args = ["train", "--model", "mult", "--data", f"utd-mhad:{utd_root}", "--out", str(out)]
     args += ["--quiet", "--set", "max_epochs=1", "--set", "d_model=8", "--set", "n_heads=2"]
     args += ["--set", "n_layers=1"]
+    args += ["--set", "data.valid_subjects=[3]"]  # a loader option goes through data.*
     assert main(args) == 0
     assert "mult on utd-mhad" in capsys.readouterr().out
     assert (out / "checkpoints" / "best.ckpt").is_file()
+    # the checkpoint records the corpus folder and its options; evaluate reloads them
+    assert main(["evaluate", str(out / "checkpoints" / "best.ckpt")]) == 0
+    printed = capsys.readouterr().out
+    assert "data: utd-mhad with the options it was trained on" in printed
+    assert "on utd-mhad/test" in printed
+    # an option the loader does not take is refused before any loading, naming the valid ones
+    bad = ["train", "--data", f"utd-mhad:{utd_root}", "--set", "data.n_train=5"]
+    assert main(bad + ["--out", str(tmp_path / "bad")]) == 2
+    err = capsys.readouterr().err
+    assert "utd-mhad options" in err and "data.valid_subjects" in err
 
 
 def test_cli_bad_corpus_folder_is_one_line(tmp_path, capsys):

@@ -57,10 +57,8 @@ def check_data_spec(spec: str | os.PathLike, flag: str = "--data", **options) ->
         name, path = corpus
         if not path:
             raise ValueError(f"{flag} {name}: needs a folder, e.g. {flag} {name}:/path/to/{name}.")
-        if not Path(path).is_dir():
-            raise FileNotFoundError(
-                f"{flag} {name}:{path}: no such folder; pass the folder that holds the corpus."
-            )
+        # a missing or incomplete folder: the loader says what is missing and where the corpus
+        # comes from, before it reads anything
         valid = _loader_options(name)
         unknown = sorted(set(options) - set(valid))
         if unknown:

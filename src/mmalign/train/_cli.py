@@ -50,7 +50,8 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--data",
         default="digits-av",
-        help="'digits-av' or a MulT / MMSA pickle file (default digits-av)",
+        help="'digits-av', a corpus folder ('avletters:PATH', 'utd-mhad:PATH') or a MulT / MMSA "
+        "pickle file (default digits-av)",
     )
     p.add_argument("--out", default="mmalign-run", help="output folder (default ./mmalign-run)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
@@ -94,7 +95,8 @@ def register(subparsers: Any) -> None:
     e.add_argument(
         "--data",
         default=None,
-        help="'digits-av' or a pickle file (default: the data the checkpoint was trained on)",
+        help="'digits-av', 'avletters:PATH', 'utd-mhad:PATH' or a pickle file (default: the data "
+        "the checkpoint was trained on)",
     )
     e.add_argument(
         "--split", default="test", choices=_SPLITS, help="train, valid or test (default test)"
