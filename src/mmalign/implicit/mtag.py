@@ -296,7 +296,9 @@ class MTAG(PretrainedMixin, nn.Module):
     the other, both ways, typed {past, present, future} by the reference's pseudo-alignment
     window. ``n_layers`` graph-attention layers (no activation or residual between them, as in
     the reference), each followed by top-k edge pruning; mean readout over real nodes; MLP
-    ``d -> d/4 -> d/4 -> n_outputs``.
+    ``d -> d/4 -> d/4 -> n_outputs``. That is the default; the options for training from scratch on
+    small data (``pooling="last"``, ``attention="dot"``, ``residual``, ``norm_first``,
+    ``content_scale``, ``head_hidden``; see :class:`MTAGConfig`) depart from it.
 
     Parameters
     ----------

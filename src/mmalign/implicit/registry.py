@@ -139,7 +139,8 @@ _SPECS = (
         # small-data layout on digits-av (README): the last text and video nodes read out, a
         # content-dependent (dot-product) term in the graph attention, residual pre-LN layers
         # with sqrt(d)-scaled content against the sinusoidal positions, a 32-unit head and no
-        # edge pruning; 94 % vs 23 % with the paper's layout on text_vision
+        # edge pruning; on text_vision 56 % vs 23 % with the paper's layout (1,000 samples),
+        # 87.5 % over three seeds at 2,000 samples and 30 epochs
         {
             "digits-av": {
                 "d_model": 32,
