@@ -44,7 +44,12 @@ def test_last_pooling_concatenates_the_last_real_node_of_each_modality():
 
 def test_mean_pooling_is_the_reference_default():
     cfg = MTAGConfig(input_dims=DIMS, n_outputs=3)
-    assert (cfg.pooling, cfg.attention, cfg.residual, cfg.norm_first) == ("mean", "gat", False, False)
+    assert (cfg.pooling, cfg.attention, cfg.residual, cfg.norm_first) == (
+        "mean",
+        "gat",
+        False,
+        False,
+    )
     assert cfg.content_scale is False and cfg.head_hidden is None
     model = _model()
     assert model.head[0].out_features == 2  # d // 4

@@ -415,9 +415,7 @@ class MTAG(PretrainedMixin, nn.Module):
             total = torch.zeros(bsz, d, dtype=x.dtype, device=x.device).index_add_(
                 0, sample_of, x * real[:, None]
             )
-            count = torch.zeros(bsz, dtype=x.dtype, device=x.device).index_add_(
-                0, sample_of, real
-            )
+            count = torch.zeros(bsz, dtype=x.dtype, device=x.device).index_add_(0, sample_of, real)
             pooled = total / count[:, None]
         return ModelOutput(
             predictions=self.head(pooled),
