@@ -493,6 +493,26 @@ class MTAGConfig(ModelConfig):
         Dropout on the node embeddings and on the attention coefficients.
     negative_slope : float, default 0.2
         LeakyReLU slope of the attention logits.
+    attention : {"gat", "dot"}, default "gat"
+        ``"gat"``: the reference's additive (GAT) attention, whose ranking of a node's neighbours
+        of one edge type is the same for every target node; ``"dot"`` adds a scaled dot-product
+        query-key term per head (``q_i . k_j / sqrt(c)``, content-dependent), which lets a node
+        pick the neighbours that match it (e.g. a word its image).
+    content_scale : bool, default False
+        Scale the projected content by ``sqrt(d_model)`` against the unit-scale sinusoidal
+        positions (as the original Transformer and MulT); the reference adds them unscaled.
+    pooling : {"mean", "last"}, default "mean"
+        ``"mean"``: the reference's mean over all real nodes (d); ``"last"``: the last real node of
+        every modality, concatenated (M d), as MulT reads its last steps.
+    head_hidden : int or None, default None
+        Width of the MLP head's two hidden layers; None = the reference's ``d_model // 4``.
+    residual : bool, default False
+        Add each graph layer's input to its output (``x + layer(x)``); the reference chains the
+        layers with neither residual nor activation, so a node's own content is one message
+        among all its neighbours' after the first layer.
+    norm_first : bool, default False
+        LayerNorm on each graph layer's input and on the nodes before the readout (pre-LN, as
+        MulT); the reference has no normalisation.
     """
 
     model_name: ClassVar[str] = "mtag"
@@ -506,10 +526,23 @@ class MTAGConfig(ModelConfig):
     vision_conv: dict[str, bool] = field(default_factory=dict)
     dropout: float = 0.1
     negative_slope: float = 0.2
+    attention: str = "gat"
+    content_scale: bool = False
+    pooling: str = "mean"
+    head_hidden: int | None = None
+    residual: bool = False
+    norm_first: bool = False
 
     def _validate(self) -> None:
         _check_width(self)
         _check_positive_int(self.n_layers, "n_layers")
+        check_option(self.attention, "attention", ("gat", "dot"))
+        _check_bool(self.content_scale, "content_scale")
+        check_option(self.pooling, "pooling", ("mean", "last"))
+        _check_bool(self.residual, "residual")
+        _check_bool(self.norm_first, "norm_first")
+        if self.head_hidden is not None:
+            _check_positive_int(self.head_hidden, "head_hidden")
         if not isinstance(self.keep_ratio, int | float) or not 0.0 < self.keep_ratio <= 1.0:
             raise ValueError(f"keep_ratio must be in (0, 1], got {self.keep_ratio!r}.")
         if not isinstance(self.window_factor, int | float) or self.window_factor <= 0:

@@ -211,7 +211,16 @@ class MTGATLayer(nn.Module):
     x_j`` per head, heads concatenated, plus a bias.
     """
 
-    def __init__(self, d: int, n_heads: int, n_node_types: int, n_edge_types: int, dropout, slope):
+    def __init__(
+        self,
+        d: int,
+        n_heads: int,
+        n_node_types: int,
+        n_edge_types: int,
+        dropout,
+        slope,
+        dot: bool = False,
+    ):
         super().__init__()
         self.h, self.c = n_heads, d // n_heads
         self.weight = nn.Parameter(torch.empty(n_node_types, d, d))
@@ -219,7 +228,13 @@ class MTGATLayer(nn.Module):
         self.att_dst = nn.Parameter(torch.empty(n_edge_types, n_heads, self.c))
         self.bias = nn.Parameter(torch.zeros(d))
         self.dropout, self.slope = dropout, slope
-        for p in (self.weight, self.att_src, self.att_dst):
+        params = [self.weight, self.att_src, self.att_dst]
+        # optional content-dependent term: a query of the target, a key of the source per type
+        self.query = nn.Parameter(torch.empty(n_node_types, d, d)) if dot else None
+        self.key = nn.Parameter(torch.empty(n_node_types, d, d)) if dot else None
+        if dot:
+            params += [self.query, self.key]
+        for p in params:
             bound = math.sqrt(6.0 / (p.shape[-2] + p.shape[-1]))
             nn.init.uniform_(p, -bound, bound)
 
@@ -233,6 +248,11 @@ class MTGATLayer(nn.Module):
         s_dst = torch.einsum("nhc,rhc->nrh", xw, self.att_dst)
         logits = s_src[graph.src, graph.edge_type] + s_dst[graph.dst, graph.edge_type]  # (E, H)
         logits = F.leaky_relu(logits, self.slope)
+        if self.query is not None:  # + q_i . k_j / sqrt(c): which neighbour matches the target
+            q = torch.cat([x[sl] @ self.query[m] for m, sl in enumerate(node_type_slices)])
+            k = torch.cat([x[sl] @ self.key[m] for m, sl in enumerate(node_type_slices)])
+            q, k = q.view(-1, self.h, self.c), k.view(-1, self.h, self.c)
+            logits = logits + (q[graph.dst] * k[graph.src]).sum(-1) / math.sqrt(self.c)
         n = x.shape[0]
         idx = graph.dst[:, None].expand_as(logits)
         peak = torch.full((n, self.h), float("-inf"), dtype=logits.dtype, device=x.device)
@@ -276,7 +296,9 @@ class MTAG(PretrainedMixin, nn.Module):
     the other, both ways, typed {past, present, future} by the reference's pseudo-alignment
     window. ``n_layers`` graph-attention layers (no activation or residual between them, as in
     the reference), each followed by top-k edge pruning; mean readout over real nodes; MLP
-    ``d -> d/4 -> d/4 -> n_outputs``.
+    ``d -> d/4 -> d/4 -> n_outputs``. That is the default; the options for training from scratch on
+    small data (``pooling="last"``, ``attention="dot"``, ``residual``, ``norm_first``,
+    ``content_scale``, ``head_hidden``; see :class:`MTAGConfig`) depart from it.
 
     Parameters
     ----------
@@ -313,16 +335,26 @@ class MTAG(PretrainedMixin, nn.Module):
         n_mod = len(mods)
         self.layers = nn.ModuleList(
             MTGATLayer(
-                d, config.n_heads, n_mod, 3 * n_mod * n_mod, config.dropout, config.negative_slope
+                d,
+                config.n_heads,
+                n_mod,
+                3 * n_mod * n_mod,
+                config.dropout,
+                config.negative_slope,
+                dot=config.attention == "dot",
             )
             for _ in range(config.n_layers)
         )
+        n_norms = config.n_layers + 1 if config.norm_first else 0
+        self.norms = nn.ModuleList(nn.LayerNorm(d) for _ in range(n_norms))
+        n_in = d * n_mod if config.pooling == "last" else d
+        hidden = config.head_hidden or (d // 4 or 1)
         self.head = nn.Sequential(
-            nn.Linear(d, d // 4 or 1),
+            nn.Linear(n_in, hidden),
             nn.ReLU(),
-            nn.Linear(d // 4 or 1, d // 4 or 1),
+            nn.Linear(hidden, hidden),
             nn.ReLU(),
-            nn.Linear(d // 4 or 1, config.n_outputs),
+            nn.Linear(hidden, config.n_outputs),
         )
 
     def forward(
@@ -342,7 +374,10 @@ class MTAG(PretrainedMixin, nn.Module):
             if m in self.conv:  # the reference appends 2 zero frames so that T is kept
                 z = F.pad(x.transpose(1, 2), (0, 2))
                 x = F.relu(self.conv[m](z)).transpose(1, 2)
-            h = self.proj[m](x) + _interleaved_positions(x.shape[1], d, x.device).to(x.dtype)
+            content = self.proj[m](x)  # (B, T_m, d)
+            if cfg.content_scale:  # sqrt(d) against unit-scale sinusoids, as MulT
+                content = math.sqrt(d) * content
+            h = content + _interleaved_positions(x.shape[1], d, x.device).to(x.dtype)
             h = F.dropout(h, p=cfg.dropout, training=self.training)
             nodes.append(h.reshape(-1, d))  # (B T_m, d)
             slices.append(slice(start, start + h.shape[0] * h.shape[1]))
@@ -355,21 +390,33 @@ class MTAG(PretrainedMixin, nn.Module):
         attentions: dict[tuple[str, str], list[Tensor]] = {}
         if return_attention:
             attentions = {(t, s): [] for t in mods for s in mods}
-        for layer in self.layers:
-            x, alpha = layer(x, slices, graph)
+        for i, layer in enumerate(self.layers):
+            out, alpha = layer(self.norms[i](x) if cfg.norm_first else x, slices, graph)
+            x = x + out if cfg.residual else out
             if return_attention:
                 self._scatter_maps(attentions, alpha, graph, dst_step, src_step, bsz, steps)
             if cfg.keep_ratio < 1.0:
                 graph, dst_step, src_step = _prune(graph, alpha, cfg.keep_ratio, dst_step, src_step)
-        real = torch.cat([mk.reshape(-1) for mk in masks]).to(x.dtype)  # (N,)
-        sample_of = torch.cat(
-            [torch.arange(bsz, device=x.device).repeat_interleave(t) for t in steps]
-        )
-        total = torch.zeros(bsz, d, dtype=x.dtype, device=x.device).index_add_(
-            0, sample_of, x * real[:, None]
-        )
-        count = torch.zeros(bsz, dtype=x.dtype, device=x.device).index_add_(0, sample_of, real)
-        pooled = total / count[:, None]  # (B, d): mean over the real nodes
+        if cfg.norm_first:
+            x = self.norms[-1](x)
+        if cfg.pooling == "last":  # the last real node of every modality, concatenated (B, M d)
+            pooled = torch.cat(
+                [
+                    x[sl].view(bsz, t, d)[torch.arange(bsz, device=x.device), (n - 1).clamp_min(0)]
+                    for sl, t, n in zip(slices, steps, lens)
+                ],
+                dim=-1,
+            )
+        else:  # the reference's mean over the real nodes (B, d)
+            real = torch.cat([mk.reshape(-1) for mk in masks]).to(x.dtype)  # (N,)
+            sample_of = torch.cat(
+                [torch.arange(bsz, device=x.device).repeat_interleave(t) for t in steps]
+            )
+            total = torch.zeros(bsz, d, dtype=x.dtype, device=x.device).index_add_(
+                0, sample_of, x * real[:, None]
+            )
+            count = torch.zeros(bsz, dtype=x.dtype, device=x.device).index_add_(0, sample_of, real)
+            pooled = total / count[:, None]
         return ModelOutput(
             predictions=self.head(pooled),
             pooled=pooled,

@@ -136,7 +136,25 @@ _SPECS = (
         MTAGConfig,
         "mmalign.implicit.mtag:MTAG",
         "MTAG: modal-temporal attention graph (Yang et al., NAACL 2021)",
-        {"digits-av": {"d_model": 32, "n_heads": 4, "n_layers": 2}},
+        # small-data layout on digits-av (README): the last text and video nodes read out, a
+        # content-dependent (dot-product) term in the graph attention, residual pre-LN layers
+        # with sqrt(d)-scaled content against the sinusoidal positions, a 32-unit head and no
+        # edge pruning; on text_vision 56 % vs 23 % with the paper's layout (1,000 samples),
+        # 87.5 % over three seeds at 2,000 samples and 30 epochs
+        {
+            "digits-av": {
+                "d_model": 32,
+                "n_heads": 4,
+                "n_layers": 2,
+                "pooling": "last",
+                "attention": "dot",
+                "residual": True,
+                "norm_first": True,
+                "content_scale": True,
+                "head_hidden": 32,
+                "keep_ratio": 1.0,
+            }
+        },
     ),
 )
 
