@@ -14,7 +14,13 @@ import numpy as np
 
 from mmalign.data._types import MultimodalSplit
 
-__all__ = ["frame_times", "sync_intervals", "pad_sequences", "standardize_splits"]
+__all__ = [
+    "frame_times",
+    "sync_intervals",
+    "pad_sequences",
+    "recording_split",
+    "standardize_splits",
+]
 
 
 def frame_times(n_frames: int, duration: float) -> np.ndarray:
@@ -85,6 +91,25 @@ def pad_sequences(seqs: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     for i, s in enumerate(seqs):
         out[i, : len(s)] = s
     return out, lengths
+
+
+def recording_split(
+    streams: dict[str, list[np.ndarray]],
+    durations: Sequence[float],
+    labels: Sequence[int],
+    ids: list,
+    extras: dict,
+) -> MultimodalSplit:
+    """A split of recordings whose streams were captured in sync: each stream padded, and every
+    frame time-stamped over its recording's duration (all streams span the same interval);
+    ``extras`` gains ``"times"`` (modality -> one (n_frames,) array per recording)."""
+    features, lengths, times = {}, {}, {}
+    for m, seqs in streams.items():
+        features[m], lengths[m] = pad_sequences(seqs)
+        times[m] = [frame_times(len(x), dur) for x, dur in zip(seqs, durations)]
+    return MultimodalSplit(
+        features, lengths, np.array(labels, np.int64), ids, {"times": times, **extras}
+    )
 
 
 def standardize_splits(

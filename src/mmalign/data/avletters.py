@@ -31,8 +31,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mmalign.data._recordings import frame_times, pad_sequences, standardize_splits
-from mmalign.data._types import MultimodalDataset, MultimodalSplit
+from mmalign.data._recordings import recording_split, standardize_splits
+from mmalign.data._types import MultimodalDataset
 
 __all__ = [
     "load_avletters",
@@ -187,22 +187,14 @@ def load_avletters(
             raise FileNotFoundError(
                 f"avletters: no utterance of the {s} speakers under {lips}; {_SOURCE}."
             )
-        features, lengths, times = {}, {}, {}
-        for m in ("audio", "video"):
-            features[m], lengths[m] = pad_sequences(feats[s][m])
         # both streams span the utterance; its duration is the video's (25 frames/s)
         durations = [len(v) / VIDEO_FPS for v in d["video"]]
-        times = {
-            m: [frame_times(len(x), dur) for x, dur in zip(feats[s][m], durations)]
-            for m in ("audio", "video")
-        }
-        splits[s] = MultimodalSplit(
-            features,
-            lengths,
-            np.array(d["label"], np.int64),
+        splits[s] = recording_split(
+            feats[s],
+            durations,
+            d["label"],
             d["id"],
             {
-                "times": times,
                 "speaker": d["speaker"],
                 "repetition": np.array(d["rep"], np.int64),
                 "frame_rates": {"audio": rate, "video": VIDEO_FPS},

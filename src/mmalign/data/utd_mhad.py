@@ -38,8 +38,8 @@ from pathlib import Path
 
 import numpy as np
 
-from mmalign.data._recordings import frame_times, pad_sequences, standardize_splits
-from mmalign.data._types import MultimodalDataset, MultimodalSplit
+from mmalign.data._recordings import recording_split, standardize_splits
+from mmalign.data._types import MultimodalDataset
 
 __all__ = ["load_utd_mhad", "read_utd_mhad_trials", "UTD_MHAD_ACTIONS"]
 
@@ -208,21 +208,13 @@ def load_utd_mhad(
     stats = standardize_splits(feats) if standardize else {}
     splits = {}
     for s, d in per.items():
-        features, lengths = {}, {}
-        for m in ("inertial", "skeleton"):
-            features[m], lengths[m] = pad_sequences(feats[s][m])
         durations = [len(x) / SKELETON_FPS for x in d["skeleton"]]
-        times = {
-            m: [frame_times(len(x), dur) for x, dur in zip(feats[s][m], durations)]
-            for m in ("inertial", "skeleton")
-        }
-        splits[s] = MultimodalSplit(
-            features,
-            lengths,
-            np.array(d["label"], np.int64),
+        splits[s] = recording_split(
+            feats[s],
+            durations,
+            d["label"],
             d["id"],
             {
-                "times": times,
                 "subject": np.array(d["subject"], np.int64),
                 "trial": np.array(d["trial"], np.int64),
                 "frame_rates": {"inertial": INERTIAL_FPS, "skeleton": SKELETON_FPS},
