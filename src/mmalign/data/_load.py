@@ -111,15 +111,12 @@ def load_dataset(spec: str | os.PathLike, **options) -> MultimodalDataset:
         from mmalign.data.digits_av import load_digits_av
 
         return load_digits_av(**options)
+    check_data_spec(spec, **options)  # the folder / file and the options, before reading
     corpus = _corpus(spec)
     if corpus is not None:
-        name, path = corpus
-        if not path:
-            raise ValueError(f"--data {name}: needs a folder, e.g. --data {name}:/path/to/{name}.")
-        ds = CORPORA[name](path, **options)
+        ds = CORPORA[corpus[0]](corpus[1], **options)
         ds.source = data_record(spec, **options)
         return ds
-    check_data_spec(spec, **options)
     p = Path(spec)
     from mmalign.data.pickles import load_mmsa_pickle, load_mult_pickle, safe_load_pickle
 
