@@ -29,10 +29,12 @@ from pathlib import Path
 
 
 def main() -> None:
-    from mmalign.implicit.registry import MODEL_NAMES
+    from mmalign.implicit.registry import MODELS
 
+    # every model of the registry that trains on digits-av's task
+    names = [name for name, spec in MODELS.items() if "classification" in spec.tasks]
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--models", default=",".join(MODEL_NAMES))
+    ap.add_argument("--models", default=",".join(names))
     ap.add_argument("--labels", default="text_vision,ink_pair")
     ap.add_argument(
         "--controls",

@@ -9,6 +9,8 @@ Reads top to bottom: the encoder layer, the model (embeddings, joint encoder, po
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -24,10 +26,66 @@ from mmalign.implicit._common import (
     prepare_inputs,
     sublayers,
 )
-from mmalign.implicit.config import EarlyFusionConfig
+from mmalign.implicit.config import (
+    ModelConfig,
+    _check_bert,
+    _check_positive_int,
+)
 from mmalign.implicit.outputs import ModelOutput
 
-__all__ = ["EarlyFusionTransformer"]
+__all__ = ["EarlyFusionConfig", "EarlyFusionTransformer"]
+
+
+@dataclass
+class EarlyFusionConfig(ModelConfig):
+    """Single-stream early fusion as in VisualBERT (Li et al., 2019).
+
+    Each modality is projected to ``d_model`` and gets a learned modality-type embedding and a
+    position embedding; the streams are concatenated after a learned [CLS] vector, and one
+    Transformer encoder runs over the joint sequence with the joint padding mask. The head
+    reads the pooled [CLS] output (``tanh(Linear)``, BERT's pooler).
+
+    Parameters
+    ----------
+    d_model : int, default 64
+    n_heads : int, default 4
+        Must divide ``d_model``.
+    ff_mult : int, default 4
+        FFN width is ``ff_mult * d_model`` (GELU).
+    dropout : float, default 0.1
+        Embedding, residual and FFN dropout.
+    attn_dropout : float, default 0.1
+    positions : {"learned", "sinusoidal"}, default "learned"
+        ``"learned"``: a position table initialised N(0, 0.02), as BERT and the model's paper
+        (small next to the content at the start); ``"sinusoidal"``: fixed unit-scale
+        sinusoids (any length; at initialisation they outweigh the projected content).
+    max_positions : int, default 512
+        Length of the learned position table (longest stream accepted).
+    norm_first : bool, default False
+        Pre-LN sub-layers and ``sqrt(d_model)``-scaled embeddings without LayerNorm, plus a
+        final LayerNorm per stream (MulT's layout) instead of the paper's post-LN (BERT) layout.
+    n_layers : int, default 4
+    pooling : {"cls", "mean", "last"}, default "cls"
+        ``"cls"``: the [CLS] output; ``"mean"``: the mean of every valid step of every
+        modality; ``"last"``: the last valid step of each modality, concatenated.
+    """
+
+    model_name: ClassVar[str] = "early-fusion"
+
+    d_model: int = 64
+    n_heads: int = 4
+    ff_mult: int = 4
+    dropout: float = 0.1
+    attn_dropout: float = 0.1
+    positions: str = "learned"
+    max_positions: int = 512
+    norm_first: bool = False
+    n_layers: int = 4
+    pooling: str = "cls"
+
+    def _validate(self) -> None:
+        _check_bert(self)
+        _check_positive_int(self.n_layers, "n_layers")
 
 
 class EncoderLayer(nn.Module):

@@ -10,6 +10,8 @@ layer), the model (per-stream encoders, cross-modality layers, pooling, head).
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -24,10 +26,74 @@ from mmalign.implicit._common import (
     prepare_inputs,
     sublayers,
 )
-from mmalign.implicit.config import LXMERTConfig
+from mmalign.implicit.config import (
+    IntOrMap,
+    ModelConfig,
+    _check_bert,
+    _check_positive_int,
+    _check_self_layers,
+)
 from mmalign.implicit.outputs import ModelOutput
 
-__all__ = ["LXMERT"]
+__all__ = ["LXMERTConfig", "LXMERT"]
+
+
+@dataclass
+class LXMERTConfig(ModelConfig):
+    """LXMERT-style encoder (Tan & Bansal, EMNLP 2019).
+
+    Per-modality self-attention encoders (``n_self_layers`` each; LXMERT uses 9 for language
+    and 5 for objects), then ``n_cross_layers`` cross-modality layers; in each, per stream:
+    cross-attention to the other streams (concatenated, as in :class:`CoAttentionConfig`),
+    then self-attention, then FFN.
+
+    Parameters
+    ----------
+    d_model : int, default 64
+    n_heads : int, default 4
+        Must divide ``d_model``.
+    ff_mult : int, default 4
+        FFN width is ``ff_mult * d_model`` (GELU).
+    dropout : float, default 0.1
+        Embedding, residual and FFN dropout.
+    attn_dropout : float, default 0.1
+    positions : {"learned", "sinusoidal"}, default "learned"
+        ``"learned"``: a position table initialised N(0, 0.02), as BERT and the model's paper
+        (small next to the content at the start); ``"sinusoidal"``: fixed unit-scale
+        sinusoids (any length; at initialisation they outweigh the projected content).
+    max_positions : int, default 512
+        Length of the learned position table (longest stream accepted).
+    norm_first : bool, default False
+        Pre-LN sub-layers and ``sqrt(d_model)``-scaled embeddings without LayerNorm, plus a
+        final LayerNorm per stream (MulT's layout) instead of the paper's post-LN (BERT) layout.
+    n_self_layers : int or dict of str to int, default 2
+    n_cross_layers : int, default 2
+    pooling : {"cls", "mean", "last"}, default "cls"
+        ``"cls"``: every stream starts with a learned summary token (BERT's [CLS]; ViLBERT's
+        [IMG]) and the pooled vector is their final states through BERT's pooler
+        (``tanh(Linear)``), concatenated; ``"mean"``: the masked means of the streams;
+        ``"last"``: each stream's last real step (MulT's read-out). Attention maps never include
+        the summary tokens.
+    """
+
+    model_name: ClassVar[str] = "lxmert"
+
+    d_model: int = 64
+    n_heads: int = 4
+    ff_mult: int = 4
+    dropout: float = 0.1
+    attn_dropout: float = 0.1
+    positions: str = "learned"
+    max_positions: int = 512
+    norm_first: bool = False
+    n_self_layers: IntOrMap = 2
+    n_cross_layers: int = 2
+    pooling: str = "cls"
+
+    def _validate(self) -> None:
+        _check_bert(self)
+        _check_self_layers(self)
+        _check_positive_int(self.n_cross_layers, "n_cross_layers")
 
 
 class SelfLayer(nn.Module):

@@ -10,17 +10,116 @@ messages are summed with ``index_add_`` (no torch_geometric).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from mmalign._utils import check_option
 from mmalign.implicit._common import PretrainedMixin, prepare_inputs
-from mmalign.implicit.config import MTAGConfig
+from mmalign.implicit.config import (
+    ModelConfig,
+    _check_bool,
+    _check_per_modality,
+    _check_positive_int,
+    _check_rate,
+    _check_width,
+)
 from mmalign.implicit.outputs import ModelOutput
 
-__all__ = ["MTAG", "pseudo_alignment_windows", "build_graph", "Graph"]
+__all__ = ["MTAGConfig", "MTAG", "pseudo_alignment_windows", "build_graph", "Graph"]
+
+
+@dataclass
+class MTAGConfig(ModelConfig):
+    """Modal-Temporal Attention Graph (MTAG; Yang et al., NAACL 2021).
+
+    Defaults follow the reference ``run.sh`` for unaligned MOSI (d 64, 4 heads, 6 layers,
+    keep 0.8 of the edges after each layer).
+
+    Parameters
+    ----------
+    d_model : int, default 64
+    n_heads : int, default 4
+        Must divide ``d_model`` (heads are concatenated).
+    n_layers : int, default 6
+    keep_ratio : float, default 0.8
+        Fraction of edges kept (by head-averaged attention) after each layer; 1.0 = no pruning.
+    window_factor : float, default 2.0
+        Width factor of the pseudo-alignment window between sequences of different lengths.
+    all_to_all_within : bool, default False
+        Within a modality link every pair of steps (past/future by order) instead of adjacent
+        steps only.
+    vision_conv : dict of str to bool, default {}
+        Modalities whose input projection is a Conv1d(k=3) instead of a Linear (the reference
+        does this for vision).
+    dropout : float, default 0.1
+        Dropout on the node embeddings and on the attention coefficients.
+    negative_slope : float, default 0.2
+        LeakyReLU slope of the attention logits.
+    attention : {"gat", "dot"}, default "gat"
+        ``"gat"``: the reference's additive (GAT) attention, whose ranking of a node's neighbours
+        of one edge type is the same for every target node; ``"dot"`` adds a scaled dot-product
+        query-key term per head (``q_i . k_j / sqrt(c)``, content-dependent), which lets a node
+        pick the neighbours that match it (e.g. a word its image).
+    content_scale : bool, default False
+        Scale the projected content by ``sqrt(d_model)`` against the unit-scale sinusoidal
+        positions (as the original Transformer and MulT); the reference adds them unscaled.
+    pooling : {"mean", "last"}, default "mean"
+        ``"mean"``: the reference's mean over all real nodes (d); ``"last"``: the last real node of
+        every modality, concatenated (M d), as MulT reads its last steps.
+    head_hidden : int or None, default None
+        Width of the MLP head's two hidden layers; None = the reference's ``d_model // 4``.
+    residual : bool, default False
+        Add each graph layer's input to its output (``x + layer(x)``); the reference chains the
+        layers with neither residual nor activation, so a node's own content is one message
+        among all its neighbours' after the first layer.
+    norm_first : bool, default False
+        LayerNorm on each graph layer's input and on the nodes before the readout (pre-LN, as
+        MulT); the reference has no normalisation.
+    """
+
+    model_name: ClassVar[str] = "mtag"
+
+    d_model: int = 64
+    n_heads: int = 4
+    n_layers: int = 6
+    keep_ratio: float = 0.8
+    window_factor: float = 2.0
+    all_to_all_within: bool = False
+    vision_conv: dict[str, bool] = field(default_factory=dict)
+    dropout: float = 0.1
+    negative_slope: float = 0.2
+    attention: str = "gat"
+    content_scale: bool = False
+    pooling: str = "mean"
+    head_hidden: int | None = None
+    residual: bool = False
+    norm_first: bool = False
+
+    def _validate(self) -> None:
+        _check_width(self)
+        _check_positive_int(self.n_layers, "n_layers")
+        check_option(self.attention, "attention", ("gat", "dot"))
+        _check_bool(self.content_scale, "content_scale")
+        check_option(self.pooling, "pooling", ("mean", "last"))
+        _check_bool(self.residual, "residual")
+        _check_bool(self.norm_first, "norm_first")
+        if self.head_hidden is not None:
+            _check_positive_int(self.head_hidden, "head_hidden")
+        if not isinstance(self.keep_ratio, int | float) or not 0.0 < self.keep_ratio <= 1.0:
+            raise ValueError(f"keep_ratio must be in (0, 1], got {self.keep_ratio!r}.")
+        if not isinstance(self.window_factor, int | float) or self.window_factor <= 0:
+            raise ValueError(f"window_factor must be > 0, got {self.window_factor!r}.")
+        _check_per_modality(
+            self.vision_conv, "vision_conv", self.modalities, lambda v, n: _check_bool(v, n)
+        )
+        _check_rate(self.dropout, "dropout")
+        if not isinstance(self.negative_slope, int | float) or self.negative_slope < 0:
+            raise ValueError(f"negative_slope must be >= 0, got {self.negative_slope!r}.")
+
 
 PAST, PRESENT, FUTURE = 0, 1, 2
 

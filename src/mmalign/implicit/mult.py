@@ -12,7 +12,10 @@ attention weights are not requested.
 
 from __future__ import annotations
 
+import dataclasses
 import math
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -27,10 +30,148 @@ from mmalign.implicit._common import (
     prepare_inputs,
     sinusoidal_embedding,
 )
-from mmalign.implicit.config import MulTConfig
+from mmalign.implicit.config import (
+    FloatOrMap,
+    IntOrMap,
+    ModelConfig,
+    _check_per_modality,
+    _check_positive_int,
+    _check_rate,
+)
 from mmalign.implicit.outputs import ModelOutput
 
-__all__ = ["MulT", "future_mask"]
+__all__ = ["MulTConfig", "MulT", "future_mask"]
+
+
+@dataclass
+class MulTConfig(ModelConfig):
+    """Multimodal Transformer (MulT; Tsai et al., ACL 2019).
+
+    The defaults are the reference code's (yaohungt/Multimodal-Transformer, ``main.py``):
+    d 30, Conv1d kernel 1, 5 heads, 5 layers, 3+ layers in the self-attention ("memory")
+    Transformers, the same dropouts, the first modality in the role of the reference's text.
+    Two departures by default, both switchable: real padding masks (the reference has none)
+    and ``future_mask=False`` (the reference applies its triangular "future" mask by default).
+    :meth:`reference` reproduces the reference exactly (same parameter count, same outputs for
+    the same weights).
+
+    Parameters
+    ----------
+    d_model : int, default 30
+        Width of every projected modality stream (the paper's appendix uses 40 on MOSEI).
+    kernel_sizes : int or dict of str to int, default 1
+        Conv1d kernel size of the temporal projection, per modality (odd; padding keeps T).
+        As in the reference, a modality whose feature dim already equals ``d_model`` (with
+        kernel 1) is not projected.
+    n_heads : int, default 5
+        Attention heads; must divide ``d_model``.
+    n_layers : int, default 5
+        Layers of each crossmodal Transformer (``--nlevels``).
+    n_mem_layers : int or None, default None
+        Layers of the per-target self-attention Transformer; None = ``max(n_layers, 3)``.
+    attn_dropout : float, dict of str to float, or None, default None
+        Attention dropout of a crossmodal block, taken from its SOURCE modality. None = the
+        reference's rule: 0.1 for the first modality (its text), 0.0 for the others.
+    mem_attn_dropout : float, default 0.1
+        Attention dropout of the self-attention Transformers.
+    relu_dropout, res_dropout : float, default 0.1
+        Dropout after the FFN's ReLU and on each residual branch.
+    embed_dropout : float, default 0.25
+        Dropout on every Transformer's scaled input plus positions (queries, keys, values).
+    input_dropout : float, dict of str to float, or None, default None
+        Dropout on the raw input features. None = the reference's rule: 0.25 on the first
+        modality (its text), none on the others.
+    out_dropout : float, default 0.0
+        Dropout inside the residual MLP head.
+    future_mask : bool, default False
+        Triangular mask: query ``i`` sees keys ``j <= i + |L_k - L_q|`` (valid lengths).
+    """
+
+    model_name: ClassVar[str] = "mult"
+
+    d_model: int = 30
+    kernel_sizes: IntOrMap = 1
+    n_heads: int = 5
+    n_layers: int = 5
+    n_mem_layers: int | None = None
+    attn_dropout: FloatOrMap | None = None
+    mem_attn_dropout: float = 0.1
+    relu_dropout: float = 0.1
+    res_dropout: float = 0.1
+    embed_dropout: float = 0.25
+    input_dropout: FloatOrMap | None = None
+    out_dropout: float = 0.0
+    future_mask: bool = False
+
+    def _validate(self) -> None:
+        mods = self.modalities
+        _check_positive_int(self.d_model, "d_model")
+        _check_positive_int(self.n_heads, "n_heads")
+        if self.d_model % self.n_heads:
+            raise ValueError(
+                f"n_heads ({self.n_heads}) must divide d_model ({self.d_model}); "
+                f"e.g. d_model={self.n_heads * max(1, self.d_model // self.n_heads)}."
+            )
+        _check_positive_int(self.n_layers, "n_layers")
+        if self.n_mem_layers is not None:
+            _check_positive_int(self.n_mem_layers, "n_mem_layers")
+
+        def _odd(value: Any, name: str) -> None:
+            _check_positive_int(value, name)
+            if value % 2 == 0:
+                raise ValueError(f"{name} must be odd so that lengths are kept, got {value}.")
+
+        _check_per_modality(self.kernel_sizes, "kernel_sizes", mods + ["default"], _odd)
+        for name in ("attn_dropout", "input_dropout"):
+            if getattr(self, name) is not None:
+                _check_per_modality(getattr(self, name), name, mods + ["default"], _check_rate)
+        for name in ("mem_attn_dropout", "relu_dropout", "res_dropout", "embed_dropout"):
+            _check_rate(getattr(self, name), name)
+        _check_rate(self.out_dropout, "out_dropout")
+
+    @property
+    def mem_layers(self) -> int:
+        """Depth of the self-attention Transformers."""
+        return self.n_mem_layers if self.n_mem_layers is not None else max(self.n_layers, 3)
+
+    def source_attn_dropout(self, modality: str) -> float:
+        """Attention dropout of crossmodal blocks whose source is ``modality``."""
+        value = self.per_modality("attn_dropout", modality)
+        if value is None:
+            return 0.1 if modality == self.modalities[0] else 0.0
+        return float(value)
+
+    def input_dropout_of(self, modality: str) -> float:
+        """Dropout on the raw features of ``modality``."""
+        value = self.per_modality("input_dropout", modality)
+        if value is None:
+            return 0.25 if modality == self.modalities[0] else 0.0
+        return float(value)
+
+    @classmethod
+    def reference(cls, input_dims: dict[str, int], n_outputs: int = 1) -> MulTConfig:
+        """The reference code's defaults exactly (``main.py`` of yaohungt/Multimodal-Transformer).
+
+        The first modality plays the reference's text: its raw input gets dropout 0.25 and
+        attention dropout 0.1; the others get attention dropout 0.0. The future mask is on.
+        """
+        mods = list(input_dims)
+        return cls(
+            input_dims=dict(input_dims),
+            n_outputs=n_outputs,
+            attn_dropout={m: (0.1 if i == 0 else 0.0) for i, m in enumerate(mods)},
+            input_dropout={m: (0.25 if i == 0 else 0.0) for i, m in enumerate(mods)},
+            future_mask=True,
+        )
+
+    @classmethod
+    def paper(cls, input_dims: dict[str, int], n_outputs: int = 1) -> MulTConfig:
+        """The paper's unaligned-MOSEI appendix setting: d 40, kernels 1 (first) / 3 (others)."""
+        mods = list(input_dims)
+        base = cls.reference(input_dims, n_outputs)
+        return dataclasses.replace(
+            base, d_model=40, kernel_sizes={m: (1 if i == 0 else 3) for i, m in enumerate(mods)}
+        )
 
 
 def _linear(d_in: int, d_out: int) -> nn.Linear:

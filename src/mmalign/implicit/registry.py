@@ -1,8 +1,10 @@
 """The model registry: one entry per model, read by ``build_model``, the CLI, the training
-presets, the benchmarks and the docs. Imports no torch.
+presets, the benchmarks and the docs. Imports no torch: an entry names its model's module, which
+is imported on first use.
 
-Adding a model: write its file (the ``nn.Module``) and its config dataclass
-(:mod:`mmalign.implicit.config`), then add one :class:`ModelSpec` to ``_SPECS`` below.
+Adding a model: write its file (its config dataclass at the top, then the ``nn.Module``; see
+:mod:`mmalign.implicit.mult`) and add one :class:`ModelSpec` to ``_SPECS`` below (a model of
+your own, outside mmalign: ``register(ModelSpec(...))``). Nothing else lists the models.
 """
 
 from __future__ import annotations
@@ -10,17 +12,10 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import os
+import re
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-
-from mmalign.implicit.config import (
-    CoAttentionConfig,
-    EarlyFusionConfig,
-    LXMERTConfig,
-    ModelConfig,
-    MTAGConfig,
-    MulTConfig,
-)
 
 __all__ = [
     "ModelSpec",
@@ -29,9 +24,13 @@ __all__ = [
     "CONFIG_CLASSES",
     "MODEL_CLASSES",
     "config_class",
+    "register",
     "build_model",
     "from_pretrained",
 ]
+
+#: The tasks of :mod:`mmalign.data` a model with a prediction head trains on.
+PREDICTION_TASKS = ("regression", "classification", "multilabel")
 
 
 @dataclass(frozen=True)
@@ -42,29 +41,69 @@ class ModelSpec:
     ----------
     name : str
         The name used by ``build_model``, ``TrainConfig.model`` and ``mmalign train --model``.
-    config : type
-        Its config dataclass.
     model : str
-        ``"module:Class"`` of its ``nn.Module`` (imported on first use).
+        ``"module:Class"`` of its ``nn.Module``, whose ``config_class`` is its config dataclass
+        (both imported on first use, so that listing the models imports no torch).
+    config_name : str
+        The name of its config dataclass in the same module (exported as
+        ``mmalign.implicit.<config_name>``).
     summary : str
         One line for the CLI help and the docs.
     presets : dict of str to dict
         Dataset name -> model options that suit it (e.g. small widths for digits-av on a CPU);
         :func:`mmalign.train.fit` applies them under the user's options.
+    tasks : tuple of str
+        The dataset tasks it trains on (:data:`mmalign.data.TASKS`); default those with a
+        prediction head (regression, classification, multilabel).
     """
 
     name: str
-    config: type[ModelConfig]
     model: str
+    config_name: str
     summary: str
     presets: dict[str, dict[str, Any]] = field(default_factory=dict)
+    tasks: tuple[str, ...] = PREDICTION_TASKS
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not re.fullmatch(r"[a-z][a-z0-9-]*", self.name):
+            raise ValueError(
+                f"a model name is lower-case letters, digits and '-' (it is typed on the command "
+                f"line), got {self.name!r}."
+            )
+        module, sep, cls = str(self.model).partition(":")
+        if not (module and sep and cls.isidentifier()):
+            raise ValueError(
+                f"model must be 'package.module:Class' of the nn.Module, got {self.model!r}."
+            )
+        if not str(self.config_name).isidentifier():
+            raise ValueError(f"config_name must be a class name, got {self.config_name!r}.")
+
+    @property
+    def module(self) -> str:
+        """The module that holds the model and its config."""
+        return self.model.partition(":")[0]
+
+    @property
+    def class_name(self) -> str:
+        """The name of the ``nn.Module`` class."""
+        return self.model.partition(":")[2]
+
+    @property
+    def model_class(self) -> type:
+        """The ``nn.Module`` class (imports its module, and torch)."""
+        return getattr(importlib.import_module(self.module), self.class_name)
+
+    @property
+    def config(self) -> type:
+        """The config dataclass (imports its module, and torch)."""
+        return getattr(importlib.import_module(self.module), self.config_name)
 
 
 _SPECS = (
     ModelSpec(
         "mult",
-        MulTConfig,
         "mmalign.implicit.mult:MulT",
+        "MulTConfig",
         "MulT: pairwise cross-modal Transformers (Tsai et al., ACL 2019)",
         {
             "digits-av": {
@@ -79,8 +118,8 @@ _SPECS = (
     ),
     ModelSpec(
         "early-fusion",
-        EarlyFusionConfig,
         "mmalign.implicit.early_fusion:EarlyFusionTransformer",
+        "EarlyFusionConfig",
         "single-stream early fusion, VisualBERT-style (Li et al., 2019)",
         # small-data layout on digits-av (README, benchmark): sinusoidal positions against
         # sqrt(d)-scaled content, the last steps read out; 73 % vs 23 % on text_vision
@@ -96,8 +135,8 @@ _SPECS = (
     ),
     ModelSpec(
         "coattention",
-        CoAttentionConfig,
         "mmalign.implicit.coattention:CoAttentionTransformer",
+        "CoAttentionConfig",
         "two-stream co-attention, ViLBERT-style (Lu et al., NeurIPS 2019)",
         # small-data layout on digits-av: MulT's (pre-LN, sqrt(d)-scaled content against
         # sinusoidal positions, last steps read out); 86 % vs 22 % with the paper's on text_vision
@@ -115,8 +154,8 @@ _SPECS = (
     ),
     ModelSpec(
         "lxmert",
-        LXMERTConfig,
         "mmalign.implicit.lxmert:LXMERT",
+        "LXMERTConfig",
         "cross-modality encoder, LXMERT-style (Tan & Bansal, EMNLP 2019)",
         # small-data layout on digits-av, as for co-attention: 79 % vs 24 % on text_vision
         {
@@ -133,8 +172,8 @@ _SPECS = (
     ),
     ModelSpec(
         "mtag",
-        MTAGConfig,
         "mmalign.implicit.mtag:MTAG",
+        "MTAGConfig",
         "MTAG: modal-temporal attention graph (Yang et al., NAACL 2021)",
         # small-data layout on digits-av (README): the last text and video nodes read out, a
         # content-dependent (dot-product) term in the graph attention, residual pre-LN layers
@@ -159,29 +198,55 @@ _SPECS = (
 )
 
 MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in _SPECS}
+#: The names of ``MODELS``, in order (rebuilt by :func:`register`).
 MODEL_NAMES: tuple[str, ...] = tuple(MODELS)
-CONFIG_CLASSES: dict[str, type[ModelConfig]] = {n: s.config for n, s in MODELS.items()}
 
 
-def config_class(name: str) -> type[ModelConfig]:
+def register(spec: ModelSpec) -> ModelSpec:
+    """Add a model to the registry (``build_model``, ``fit``, ``mmalign train`` then know it).
+
+    The models of mmalign are the entries of ``_SPECS`` in this file; ``register`` is for a
+    model defined elsewhere (its file: a config dataclass subclassing
+    :class:`~mmalign.implicit.config.ModelConfig` and an ``nn.Module`` taking it). Raises
+    ValueError for a name already taken.
+    """
+    if not isinstance(spec, ModelSpec):
+        raise TypeError(f"register takes a ModelSpec, got {type(spec).__name__}.")
+    if spec.name in MODELS:
+        raise ValueError(f"a model named {spec.name!r} is already registered; choose another name.")
+    global MODEL_NAMES
+    MODELS[spec.name] = spec
+    MODEL_NAMES = tuple(MODELS)
+    return spec
+
+
+def config_class(name: str) -> type:
     """The config dataclass of model ``name``; unknown names raise ValueError."""
     if name not in MODELS:
-        raise ValueError(f"Unknown model {name!r}; valid models are: {', '.join(MODEL_NAMES)}.")
+        raise ValueError(f"Unknown model {name!r}; valid models are: {', '.join(MODELS)}.")
     return MODELS[name].config
 
 
-class _ClassMap(dict):
-    """Model name -> its ``nn.Module`` class, imported on first use (one file per model)."""
+class _ByName(Mapping):
+    """Model name -> its config or ``nn.Module`` class, read from the registry on access (the
+    module is imported then, and torch with it)."""
 
-    def __missing__(self, name: str):
+    def __init__(self, what: str) -> None:
+        self._what = what
+
+    def __getitem__(self, name: str) -> type:
         config_class(name)  # raises the ValueError listing the valid names
-        module, cls = MODELS[name].model.split(":")
-        value = getattr(importlib.import_module(module), cls)
-        self[name] = value
-        return value
+        return getattr(MODELS[name], self._what)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(MODELS)
+
+    def __len__(self) -> int:
+        return len(MODELS)
 
 
-MODEL_CLASSES = _ClassMap()
+CONFIG_CLASSES: Mapping[str, type] = _ByName("config")
+MODEL_CLASSES: Mapping[str, type] = _ByName("model_class")
 
 
 def build_model(name: str, input_dims: dict[str, int], n_outputs: int, **overrides: Any):
@@ -190,7 +255,7 @@ def build_model(name: str, input_dims: dict[str, int], n_outputs: int, **overrid
     Parameters
     ----------
     name : str
-        One of ``MODEL_NAMES`` (see ``MODELS`` for what each is).
+        A key of ``MODELS`` (``MODEL_NAMES``).
     input_dims : dict of str to int
         Modality name -> feature dim (insertion order = modality order).
     n_outputs : int
@@ -218,7 +283,7 @@ def build_model(name: str, input_dims: dict[str, int], n_outputs: int, **overrid
             f"{', '.join(valid)}."
         )
     config = cls(input_dims=dict(input_dims), n_outputs=n_outputs, **overrides)
-    return MODEL_CLASSES[name](config)
+    return MODELS[name].model_class(config)
 
 
 def from_pretrained(directory: str | os.PathLike, *, map_location: str = "cpu"):

@@ -205,7 +205,7 @@ def _check_out_dir(out: str | None, flag: str = "--out") -> None:
 def _check_model_options(model: str, options: dict[str, Any], data_opts: dict[str, Any]) -> None:
     """Build the model's config from ``options`` on stand-in input dims, so that a bad value
     (``d_model=-3``) fails before the data are loaded."""
-    from mmalign.implicit.config import config_class
+    from mmalign.implicit.registry import config_class
 
     dims = {"text": 11, "audio": int(data_opts.get("n_mfcc", 13)), "vision": 192}
     config_class(model)(input_dims=dims, n_outputs=4, **options)

@@ -166,7 +166,8 @@ class MultimodalModule(L.LightningModule):
 
     Parameters
     ----------
-    model_name : {"mult", "early-fusion", "coattention", "lxmert", "mtag"}
+    model_name : str
+        A model of the registry (``mmalign.implicit.MODEL_NAMES``).
     input_dims : dict of str to int
     n_outputs : int
     task : {"regression", "classification", "multilabel"}

@@ -288,7 +288,7 @@ def fit(
         Needs ``train`` and ``valid`` splits; ``test`` is used for the final scores when present.
     config : TrainConfig, optional
     model_options : dict, optional
-        Overrides of the model's config fields (see ``mmalign.implicit.config``), applied over
+        Overrides of the model's config fields (``mmalign.implicit.CONFIG_CLASSES[model]``), over
         the model's preset for ``dataset.name`` (``config.presets``).
     out_dir : path-like
         Receives ``checkpoints/best.ckpt``, ``checkpoints/last.ckpt``, ``metrics.json`` and
