@@ -1,12 +1,18 @@
-"""Weakly supervised grounding: learn word-region correspondence from image-caption pairs only.
+"""Weakly supervised grounding: pointing accuracy and word -> region read-outs.
 
-A two-tower model embeds caption words and image regions into one space. It is trained
-contrastively on whole pairs, with a late-interaction score (each word takes its best region,
-averaged over the words; as in FILIP [1]_), optionally plus UNITER's word-region OT loss [2]_.
-Words are then aligned to regions by attention (each word's most similar region) or by optimal
-transport over the caption's object words (a one-to-one coupling, :func:`mmalign.explicit.ot_align`),
-and scored with the pointing accuracy [3]_ against chance and a supervised upper bound (the same
-model trained on the true word-region pairs).
+The grounding model itself (two towers trained contrastively on whole image-caption pairs with
+a late-interaction score, as FILIP [1]_, optionally plus UNITER's word-region OT loss [2]_) is a
+model of :mod:`mmalign.implicit` (``grounding``), trained like the others::
+
+    from mmalign.data import load_digit_scenes
+    from mmalign.train import TrainConfig, fit
+    result = fit(load_digit_scenes(), TrainConfig(model="grounding"))
+
+or ``mmalign train --model grounding --data digit-scenes``. This module keeps what reads a
+trained model out: :func:`embed_scenes`, :func:`align_words` (attention, optimal transport over
+the caption's object words, or one-to-one assignment) and :func:`pointing_accuracy` [3]_.
+:func:`train_grounding` and this module's :class:`GroundingConfig` (training settings, the
+previous interface) still work, with a DeprecationWarning; they train the same model.
 
 References
 ----------
@@ -29,8 +35,6 @@ import numpy as np
 from mmalign._utils import check_option
 
 if TYPE_CHECKING:  # pragma: no cover
-    import torch
-
     from mmalign.data.digit_scenes import DigitScenes
 
 __all__ = [
@@ -49,7 +53,8 @@ ALIGN_METHODS = ("attention", "ot", "assign")
 
 @dataclass(frozen=True)
 class GroundingConfig:
-    """Model and training settings (importable without torch).
+    """Model and training settings of :func:`train_grounding` (deprecated; importable without
+    torch). The model's own config is :class:`mmalign.implicit.GroundingConfig`.
 
     Attributes
     ----------
@@ -205,37 +210,12 @@ def minilm_word_features(scenes: DigitScenes, *, batch_size: int = 256) -> np.nd
     return out
 
 
-def _build(config: GroundingConfig, n_vocab: int, text_dim: int | None, region_dim: int):
-    from torch import nn
-
-    class GroundingModel(nn.Module):
-        """Word tower and region tower; outputs unit-norm embeddings (B, T, d) and (B, R, d)."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            h, d = config.hidden, config.dim
-            if text_dim is None:
-                self.word_in = nn.Embedding(n_vocab, h, padding_idx=0)
-            else:  # frozen encoder states: normalize their scale before projecting
-                self.word_in = nn.Sequential(nn.LayerNorm(text_dim), nn.Linear(text_dim, h))
-            self.word_mlp = nn.Sequential(nn.GELU(), nn.Linear(h, h), nn.GELU(), nn.Linear(h, d))
-            self.region_mlp = nn.Sequential(
-                nn.Linear(region_dim, h), nn.GELU(), nn.Linear(h, h), nn.GELU(), nn.Linear(h, d)
-            )
-
-        def forward(self, text: torch.Tensor, regions: torch.Tensor):
-            w = self.word_mlp(self.word_in(text))  # (B, T, d)
-            r = self.region_mlp(regions)  # (B, R, d)
-            return nn.functional.normalize(w, dim=-1), nn.functional.normalize(r, dim=-1)
-
-    return GroundingModel()
-
-
-def _text_input(scenes: DigitScenes, config: GroundingConfig, features: np.ndarray | None):
+def _words_input(scenes: DigitScenes, model_config: Any, features: np.ndarray | None):
+    """The words stream a grounding model takes: (N, T, 1) token ids or (N, T, D) features."""
     import torch
 
-    if config.text_encoder == "scratch":
-        return torch.as_tensor(scenes.tokens)
+    if model_config.vocab_size is not None:
+        return torch.as_tensor(scenes.tokens[..., None].astype(np.float32))
     if features is None:
         features = minilm_word_features(scenes)
     return torch.as_tensor(features)
@@ -248,7 +228,14 @@ def train_grounding(
     text_features: np.ndarray | None = None,
     **overrides: Any,
 ):
-    """Train the two-tower grounding model on digit-scenes.
+    """Train the two-tower grounding model on digit-scenes (deprecated).
+
+    .. deprecated::
+        Train the ``grounding`` model of :mod:`mmalign.implicit` with
+        ``mmalign.train.fit(mmalign.data.load_digit_scenes(...), TrainConfig(model="grounding"))``
+        (checkpoints, run record, ``mmalign evaluate``). This function keeps its old loop
+        (``steps`` Adam steps on random batches, no validation) for existing code, on the
+        same model.
 
     Parameters
     ----------
@@ -262,73 +249,85 @@ def train_grounding(
 
     Returns
     -------
-    torch.nn.Module
-        The trained model, in eval mode, with its config as ``model.config``.
+    mmalign.implicit.GroundingModel
+        The trained model, in eval mode.
     """
+    warnings.warn(
+        "train_grounding is deprecated: train the grounding model with mmalign.train.fit("
+        "mmalign.data.load_digit_scenes(...), TrainConfig(model='grounding')) or `mmalign train "
+        "--model grounding --data digit-scenes`.",
+        DeprecationWarning,
+        stacklevel=2,
+    )
     import torch
 
-    from mmalign.explicit.ot_torch import word_region_alignment_loss
+    from mmalign.data.digit_scenes import VOCAB
+    from mmalign.implicit.grounding import GroundingConfig as ModelConfig
+    from mmalign.implicit.grounding import GroundingModel
+    from mmalign.train.module import task_loss
 
     config = dataclasses.replace(config or GroundingConfig(), **overrides)
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
-    text = _text_input(scenes, config, text_features)
-    text_dim = None if config.text_encoder == "scratch" else text.shape[-1]
+    scratch = config.text_encoder == "scratch"
+    if scratch:
+        words = torch.as_tensor(scenes.tokens[..., None].astype(np.float32))  # (N, T, 1) ids
+    else:
+        words = torch.as_tensor(
+            minilm_word_features(scenes) if text_features is None else text_features
+        )
     regions = torch.as_tensor(scenes.region_features)
-    wmask = torch.as_tensor(scenes.token_mask)
-    rmask = torch.as_tensor(scenes.region_mask)
+    lengths = {
+        "text": torch.as_tensor(scenes.token_mask.sum(1)),
+        "regions": torch.as_tensor(scenes.region_mask.sum(1)),
+    }
     target = torch.as_tensor(scenes.token_region)
-    from mmalign.data.digit_scenes import VOCAB
-
-    model = _build(config, len(VOCAB), text_dim, regions.shape[-1])
+    model = GroundingModel(
+        ModelConfig(
+            {"text": words.shape[-1], "regions": regions.shape[-1]},
+            n_outputs=regions.shape[1],
+            vocab_size=len(VOCAB) if scratch else None,
+            dim=config.dim,
+            hidden=config.hidden,
+            temperature=config.temperature,
+            objective="supervised" if config.supervised else "contrastive",
+            wra_weight=config.wra_weight,
+        )
+    )
     opt = torch.optim.Adam(model.parameters(), lr=config.lr)
     n = len(scenes)
     bs = min(config.batch_size, n)
-    tau = config.temperature
     model.train()
     for _ in range(config.steps):
         idx = torch.as_tensor(rng.choice(n, size=bs, replace=False))
-        w, r = model(text[idx], regions[idx])  # (B, T, d), (B, R, d)
-        wm, rm = wmask[idx], rmask[idx]
-        if config.supervised:
-            logits = torch.einsum("btd,brd->btr", w, r) / tau
-            logits = logits.masked_fill(~rm[:, None, :], float("-inf"))
-            keep = target[idx] >= 0
-            loss = torch.nn.functional.cross_entropy(logits[keep], target[idx][keep])
-        else:
-            sim = torch.einsum("btd,crd->bctr", w, r)  # caption b vs image c
-            sim = sim.masked_fill(~rm[None, :, None, :], float("-inf")).amax(-1)  # (B, B, T)
-            score = (sim * wm[:, None, :]).sum(-1) / wm.sum(-1, keepdim=True) / tau  # (B, B)
-            labels = torch.arange(bs)
-            loss = torch.nn.functional.cross_entropy(score, labels)
-            loss = 0.5 * (loss + torch.nn.functional.cross_entropy(score.T, labels))
-            if config.wra_weight > 0:
-                shift = torch.roll(torch.arange(bs), 1)  # mismatched pairs: next image
-                wr = torch.cat([w, w])
-                rr = torch.cat([r, r[shift]])
-                matched = torch.cat(
-                    [torch.ones(bs, dtype=torch.bool), torch.zeros(bs, dtype=torch.bool)]
-                )
-                loss = loss + config.wra_weight * word_region_alignment_loss(
-                    wr, rr, torch.cat([wm, wm]), torch.cat([rm, rm[shift]]), matched=matched
-                )
+        out = model(
+            {"text": words[idx], "regions": regions[idx]}, {k: v[idx] for k, v in lengths.items()}
+        )
+        loss = (
+            out.loss
+            if out.loss is not None
+            else task_loss(out.predictions, target[idx], "grounding")
+        )
         opt.zero_grad()
         loss.backward()
         opt.step()
     model.eval()
-    model.config = config
     return model
 
 
 def embed_scenes(
     model, scenes: DigitScenes, *, text_features: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Word and region embeddings of every scene: (N, T, d) and (N, R, d), unit norm."""
+    """Word and region embeddings of every scene by a grounding model (trained by ``fit``, read
+    by ``from_pretrained`` or from :func:`train_grounding`): (N, T, d) and (N, R, d), unit norm.
+
+    ``text_features`` (N, T, D): the word features of a model trained on features (MiniLM;
+    computed with :func:`minilm_word_features` when not given)."""
     import torch
 
-    text = _text_input(scenes, model.config, text_features)
+    words = _words_input(scenes, model.config, text_features)
     with torch.no_grad():
-        w, r = model(text, torch.as_tensor(scenes.region_features))
+        w, r = model.eval().embed(words, torch.as_tensor(scenes.region_features))
     return w.numpy().astype(np.float64), r.numpy().astype(np.float64)
 
 

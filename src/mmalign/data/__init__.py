@@ -39,6 +39,7 @@ _EXPORTS: dict[str, str] = {
     "true_intervals": "mmalign.data.digits_av",
     "text_words": "mmalign.data.digits_av",
     "default_cache_dir": "mmalign.data.digits_av",
+    "load_digit_scenes": "mmalign.data.digit_scenes",
     "load_dataset": "mmalign.data._load",
     "check_data_spec": "mmalign.data._load",
     "data_record": "mmalign.data._load",

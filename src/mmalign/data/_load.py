@@ -22,6 +22,31 @@ def _utd_mhad(path: str, **options) -> MultimodalDataset:
     return load_utd_mhad(path, **options)
 
 
+def _digit_scenes_options(**options) -> dict:
+    """Every option of :func:`load_digit_scenes` (defaults filled in), checked."""
+    import inspect
+
+    from mmalign.data.digit_scenes import DigitScenesConfig, load_digit_scenes
+
+    params = inspect.signature(load_digit_scenes).parameters.values()
+    full = {p.name: p.default for p in params if p.kind == p.KEYWORD_ONLY}
+    unknown = sorted(set(options) - set(full))
+    if unknown:
+        raise ValueError(
+            f"data.* options {unknown} are not options of digit-scenes; valid options are: "
+            f"{', '.join(full)}."
+        )
+    full.update(options)
+    for key in ("n_train", "n_valid", "n_test"):  # the scene generator checks each value
+        DigitScenesConfig(
+            n_scenes=full[key],
+            seed=full["seed"],
+            min_digits=full["min_digits"],
+            max_digits=full["max_digits"],
+        )
+    return full
+
+
 def _loader_options(name: str) -> list[str]:
     """The keyword options of corpus ``name``'s loader."""
     import inspect
@@ -52,6 +77,9 @@ def check_data_spec(spec: str | os.PathLike, flag: str = "--data", **options) ->
 
         DigitsAVConfig(**options)
         return
+    if str(spec) == "digit-scenes":
+        _digit_scenes_options(**options)
+        return
     corpus = _corpus(spec)
     if corpus is not None:
         name, path = corpus
@@ -70,7 +98,7 @@ def check_data_spec(spec: str | os.PathLike, flag: str = "--data", **options) ->
     p = Path(spec)
     if not p.exists():
         raise FileNotFoundError(
-            f"{flag} {str(spec)!r} is neither 'digits-av', "
+            f"{flag} {str(spec)!r} is neither 'digits-av', 'digit-scenes', "
             f"{', '.join(repr(k + ':PATH') for k in CORPORA)} nor an existing pickle file."
         )
     if not p.is_file():
@@ -91,6 +119,8 @@ def data_record(spec: str | os.PathLike, **options) -> dict:
         from mmalign.data.digits_av import DigitsAVConfig
 
         return {"data": "digits-av", "options": dataclasses.asdict(DigitsAVConfig(**options))}
+    if str(spec) == "digit-scenes":
+        return {"data": "digit-scenes", "options": _digit_scenes_options(**options)}
     corpus = _corpus(spec)
     if corpus is not None:
         name, path = corpus
@@ -100,7 +130,8 @@ def data_record(spec: str | os.PathLike, **options) -> dict:
 
 
 def load_dataset(spec: str | os.PathLike, **options) -> MultimodalDataset:
-    """Load ``"digits-av"`` (``options`` are :class:`DigitsAVConfig` fields), a corpus
+    """Load ``"digits-av"`` (``options`` are :class:`DigitsAVConfig` fields), ``"digit-scenes"``
+    (``options`` are :func:`~mmalign.data.digit_scenes.load_digit_scenes`'s keywords), a corpus
     ``"avletters:PATH"`` / ``"utd-mhad:PATH"`` (``options`` are its loader's keywords) or a
     pickle file.
 
@@ -111,6 +142,10 @@ def load_dataset(spec: str | os.PathLike, **options) -> MultimodalDataset:
         from mmalign.data.digits_av import load_digits_av
 
         return load_digits_av(**options)
+    if str(spec) == "digit-scenes":
+        from mmalign.data.digit_scenes import load_digit_scenes
+
+        return load_digit_scenes(**_digit_scenes_options(**options))
     check_data_spec(spec, **options)  # the folder / file and the options, before reading
     corpus = _corpus(spec)
     if corpus is not None:

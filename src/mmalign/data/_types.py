@@ -13,7 +13,10 @@ __all__ = ["MultimodalSplit", "MultimodalDataset", "TASKS", "left_to_right_paddi
 #: ``regression``: labels (N,) float, ``n_outputs`` 1.
 #: ``classification``: labels (N,) int in [0, n_outputs).
 #: ``multilabel``: labels (N, K) int in {0, 1}, ``n_outputs`` 2 K (K two-way heads, IEMOCAP style).
-TASKS = ("regression", "classification", "multilabel")
+#: ``grounding``: labels (N, T_first) int, the step of the second modality that each step of the
+#: first names (a word its image region), -1 for none; ``n_outputs`` the second's padded length.
+#: Weakly supervised models train on the pairing alone and are scored on these labels.
+TASKS = ("regression", "classification", "multilabel", "grounding")
 
 
 @dataclass
@@ -98,7 +101,7 @@ class MultimodalDataset:
     Attributes
     ----------
     splits : dict of str to MultimodalSplit
-    task : {"regression", "classification", "multilabel"}
+    task : {"regression", "classification", "multilabel", "grounding"}
     n_outputs : int
         Width of the model's prediction head for ``task``.
     name : str

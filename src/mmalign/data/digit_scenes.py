@@ -29,6 +29,7 @@ __all__ = [
     "DigitScenesConfig",
     "DigitScenes",
     "make_digit_scenes",
+    "load_digit_scenes",
     "DIGIT_WORDS",
     "VOCAB",
 ]
@@ -287,4 +288,67 @@ def make_digit_scenes(config: DigitScenesConfig | None = None, **overrides) -> D
         token_mask=tokens > 0,
         token_region=token_region,
         config=cfg,
+    )
+
+
+def load_digit_scenes(
+    *,
+    n_train: int = 2000,
+    n_valid: int = 300,
+    n_test: int = 500,
+    seed: int = 0,
+    min_digits: int = 2,
+    max_digits: int = 5,
+):
+    """digit-scenes as a :class:`~mmalign.data.MultimodalDataset` of task ``"grounding"``,
+    for :func:`mmalign.train.fit` (the weakly supervised ``grounding`` model).
+
+    Streams: ``text``, the caption's token ids as one feature (N, T, 1) (0 = padding, ids of
+    :data:`VOCAB`), and ``regions``, the region features (N, max_digits, 68). Labels
+    (N, T): the region each word names, -1 for the other words (``token_region``); a weakly
+    supervised model never trains on them. Training and validation scenes are drawn from the
+    training half of the handwriting (seeds ``seed`` and ``seed + 2``), test scenes from the
+    other half (seed ``seed + 1``: the same test scenes as ``make_digit_scenes(seed=seed + 1,
+    split="test")``).
+
+    Examples
+    --------
+    >>> ds = load_digit_scenes(n_train=8, n_valid=4, n_test=4)
+    >>> ds.task, ds.input_dims, ds["test"].labels.shape
+    ('grounding', {'text': 1, 'regions': 68}, (4, 22))
+    """
+    from mmalign.data._types import MultimodalDataset, MultimodalSplit
+
+    options = dict(
+        n_train=n_train,
+        n_valid=n_valid,
+        n_test=n_test,
+        seed=seed,
+        min_digits=min_digits,
+        max_digits=max_digits,
+    )
+    draws = {
+        "train": dict(n_scenes=n_train, seed=seed, split="train"),
+        "valid": dict(n_scenes=n_valid, seed=seed + 2, split="train"),
+        "test": dict(n_scenes=n_test, seed=seed + 1, split="test"),
+    }
+    splits = {}
+    for name, draw in draws.items():
+        s = make_digit_scenes(min_digits=min_digits, max_digits=max_digits, **draw)
+        splits[name] = MultimodalSplit(
+            features={
+                "text": s.tokens[..., None].astype(np.float32),  # (N, T, 1) token ids
+                "regions": s.region_features,  # (N, R, 68)
+            },
+            lengths={"text": s.token_mask.sum(1), "regions": s.region_mask.sum(1)},
+            labels=s.token_region,  # (N, T)
+            ids=[f"{name}-{i}" for i in range(len(s))],
+            extras={"captions": list(s.captions), "digits": s.digits},
+        )
+    return MultimodalDataset(
+        splits,
+        task="grounding",
+        n_outputs=max_digits,
+        name="digit-scenes",
+        source={"data": "digit-scenes", "options": options},
     )

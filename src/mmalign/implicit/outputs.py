@@ -18,7 +18,8 @@ class ModelOutput:
     Attributes
     ----------
     predictions : Tensor of shape (B, n_outputs)
-        Raw logits or regression outputs.
+        Raw logits or regression outputs; for the ``grounding`` task, (B, T_first, T_second)
+        logits of each step of the first modality over the steps of the second.
     pooled : Tensor of shape (B, d_pooled)
         The representation the head reads.
     attentions : dict of (str, str) to list of Tensor
@@ -29,9 +30,14 @@ class ModelOutput:
         training fast never materialise the weights).
     lengths : dict of str to Tensor of shape (B,)
         The valid length of every modality that the model used.
+    loss : Tensor or None
+        A training objective the model computes itself because it needs the whole batch (the
+        grounding model's in-batch contrastive loss); None for the models whose loss is their
+        task's, computed by the trainer from ``predictions`` and the labels.
     """
 
     predictions: Tensor
     pooled: Tensor
     attentions: dict[tuple[str, str], list[Tensor]] = field(default_factory=dict)
     lengths: dict[str, Tensor] = field(default_factory=dict)
+    loss: Tensor | None = None

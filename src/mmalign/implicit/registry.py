@@ -195,6 +195,16 @@ _SPECS = (
             }
         },
     ),
+    ModelSpec(
+        "grounding",
+        "mmalign.implicit.grounding:GroundingModel",
+        "GroundingConfig",
+        "weakly supervised word-region grounding: two towers, late-interaction contrastive "
+        "(FILIP, ICLR 2022; UNITER's WRA)",
+        # digit-scenes' captions are token ids of its vocabulary (17 words and padding)
+        {"digit-scenes": {"vocab_size": 18}},
+        tasks=("grounding",),
+    ),
 )
 
 MODELS: dict[str, ModelSpec] = {spec.name: spec for spec in _SPECS}

@@ -50,8 +50,8 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--data",
         default="digits-av",
-        help="'digits-av', a corpus folder ('avletters:PATH', 'utd-mhad:PATH') or a MulT / MMSA "
-        "pickle file (default digits-av)",
+        help="'digits-av', 'digit-scenes' (word-region grounding), a corpus folder "
+        "('avletters:PATH', 'utd-mhad:PATH') or a MulT / MMSA pickle file (default digits-av)",
     )
     p.add_argument("--out", default="mmalign-run", help="output folder (default ./mmalign-run)")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
@@ -156,6 +156,10 @@ def split_overrides(
     corpus = _corpus(data)
     if corpus is not None:
         data_name, data_keys = corpus[0], set(_loader_options(corpus[0]))
+    elif data == "digit-scenes":
+        from mmalign.data._load import _digit_scenes_options
+
+        data_name, data_keys = data, set(_digit_scenes_options())
     else:
         data_name, data_keys = "digits-av", {f.name for f in dataclasses.fields(DigitsAVConfig)}
     train, mopt, data = {}, {}, {}
@@ -191,7 +195,7 @@ def _dataset_name(spec: str) -> str:
     """The name presets are looked up by: digits-av, a corpus name, or a pickle's stem."""
     from mmalign.data._load import _corpus
 
-    if spec == "digits-av":
+    if spec in _GENERATED:
         return spec
     corpus = _corpus(spec)
     return corpus[0] if corpus else Path(spec).stem
@@ -202,12 +206,32 @@ def _check_out_dir(out: str | None, flag: str = "--out") -> None:
         raise ValueError(f"{flag} {out!r} is a file, not a folder; pass a folder (it is created).")
 
 
-def _check_model_options(model: str, options: dict[str, Any], data_opts: dict[str, Any]) -> None:
-    """Build the model's config from ``options`` on stand-in input dims, so that a bad value
-    (``d_model=-3``) fails before the data are loaded."""
-    from mmalign.implicit.registry import config_class
+# The datasets mmalign generates: their task and stand-in input dims, known without the data.
+_GENERATED = {
+    "digits-av": ("classification", {"text": 11, "audio": 13, "vision": 192}),
+    "digit-scenes": ("grounding", {"text": 1, "regions": 68}),
+}
 
-    dims = {"text": 11, "audio": int(data_opts.get("n_mfcc", 13)), "vision": 192}
+
+def _check_model_options(
+    model: str, options: dict[str, Any], data: str, data_opts: dict[str, Any]
+) -> None:
+    """Build the model's config from ``options`` on stand-in input dims, so that a bad value
+    (``d_model=-3``) fails before the data are loaded; on a generated dataset, check first
+    that the model takes its task."""
+    from mmalign.implicit.registry import MODELS, config_class
+
+    task, dims = _GENERATED.get(data, ("classification", _GENERATED["digits-av"][1]))
+    if data in _GENERATED and task not in MODELS[model].tasks:
+        takers = [n for n, s in MODELS.items() if task in s.tasks]
+        raise ValueError(
+            f"model {model!r} trains on {', '.join(MODELS[model].tasks)} data; {data} is a "
+            f"{task} dataset. Models for it: {', '.join(takers)}."
+        )
+    if data == "digits-av":
+        dims = {**dims, "audio": int(data_opts.get("n_mfcc", 13))}
+    elif data not in _GENERATED:  # the data's streams are unknown until loaded: any two
+        dims = dict(list(dims.items())[:2]) if "grounding" in MODELS[model].tasks else dims
     config_class(model)(input_dims=dims, n_outputs=4, **options)
 
 
@@ -240,7 +264,7 @@ def _train(args: argparse.Namespace) -> int:
     name = _dataset_name(args.data)
     resolved = config.resolved(name)
     options = {**(model_preset(config.model, name) if config.presets else {}), **model_opts}
-    _check_model_options(config.model, options, data_opts)
+    _check_model_options(config.model, options, args.data, data_opts)
     _check_resume_early(args, resolved, options, data_opts)
     check_trainer_options(config)
 
@@ -338,7 +362,7 @@ def _has_options(spec: str) -> bool:
     """digits-av and the corpora take options; a pickle file does not."""
     from mmalign.data._load import _corpus
 
-    return spec == "digits-av" or _corpus(spec) is not None
+    return spec in _GENERATED or _corpus(spec) is not None
 
 
 def _evaluation_data(
@@ -375,7 +399,7 @@ def _evaluation_data(
                 f"the checkpoint was trained on {spec!r}, a folder that no longer exists; pass "
                 f"--data {corpus[0]}:FOLDER (the same corpus, moved)."
             )
-        name = corpus[0] if corpus else "digits-av"
+        name = corpus[0] if corpus else spec
         saved = {
             k: tuple(v) if isinstance(v, list) else v
             for k, v in (trained.get("options") or {}).items()

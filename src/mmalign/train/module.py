@@ -131,33 +131,52 @@ class MultimodalDataModule(L.LightningDataModule):
 
 def task_loss(predictions: Tensor, labels: Tensor, task: str) -> Tensor:
     """L1 for regression (as MulT), cross-entropy for classification, mean CE over 2-way heads
-    for multilabel. ``predictions`` (B, n_outputs)."""
+    for multilabel. ``predictions`` (B, n_outputs). For grounding, ``predictions`` (B, T, R)
+    and ``labels`` (B, >= T): cross-entropy of every step that has a label (>= 0) over the
+    steps of the other modality (the supervised upper bound of weak grounding)."""
     if task == "regression":
         return F.l1_loss(predictions[:, 0], labels.float())
     if task == "classification":
         return F.cross_entropy(predictions, labels.long())
+    if task == "grounding":
+        target = labels[:, : predictions.shape[1]].long()  # batches are trimmed, labels not
+        keep = target >= 0
+        return F.cross_entropy(predictions[keep], target[keep])
     b, k = labels.shape
     return F.cross_entropy(predictions.reshape(b * k, 2), labels.reshape(-1).long())
 
 
-def decode(predictions: Tensor, task: str) -> np.ndarray:
-    """Model outputs -> predictions in label space: (N,) scores, (N,) classes or (N, K)."""
+def decode(predictions: Tensor, task: str, width: int | None = None) -> np.ndarray:
+    """Model outputs -> predictions in label space: (N,) scores, (N,) classes or (N, K); for
+    grounding (N, width): the step each step points at, padded with -1 to ``width`` (the
+    labels' width; batches are trimmed to their longest sequence)."""
     p = predictions.detach().float().cpu()
     if task == "regression":
         return p[:, 0].numpy()
     if task == "classification":
         return p.argmax(dim=1).numpy()
+    if task == "grounding":
+        pointed = p.argmax(dim=2).numpy()  # (N, T)
+        out = np.full((len(pointed), max(width or 0, pointed.shape[1])), -1, np.int64)
+        out[:, : pointed.shape[1]] = pointed
+        return out
     return p.reshape(p.shape[0], -1, 2).argmax(dim=2).numpy()
 
 
 def split_metrics(pred: np.ndarray, labels: np.ndarray, task: str) -> dict[str, float]:
-    """The task's metrics as a flat dict (see :mod:`mmalign.train.metrics`)."""
+    """The task's metrics as a flat dict (see :mod:`mmalign.train.metrics`); for grounding the
+    pointing accuracy (the fraction of labelled steps whose peak is their true step)."""
     from mmalign.train.metrics import classification_metrics, multilabel_metrics, sentiment_metrics
 
     if task == "regression":
         return sentiment_metrics(pred, labels).to_dict()
     if task == "classification":
         return classification_metrics(pred, labels).to_dict()
+    if task == "grounding":
+        scored = labels >= 0
+        n = int(scored.sum())
+        correct = int((pred[:, : labels.shape[1]][scored] == labels[scored]).sum())
+        return {"pointing_accuracy": correct / max(n, 1), "n_words": n}
     return multilabel_metrics(pred, labels).to_dict()
 
 
@@ -170,7 +189,7 @@ class MultimodalModule(L.LightningModule):
         A model of the registry (``mmalign.implicit.MODEL_NAMES``).
     input_dims : dict of str to int
     n_outputs : int
-    task : {"regression", "classification", "multilabel"}
+    task : {"regression", "classification", "multilabel", "grounding"}
     model_options : dict, optional
         Overrides of the model's config fields.
     lr : float, default 1e-3
@@ -210,31 +229,46 @@ class MultimodalModule(L.LightningModule):
         )
         self.task = task
         self._val: list[tuple[np.ndarray, np.ndarray]] = []
+        self._val_loss: list[tuple[float, int]] = []
 
     def forward(self, inputs: dict[str, Tensor], lengths: dict[str, Tensor] | None = None, **kw):
         return self.model(inputs, lengths, **kw)
 
+    def _loss(self, out: Any, labels: Tensor) -> Tensor:
+        """The model's own objective when it computes one (``out.loss``), else the task's."""
+        return out.loss if out.loss is not None else task_loss(out.predictions, labels, self.task)
+
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
         out = self.model(batch["inputs"], batch["lengths"])
-        loss = task_loss(out.predictions, batch["labels"], self.task)
+        loss = self._loss(out, batch["labels"])
         self.log("train_loss", loss, prog_bar=True, batch_size=len(batch["labels"]))
         return loss
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
         out = self.model(batch["inputs"], batch["lengths"])
-        loss = task_loss(out.predictions, batch["labels"], self.task)
-        self.log("val_loss", loss, prog_bar=True, batch_size=len(batch["labels"]), sync_dist=True)
-        self._val.append((decode(out.predictions, self.task), batch["labels"].cpu().numpy()))
+        labels = batch["labels"]
+        loss = self._loss(out, labels)
+        self.log("val_loss", loss, prog_bar=True, batch_size=len(labels), sync_dist=True)
+        width = labels.shape[1] if labels.ndim > 1 else None
+        self._val.append((decode(out.predictions, self.task, width), labels.cpu().numpy()))
+        self._val_loss.append((float(loss), len(labels)))
 
     def on_validation_epoch_end(self) -> None:
         if not self._val:
             return
         pred = np.concatenate([p for p, _ in self._val])
         labels = np.concatenate([y for _, y in self._val])
+        mean_loss = sum(v * n for v, n in self._val_loss) / sum(n for _, n in self._val_loss)
         self._val.clear()
+        self._val_loss.clear()
         m = split_metrics(pred, labels, self.task)
-        # One "higher is better" number to select checkpoints on.
-        score = -m["mae"] if self.task == "regression" else m["accuracy"]
+        # One "higher is better" number to select checkpoints on. Grounding: the validation
+        # loss of the model's own objective, so that a weakly supervised model is never
+        # selected on the word-region labels.
+        if self.task == "grounding":
+            score = -mean_loss
+        else:
+            score = -m["mae"] if self.task == "regression" else m["accuracy"]
         self.log("val_score", float(score), prog_bar=True, sync_dist=True)
 
     def configure_optimizers(self):

@@ -255,6 +255,21 @@ def check_trainer_options(config: TrainConfig) -> None:
         ) from None
 
 
+def check_model_task(model: str, dataset: MultimodalDataset) -> None:
+    """Raise ValueError when ``model`` does not train on ``dataset``'s task (the registry's
+    ``ModelSpec.tasks``), naming the models that do."""
+    from mmalign.implicit.registry import MODELS, config_class
+
+    config_class(model)  # unknown names raise, listing the valid ones
+    if dataset.task not in MODELS[model].tasks:
+        takers = [n for n, s in MODELS.items() if dataset.task in s.tasks]
+        name = dataset.name or "the dataset"
+        raise ValueError(
+            f"model {model!r} trains on {', '.join(MODELS[model].tasks)} data; {name} is a "
+            f"{dataset.task} dataset. Models for it: {', '.join(takers) or 'none'}."
+        )
+
+
 def _precision(config: TrainConfig) -> str:
     if config.precision != "auto":
         return config.precision
@@ -325,6 +340,7 @@ def fit(
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}.")
     if not isinstance(dataset, MultimodalDataset):
         raise TypeError(f"dataset must be a MultimodalDataset, got {type(dataset).__name__}.")
+    check_model_task(config.model, dataset)
     config = config.resolved(dataset.name)
     model_options = {
         **(model_preset(config.model, dataset.name) if config.presets else {}),
@@ -803,7 +819,8 @@ def evaluate(
             inputs = {m: x.to(device) for m, x in batch["inputs"].items()}
             lengths = {m: x.to(device) for m, x in batch["lengths"].items()}
             out = model(inputs, lengths, return_attention=has_truth)
-            preds.append(decode(out.predictions, hp.task))
+            width = s.labels.shape[1] if s.labels.ndim > 1 else None
+            preds.append(decode(out.predictions, hp.task, width))
             if not has_truth:
                 continue
             for t, src in out.attentions:
