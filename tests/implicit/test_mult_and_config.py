@@ -138,7 +138,7 @@ def test_registry_is_the_one_list_of_models():
     for name, spec in MODELS.items():
         assert spec.config.model_name == name and CONFIG_CLASSES[name] is spec.config
         assert MODEL_CLASSES[name].config_class is spec.config
-        assert spec.summary and "digits-av" in spec.presets
+        assert spec.summary and ("digits-av" in spec.presets or "digit-scenes" in spec.presets)
     # the old import path still answers, from the registry
     assert config.MODEL_NAMES == MODEL_NAMES and config.config_class("mtag") is MTAGConfig
 
@@ -232,7 +232,7 @@ def test_mtag_config_validation():
 
 
 def test_build_model_errors():
-    assert MODEL_NAMES == ("mult", "early-fusion", "coattention", "lxmert", "mtag")
+    assert MODEL_NAMES == ("mult", "early-fusion", "coattention", "lxmert", "mtag", "grounding")
     with pytest.raises(
         ValueError, match="Unknown model 'bert'; valid models are: mult, early-fusion"
     ):
