@@ -136,5 +136,7 @@ def test_save_pretrained_and_deprecated_path_agree(scenes, tmp_path):
 
 
 def test_fit_refuses_a_model_of_another_task(scenes, tmp_path):
-    with pytest.raises(ValueError, match="'mult' trains on regression, .* Models for it: grounding"):
+    with pytest.raises(
+        ValueError, match="'mult' trains on regression, .* Models for it: grounding"
+    ):
         fit(scenes, TrainConfig(model="mult"), out_dir=tmp_path)
