@@ -6,9 +6,11 @@
   streams);
 * dependency between discrete events: :func:`cooccurrence` (PMI with Fisher / chi-square tests);
 * all of them on the streams of digits-av against its ground truth: :func:`stream_connections`;
-* word-region correspondence learned from image-caption pairs only (digit-scenes):
-  :func:`train_grounding`, :func:`align_words` (attention / OT / assignment),
-  :func:`pointing_accuracy`.
+* word-region correspondence learned from image-caption pairs only (digit-scenes): the model is
+  ``grounding`` of :mod:`mmalign.implicit`, trained by :func:`mmalign.train.fit`; here are
+  its read-outs, :func:`embed_scenes`, :func:`align_words` (attention / OT / assignment) and
+  :func:`pointing_accuracy` (:func:`train_grounding`, the former training function, is
+  deprecated).
 
 ``mmalign connections`` runs them on digits-av (or on your own ``.npz`` streams). Torch is
 imported only by the grounding functions that need it.

@@ -318,11 +318,14 @@ def _evaluate(args: argparse.Namespace) -> int:
                 f"mmalign evaluate accepts only data.KEY=VALUE overrides (the checkpoint fixes "
                 f"the model and training options), got {pair!r}."
             )
-    _, _, data_opts = split_overrides(args.overrides, "mult")
     ckpt = read_checkpoint(args.checkpoint)
+    trained = (ckpt.get(_RUN_KEY) or {}).get("data") or {}
+    # data.* keys are the options of the data scored: --data, else the checkpoint's own
+    _, _, data_opts = split_overrides(
+        args.overrides, "mult", args.data or trained.get("data") or "digits-av"
+    )
     out = Path(args.out) if args.out else _default_eval_dir(Path(args.checkpoint))
     _check_out_dir(str(out), "--out" if args.out else "the default --out")
-    trained = (ckpt.get(_RUN_KEY) or {}).get("data") or {}
     spec, opts, note = _evaluation_data(args.data, data_opts, trained)
     check_data_spec(spec, **(opts if _has_options(spec) else data_opts))
     print(note, flush=True)
