@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from mmalign.implicit._common import PretrainedMixin, prepare_inputs
-from mmalign.implicit.config import ModelConfig, _check_positive_int
+from mmalign.implicit.config import ModelConfig, check_positive_int
 from mmalign.implicit.outputs import ModelOutput
 
 
@@ -36,7 +36,7 @@ class TinyConfig(ModelConfig):
     width: int = 4
 
     def _validate(self) -> None:
-        _check_positive_int(self.width, "width")
+        check_positive_int(self.width, "width")
 
 
 class TinyModel(PretrainedMixin, nn.Module):

@@ -85,7 +85,7 @@ def _as_list(x: Any, name: str) -> list[np.ndarray]:
     return [as_sequence(x, name)]
 
 
-def _check_rate(rate: Any, name: str) -> float:
+def check_rate(rate: Any, name: str) -> float:
     if not isinstance(rate, (int, float, np.integer, np.floating)) or not rate > 0:
         raise ValueError(f"{name} must be a positive number of frames per second, got {rate!r}.")
     return float(rate)
@@ -97,8 +97,8 @@ def resample_stream(x: Any, rate_in: float, rate_out: float) -> np.ndarray:
     Frame ``t`` is taken to sit at ``t / rate``; returns (round(n * rate_out / rate_in), d).
     """
     x = as_sequence(x, "x")
-    rate_in = _check_rate(rate_in, "rate_in")
-    rate_out = _check_rate(rate_out, "rate_out")
+    rate_in = check_rate(rate_in, "rate_in")
+    rate_out = check_rate(rate_out, "rate_out")
     n_out = max(1, int(round(len(x) * rate_out / rate_in)))
     t_out = np.arange(n_out) / rate_out
     t_in = np.arange(len(x)) / rate_in
@@ -147,7 +147,7 @@ def cross_correlation_lag(
     xs, ys = _as_list(x, "x"), _as_list(y, "y")
     if len(xs) != len(ys):
         raise ValueError(f"x and y must pair up: got {len(xs)} x streams and {len(ys)} y streams.")
-    rate = _check_rate(sample_rate, "sample_rate")
+    rate = check_rate(sample_rate, "sample_rate")
     if not 0 < min_overlap <= 1:
         raise ValueError(f"min_overlap must be in (0, 1], got {min_overlap!r}.")
     shortest = min(min(len(a), len(b)) for a, b in zip(xs, ys))
@@ -220,8 +220,8 @@ def dtw_lag(
     xs, ys = _as_list(x, "x"), _as_list(y, "y")
     if len(xs) != len(ys):
         raise ValueError(f"x and y must pair up: got {len(xs)} x streams and {len(ys)} y streams.")
-    rx = _check_rate(x_rate, "x_rate")
-    ry = rx if y_rate is None else _check_rate(y_rate, "y_rate")
+    rx = check_rate(x_rate, "x_rate")
+    ry = rx if y_rate is None else check_rate(y_rate, "y_rate")
     if not 0 <= trim < 0.5:
         raise ValueError(f"trim must be in [0, 0.5), got {trim!r}.")
     offsets = []

@@ -29,9 +29,9 @@ from mmalign.implicit._common import (
 from mmalign.implicit.config import (
     IntOrMap,
     ModelConfig,
-    _check_bert,
-    _check_positive_int,
-    _check_self_layers,
+    check_bert,
+    check_positive_int,
+    check_self_layers,
 )
 from mmalign.implicit.outputs import ModelOutput
 
@@ -94,9 +94,9 @@ class CoAttentionConfig(ModelConfig):
     pooling: str = "cls"
 
     def _validate(self) -> None:
-        _check_bert(self)
-        _check_self_layers(self)
-        _check_positive_int(self.n_coattn_layers, "n_coattn_layers")
+        check_bert(self)
+        check_self_layers(self)
+        check_positive_int(self.n_coattn_layers, "n_coattn_layers")
 
 
 class SelfLayer(nn.Module):

@@ -20,23 +20,34 @@ from typing import Any, ClassVar
 
 from mmalign._utils import check_option
 
-__all__ = ["ModelConfig"]
+__all__ = [
+    "ModelConfig",
+    "check_positive_int",
+    "check_rate",
+    "check_bool",
+    "check_per_modality",
+    "check_width",
+    "check_bert",
+    "check_self_layers",
+]
 
 FloatOrMap = float | dict[str, float]
 IntOrMap = int | dict[str, int]
 
 
-def _check_positive_int(value: Any, name: str, *, minimum: int = 1) -> None:
+def check_positive_int(value: Any, name: str, *, minimum: int = 1) -> None:
+    """Raise ValueError naming ``name`` unless ``value`` is an int >= ``minimum``."""
     if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
         raise ValueError(f"{name} must be an int >= {minimum}, got {value!r}.")
 
 
-def _check_rate(value: Any, name: str) -> None:
+def check_rate(value: Any, name: str) -> None:
+    """Raise ValueError naming ``name`` unless ``value`` is a rate in [0, 1) (a dropout)."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value < 1.0:
         raise ValueError(f"{name} must be a float in [0, 1), got {value!r}.")
 
 
-def _check_per_modality(value: Any, name: str, modalities: list[str], check) -> None:
+def check_per_modality(value: Any, name: str, modalities: list[str], check) -> None:
     """Check a value that is either one scalar or a dict modality -> scalar."""
     if isinstance(value, dict):
         unknown = sorted(set(value) - set(modalities))
@@ -81,8 +92,8 @@ class ModelConfig:
                     f"input_dims keys must be non-empty strings without '.' (and not 'default'), "
                     f"got {key!r}; rename the modality."
                 )
-            _check_positive_int(dim, f"input_dims[{key!r}]")
-        _check_positive_int(self.n_outputs, "n_outputs")
+            check_positive_int(dim, f"input_dims[{key!r}]")
+        check_positive_int(self.n_outputs, "n_outputs")
         self._validate()
 
     def _validate(self) -> None:  # model-specific checks
@@ -133,37 +144,40 @@ POOLINGS = ("cls", "mean", "last")
 POSITIONS = ("learned", "sinusoidal")
 
 
-def _check_bert(cfg: Any) -> None:
+def check_bert(cfg: Any) -> None:
     """Checks of the fields every BERT-family config has."""
-    _check_width(cfg)
-    _check_positive_int(cfg.ff_mult, "ff_mult")
-    _check_rate(cfg.dropout, "dropout")
-    _check_rate(cfg.attn_dropout, "attn_dropout")
+    check_width(cfg)
+    check_positive_int(cfg.ff_mult, "ff_mult")
+    check_rate(cfg.dropout, "dropout")
+    check_rate(cfg.attn_dropout, "attn_dropout")
     check_option(cfg.positions, "positions", POSITIONS)
-    _check_positive_int(cfg.max_positions, "max_positions")
-    _check_bool(cfg.norm_first, "norm_first")
+    check_positive_int(cfg.max_positions, "max_positions")
+    check_bool(cfg.norm_first, "norm_first")
     check_option(cfg.pooling, "pooling", POOLINGS)
 
 
-def _check_width(cfg: Any) -> None:
-    _check_positive_int(cfg.d_model, "d_model")
-    _check_positive_int(cfg.n_heads, "n_heads")
+def check_width(cfg: Any) -> None:
+    """``d_model`` and ``n_heads`` positive, and the heads dividing the width."""
+    check_positive_int(cfg.d_model, "d_model")
+    check_positive_int(cfg.n_heads, "n_heads")
     if cfg.d_model % cfg.n_heads:
         raise ValueError(
             f"n_heads ({cfg.n_heads}) must divide d_model ({cfg.d_model}); change one of them."
         )
 
 
-def _check_self_layers(cfg: Any) -> None:
-    _check_per_modality(
+def check_self_layers(cfg: Any) -> None:
+    """``n_self_layers``: an int >= 0, or one per modality."""
+    check_per_modality(
         cfg.n_self_layers,
         "n_self_layers",
         cfg.modalities + ["default"],
-        lambda v, n: _check_positive_int(v, n, minimum=0),
+        lambda v, n: check_positive_int(v, n, minimum=0),
     )
 
 
-def _check_bool(value: Any, name: str) -> None:
+def check_bool(value: Any, name: str) -> None:
+    """Raise ValueError naming ``name`` unless ``value`` is True or False."""
     if not isinstance(value, bool):
         raise ValueError(f"{name} must be True or False, got {value!r}.")
 

@@ -28,8 +28,8 @@ from mmalign.implicit._common import (
 )
 from mmalign.implicit.config import (
     ModelConfig,
-    _check_bert,
-    _check_positive_int,
+    check_bert,
+    check_positive_int,
 )
 from mmalign.implicit.outputs import ModelOutput
 
@@ -84,8 +84,8 @@ class EarlyFusionConfig(ModelConfig):
     pooling: str = "cls"
 
     def _validate(self) -> None:
-        _check_bert(self)
-        _check_positive_int(self.n_layers, "n_layers")
+        check_bert(self)
+        check_positive_int(self.n_layers, "n_layers")
 
 
 class EncoderLayer(nn.Module):

@@ -30,7 +30,7 @@ from torch import Tensor, nn
 
 from mmalign._utils import check_option
 from mmalign.implicit._common import PretrainedMixin, prepare_inputs
-from mmalign.implicit.config import ModelConfig, _check_positive_int
+from mmalign.implicit.config import ModelConfig, check_positive_int
 from mmalign.implicit.outputs import ModelOutput
 
 __all__ = ["GroundingConfig", "GroundingModel", "OBJECTIVES"]
@@ -85,15 +85,15 @@ class GroundingConfig(ModelConfig):
                 f"{list(self.input_dims)}; select two with dataset.select([...])."
             )
         if self.vocab_size is not None:
-            _check_positive_int(self.vocab_size, "vocab_size", minimum=2)
+            check_positive_int(self.vocab_size, "vocab_size", minimum=2)
             if self.input_dims[self.modalities[0]] != 1:
                 raise ValueError(
                     f"with vocab_size the words are token ids, one feature per step; "
                     f"{self.modalities[0]!r} has {self.input_dims[self.modalities[0]]}. Drop "
                     "vocab_size to project feature vectors."
                 )
-        _check_positive_int(self.dim, "dim")
-        _check_positive_int(self.hidden, "hidden")
+        check_positive_int(self.dim, "dim")
+        check_positive_int(self.hidden, "hidden")
         check_option(self.objective, "objective", OBJECTIVES)
         for name in ("temperature", "wra_weight"):
             value = getattr(self, name)

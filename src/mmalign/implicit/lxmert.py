@@ -29,9 +29,9 @@ from mmalign.implicit._common import (
 from mmalign.implicit.config import (
     IntOrMap,
     ModelConfig,
-    _check_bert,
-    _check_positive_int,
-    _check_self_layers,
+    check_bert,
+    check_positive_int,
+    check_self_layers,
 )
 from mmalign.implicit.outputs import ModelOutput
 
@@ -91,9 +91,9 @@ class LXMERTConfig(ModelConfig):
     pooling: str = "cls"
 
     def _validate(self) -> None:
-        _check_bert(self)
-        _check_self_layers(self)
-        _check_positive_int(self.n_cross_layers, "n_cross_layers")
+        check_bert(self)
+        check_self_layers(self)
+        check_positive_int(self.n_cross_layers, "n_cross_layers")
 
 
 class SelfLayer(nn.Module):

@@ -21,11 +21,11 @@ from mmalign._utils import check_option
 from mmalign.implicit._common import PretrainedMixin, prepare_inputs
 from mmalign.implicit.config import (
     ModelConfig,
-    _check_bool,
-    _check_per_modality,
-    _check_positive_int,
-    _check_rate,
-    _check_width,
+    check_bool,
+    check_per_modality,
+    check_positive_int,
+    check_rate,
+    check_width,
 )
 from mmalign.implicit.outputs import ModelOutput
 
@@ -100,23 +100,23 @@ class MTAGConfig(ModelConfig):
     norm_first: bool = False
 
     def _validate(self) -> None:
-        _check_width(self)
-        _check_positive_int(self.n_layers, "n_layers")
+        check_width(self)
+        check_positive_int(self.n_layers, "n_layers")
         check_option(self.attention, "attention", ("gat", "dot"))
-        _check_bool(self.content_scale, "content_scale")
+        check_bool(self.content_scale, "content_scale")
         check_option(self.pooling, "pooling", ("mean", "last"))
-        _check_bool(self.residual, "residual")
-        _check_bool(self.norm_first, "norm_first")
+        check_bool(self.residual, "residual")
+        check_bool(self.norm_first, "norm_first")
         if self.head_hidden is not None:
-            _check_positive_int(self.head_hidden, "head_hidden")
+            check_positive_int(self.head_hidden, "head_hidden")
         if not isinstance(self.keep_ratio, int | float) or not 0.0 < self.keep_ratio <= 1.0:
             raise ValueError(f"keep_ratio must be in (0, 1], got {self.keep_ratio!r}.")
         if not isinstance(self.window_factor, int | float) or self.window_factor <= 0:
             raise ValueError(f"window_factor must be > 0, got {self.window_factor!r}.")
-        _check_per_modality(
-            self.vision_conv, "vision_conv", self.modalities, lambda v, n: _check_bool(v, n)
+        check_per_modality(
+            self.vision_conv, "vision_conv", self.modalities, lambda v, n: check_bool(v, n)
         )
-        _check_rate(self.dropout, "dropout")
+        check_rate(self.dropout, "dropout")
         if not isinstance(self.negative_slope, int | float) or self.negative_slope < 0:
             raise ValueError(f"negative_slope must be >= 0, got {self.negative_slope!r}.")
 

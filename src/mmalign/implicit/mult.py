@@ -34,9 +34,9 @@ from mmalign.implicit.config import (
     FloatOrMap,
     IntOrMap,
     ModelConfig,
-    _check_per_modality,
-    _check_positive_int,
-    _check_rate,
+    check_per_modality,
+    check_positive_int,
+    check_rate,
 )
 from mmalign.implicit.outputs import ModelOutput
 
@@ -105,29 +105,29 @@ class MulTConfig(ModelConfig):
 
     def _validate(self) -> None:
         mods = self.modalities
-        _check_positive_int(self.d_model, "d_model")
-        _check_positive_int(self.n_heads, "n_heads")
+        check_positive_int(self.d_model, "d_model")
+        check_positive_int(self.n_heads, "n_heads")
         if self.d_model % self.n_heads:
             raise ValueError(
                 f"n_heads ({self.n_heads}) must divide d_model ({self.d_model}); "
                 f"e.g. d_model={self.n_heads * max(1, self.d_model // self.n_heads)}."
             )
-        _check_positive_int(self.n_layers, "n_layers")
+        check_positive_int(self.n_layers, "n_layers")
         if self.n_mem_layers is not None:
-            _check_positive_int(self.n_mem_layers, "n_mem_layers")
+            check_positive_int(self.n_mem_layers, "n_mem_layers")
 
         def _odd(value: Any, name: str) -> None:
-            _check_positive_int(value, name)
+            check_positive_int(value, name)
             if value % 2 == 0:
                 raise ValueError(f"{name} must be odd so that lengths are kept, got {value}.")
 
-        _check_per_modality(self.kernel_sizes, "kernel_sizes", mods + ["default"], _odd)
+        check_per_modality(self.kernel_sizes, "kernel_sizes", mods + ["default"], _odd)
         for name in ("attn_dropout", "input_dropout"):
             if getattr(self, name) is not None:
-                _check_per_modality(getattr(self, name), name, mods + ["default"], _check_rate)
+                check_per_modality(getattr(self, name), name, mods + ["default"], check_rate)
         for name in ("mem_attn_dropout", "relu_dropout", "res_dropout", "embed_dropout"):
-            _check_rate(getattr(self, name), name)
-        _check_rate(self.out_dropout, "out_dropout")
+            check_rate(getattr(self, name), name)
+        check_rate(self.out_dropout, "out_dropout")
 
     @property
     def mem_layers(self) -> int:
