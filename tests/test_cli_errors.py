@@ -203,6 +203,21 @@ CASES = [
     ("train-bad-model-option", ["train", "--set", "d_model=-3", "--out", "new"], ["d_model"]),
     ("train-unknown-key", ["train", "--set", "depth=3", "--out", "new"], ["depth"]),
     ("train-unknown-model", ["train", "--model", "bert", "--out", "new"], ["bert"]),
+    (
+        "train-model-of-another-task",
+        ["train", "--model", "grounding", "--out", "new"],
+        ["'grounding' trains on grounding data", "digits-av is a classification dataset"],
+    ),
+    (
+        "train-data-of-another-task",
+        ["train", "--model", "mult", "--data", "digit-scenes", "--out", "new"],
+        ["digit-scenes is a grounding dataset", "Models for it: grounding"],
+    ),
+    (
+        "train-digit-scenes-option",
+        ["train", "--model", "grounding", "--data", "digit-scenes", "--set", "data.n_digits=2"],
+        ["data.n_digits", "data.max_digits"],
+    ),
     ("train-wrong-rate", ["train", "--set", "data.audio_fps=0", "--out", "new"], ["audio_fps"]),
     ("train-out-is-file", ["train", "--out", "afile"], ["afile", "not a folder"]),
     (
