@@ -140,3 +140,22 @@ def test_fit_refuses_a_model_of_another_task(scenes, tmp_path):
         ValueError, match="'mult' trains on regression, .* Models for it: grounding"
     ):
         fit(scenes, TrainConfig(model="mult"), out_dir=tmp_path)
+
+
+def test_weak_training_never_reads_the_labels(scenes, tmp_path):
+    """The contrastive objective trains on the pairing alone: with every training and validation
+    label erased (-1) it learns as well as with them (a trainer that fell back on the labels'
+    loss would get NaN from an empty cross-entropy)."""
+    from mmalign.data import MultimodalDataset, MultimodalSplit
+
+    def erased(s):
+        return MultimodalSplit(s.features, s.lengths, np.full_like(s.labels, -1), s.ids, s.extras)
+
+    splits = {k: erased(v) if k != "test" else v for k, v in scenes.splits.items()}
+    blind = MultimodalDataset(splits, scenes.task, scenes.n_outputs, scenes.name)
+    config = TrainConfig(model="grounding", max_epochs=2, batch_size=32, progress_bar=False)
+    a = fit(blind, config, out_dir=tmp_path / "blind")
+    b = fit(scenes, config, out_dir=tmp_path / "seen")
+    assert all(np.isfinite(row["train_loss"]) for row in a.history)
+    assert [r["train_loss"] for r in a.history] == [r["train_loss"] for r in b.history]
+    assert a.test.metrics == b.test.metrics
