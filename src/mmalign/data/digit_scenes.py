@@ -315,7 +315,7 @@ def load_digit_scenes(
     --------
     >>> ds = load_digit_scenes(n_train=8, n_valid=4, n_test=4)
     >>> ds.task, ds.input_dims, ds["test"].labels.shape
-    ('grounding', {'text': 1, 'regions': 68}, (4, 22))
+    ('grounding', {'text': 1, 'regions': 68}, (4, 16))
     """
     from mmalign.data._types import MultimodalDataset, MultimodalSplit
 
