@@ -42,6 +42,7 @@ REPO = Path(__file__).resolve().parents[1]
 SPEECH_DEV = REPO.parent / "shared" / "data" / "speech-dev"
 SR = 16000
 EDIT_EVERY_S = 20.0
+PAUSE_GUARD_S = 0.05
 
 
 def plain_pocketsphinx(samples, transcript):
@@ -145,14 +146,24 @@ def run_speech_dev(items, fn) -> dict:
 
 
 def _pauses(items, rng):
-    """Non-speech stretches (>= 0.1 s) at the items' edges, outside every reference word."""
+    """Non-speech stretches (>= 0.1 s) at the items' edges, kept ``PAUSE_GUARD_S`` away from
+    every reference word (references are aligner output, +-20 ms: a closer cut keeps the
+    decaying tail or the onset of a word in the 'pause')."""
+    g = int(PAUSE_GUARD_S * SR)
     out = []
     for it in items:
         a, b = int(it.words[0].start * SR), int(it.words[-1].end * SR)
-        for p in (it.audio[: max(0, a - 160)], it.audio[b + 160 :]):
+        for p in (it.audio[: max(0, a - g)], it.audio[b + g :]):
             if len(p) >= SR // 10:
                 out.append(p)
     return out
+
+
+def _lengthen(p: np.ndarray, n: int) -> np.ndarray:
+    """``p`` made ``n`` samples long by mirrored repetition (p, p reversed, p, ...): the
+    copies join without a jump in the waveform, so the pause gains no clicks."""
+    reps = -(-n // len(p))
+    return np.concatenate([p if k % 2 == 0 else p[::-1] for k in range(reps)])[:n]
 
 
 def build_long(items, minutes: float, seed: int):
@@ -168,7 +179,7 @@ def build_long(items, minutes: float, seed: int):
             it = items[k]
             p = pauses[int(rng.integers(len(pauses)))]
             want = int(rng.uniform(0.2, 1.0) * SR)
-            pause = np.resize(p, want) if len(p) < want else p[:want]
+            pause = _lengthen(p, want) if len(p) < want else p[:want]
             chunks.append(pause)
             n += len(pause)
             off = n / SR
