@@ -12,10 +12,13 @@ Methods on speech-dev:
   ctc             needs emissions of a CTC acoustic model; none ships offline, so not run
 Long cases (--long 1,5,60 minutes; each in a fresh process for its peak memory): speech-dev
 items (seeded order) joined with pauses of 0.2-1.0 s cut from the recordings' own non-speech
-(leading / trailing stretches before the first / after the last reference word), repeated to
-the length asked. The transcript carries, every ~20 s, one edit: a filler ("um" / "uh") or an
+(leading / trailing stretches at least 50 ms before the first / after the last reference
+word; a pause shorter than asked is lengthened by mirrored repetition, which adds no clicks),
+repeated to the length asked. The transcript carries, every ~20 s, one edit: a filler ("um" / "uh") or an
 extra word the audio does not hold, a dropped word, or a repeated word. Scored on the words
 both sides hold; compared with the same words aligned as short clips (each item alone).
+Unaligned words are split into words the edits added (the audio lacks them: right to leave
+unaligned) and words the audio holds (a miss).
 Mismatch: a transcript of other speech (another source's item for a clip; another 1-minute
 concatenation for a long case), flagged = warning (info["mismatch"]) or refusal.
 Reproducibility: speech-dev aligned twice in one process, boundaries compared exactly.
@@ -249,6 +252,23 @@ def _long_worker(spec: str) -> None:
             n_unaligned=len(a.unaligned),
             unaligned_words=sorted({u["word"] for u in a.unaligned})[:10],
         )
+        # which unaligned words did the edits add (absent from the audio)?
+        import difflib
+
+        toks = [w.lower() for w, _, _ in sp.tokenize(text)]
+        sm = difflib.SequenceMatcher(a=toks, b=[w.label.lower() for w in ref], autojunk=False)
+        held = {b.a + k for b in sm.get_matching_blocks() for k in range(b.size)}
+
+        def added(i: int) -> bool:  # either copy of a repeated word counts as the added one
+            return i not in held or any(
+                0 <= j < len(toks) and j not in held and toks[j] == toks[i] for j in (i - 1, i + 1)
+            )
+
+        res.update(
+            unaligned_added=sum(added(u["index"]) for u in a.unaligned),
+            unaligned_held=sorted(u["word"] for u in a.unaligned if not added(u["index"])),
+            words_added=len(toks) - len(held),
+        )
         hyp = [w for w in a.words if w.aligned]
         r = boundary_errors(hyp, ref)
         res.update(mae_ms=1000 * r.mae, within50=r.within[0.05], n_boundaries=r.n_boundaries)
@@ -413,7 +433,8 @@ def main() -> int:
                 )
                 + f", cpuRTF {rtf:.4f} (wall {r['wall_s'] / r['duration']:.4f}), peak RSS "
                 f"{r['peak_rss_mib']:.0f} MiB, {r['edits']} edits, unaligned {r.get('n_unaligned')} "
-                f"{r.get('unaligned_words')}, stretches {r.get('stretches')}, support "
+                f"({r.get('unaligned_added')} of the {r.get('words_added')} words the edits added; "
+                f"held by the audio: {r.get('unaligned_held')}), stretches {r.get('stretches')}, support "
                 f"{r.get('support')}, flagged {r.get('mismatch')}"
                 + (f", REFUSED {r['refused']}" if r["refused"] else "")
             )
