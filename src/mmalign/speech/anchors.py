@@ -2,14 +2,21 @@
 
 The recording is recognised by PocketSphinx with a bigram language model built from the
 transcript's own words (in blocks of at most ``_BLOCK_SECONDS`` cut at the quietest moment,
-so memory stays bounded). The hypothesis is matched back to the transcript with a diff
-(:class:`difflib.SequenceMatcher`); runs of at least ``_MIN_RUN`` words found in order are
-anchors. The recording is then cut at anchors (preferably in the pauses recognition found
-between two anchored words) into stretches of at most ``_MAX_STRETCH`` seconds, and every
-stretch is force-aligned on its own (:func:`mmalign.speech.sphinx.force_align`), which keeps
-the cost linear in the recording's length. Words of a stretch that does not align are
-returned unaligned with a reason, except those that recognition itself found (they keep
-recognition's times and are marked as such).
+so memory stays bounded; for long recordings only every second frame is scored). The
+hypothesis is matched back to the transcript with a diff (:class:`difflib.SequenceMatcher`);
+runs of at least ``_MIN_RUN`` words found in order are anchors.
+
+Long recordings are then aligned like short clips: cut at the first pause recognition found
+between two anchors once a stretch is ``_MIN_STRETCH`` seconds long (at any anchor after
+``_MAX_STRETCH``), every stretch padded with the real pause around it (up to ``_MAX_PAD``)
+and force-aligned on its own (:func:`mmalign.speech.sphinx.force_align`), which keeps the
+cost linear in the recording's length. Where a stretch's alignment swallows a pause that
+recognition found (a word edge more than ``_EDGE_SLACK`` past recognition's), the stretch is
+cut in that pause and each part aligned again; where a stretch does not align, it is split
+at the anchor pair nearest its middle. A word recognition skipped although it found both
+neighbours next to each other is dropped when the neighbours align only, or clearly better,
+without it (:func:`_absent`); it is returned unaligned with a reason, as are words no
+stretch can hold, except those recognition itself found (they keep recognition's times).
 
 This is the recipe of Gentle (R. Ochshorn, M. Hawkins, https://github.com/lowerquality/gentle)
 and of Moreno et al. (1998), "A recursive algorithm for the forced alignment of very long
@@ -37,6 +44,8 @@ _MIN_STRETCH = 5.0  # seconds before a stretch may end at a pause
 _MAX_STRETCH = 15.0  # seconds after which a stretch ends at any anchored word boundary
 _MIN_PAUSE = 0.15  # seconds of recognised pause where a stretch may end
 _ABSENT_GAIN = 0.1  # log-score gain that marks a skipped word as absent from the audio
+_EDGE_SLACK = 0.15  # seconds an edge word may reach past recognition's time into the padding
+_EDGE_PAD = 0.1  # seconds of padding kept where the aligner took the rest for speech
 _MAX_PAD = 1.0  # seconds of the neighbouring pause a stretch carries at each end
 _PAD_MARGIN = 0.02  # seconds kept clear of the recognised neighbouring word
 _RECOGNITION = {"fwdflat": False, "bestpath": False, "maxhmmpf": 2000}
@@ -344,7 +353,7 @@ def align_anchored(samples: np.ndarray, tokens: list[str], cfg, *, language: str
     no_phones: list[tuple[float, float]] = []
     retried = False
 
-    def stretch(k0: int, k1: int, t0: float, t1: float) -> None:
+    def stretch(k0: int, k1: int, t0: float, t1: float, tight: bool = False) -> None:
         """Align tokens k0..k1-1 to t0..t1; where that fails, split at the anchor pair
         nearest the middle and try each half (Moreno et al.'s recursion)."""
         nonlocal retried, phones
@@ -371,6 +380,30 @@ def align_anchored(samples: np.ndarray, tokens: list[str], cfg, *, language: str
                 ]
             )
             by_index = dict(zip(keep, ws))
+            # padding that the aligner took for speech: a stretch's first (last) word, an
+            # anchor, starting (ending) far outside where recognition put it; align again
+            # without that padding
+            first, last = by_index[keep[0]], by_index[keep[-1]]
+            r0, r1 = found[keep[0]], found[keep[-1]]
+            if not tight and r0 is not None and first.start + t0 < r0[0] - _EDGE_SLACK:
+                return stretch(k0, k1, max(t0, r0[0] - _EDGE_PAD), t1, tight=True)
+            if not tight and r1 is not None and last.end + t0 > r1[1] + _EDGE_SLACK:
+                return stretch(k0, k1, t0, min(t1, r1[1] + _EDGE_PAD), tight=True)
+            # likewise inside: a word that swallowed a pause recognition found between two
+            # anchors; cut the stretch in that pause (Moreno et al.'s recursion, at the place
+            # where alignment and recognition disagree)
+            for i in keep[1:]:
+                a, b = found[i - 1], found[i]
+                if a is None or b is None or b[0] - a[1] < _MIN_PAUSE or i - 1 not in by_index:
+                    continue
+                if (
+                    by_index[i].start + t0 < b[0] - _EDGE_SLACK
+                    or by_index[i - 1].end + t0 > a[1] + _EDGE_SLACK
+                ):
+                    pad = min(b[0] - a[1] - _PAD_MARGIN, _MAX_PAD)
+                    stretch(k0, i, t0, a[1] + pad)
+                    stretch(i, k1, b[0] - pad, t1)
+                    return
             for i in range(k0, k1):
                 w = by_index.get(i)
                 if w is None:
