@@ -24,6 +24,7 @@ concatenation for a long case), flagged = warning (info["mismatch"]) or refusal.
 Reproducibility: speech-dev aligned twice in one process, boundaries compared exactly.
 
 Usage: python benchmarks/speech.py [--long 1,5,60] [--methods sphinx,sphinx-raw,tts-dtw,pocketsphinx]
+       python benchmarks/speech.py --loso end_level=0,0.15,0.25,0.35,0.45,0.55
 """
 
 from __future__ import annotations
@@ -336,6 +337,35 @@ def run_long(minutes: float, seed: int = 0, other: bool = False, clips: bool = T
 # --------------------------------------------------------------------------------------
 
 
+def leave_one_source_out(items, knob: str, values: list[float]) -> dict:
+    """For each source: the ``SphinxConfig`` knob value that scores best on the other sources,
+    and the held-out source's MAE with it against the knob's off value (first in ``values``).
+    """
+    from mmalign.speech import SphinxConfig, align
+
+    per = {}
+    for v in values:
+        cfg = SphinxConfig(**{knob: v})
+        r = run_speech_dev(items, lambda x, t, cfg=cfg: align(x, t, sample_rate=SR, options=cfg))
+        per[v] = r["per_source"]
+    sources = list(per[values[0]])
+
+    def pooled(v, srcs):
+        n = sum(per[v][s]["n"] for s in srcs)
+        return sum(per[v][s]["mae_ms"] * per[v][s]["n"] for s in srcs) / n
+
+    out = {"all": {v: pooled(v, sources) for v in values}, "held_out": {}}
+    for s in sources:
+        rest = [x for x in sources if x != s]
+        best = min(values, key=lambda v: pooled(v, rest))
+        out["held_out"][s] = {
+            "chosen": best,
+            "mae_ms": per[best][s]["mae_ms"],
+            "off_mae_ms": per[values[0]][s]["mae_ms"],
+        }
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -344,6 +374,12 @@ def main() -> int:
     ap.add_argument("--long", default="1,5,60", help="minutes of the long cases ('' skips)")
     ap.add_argument("--mismatch-tries", type=int, default=10)
     ap.add_argument("--json", help="also write the results here")
+    ap.add_argument(
+        "--loso",
+        default="",
+        help="KNOB=V0,V1,... leave-one-source-out check of a SphinxConfig knob on speech-dev "
+        "(V0 is the 'off' value compared against), e.g. end_level=0,0.15,0.25,0.35,0.45,0.55",
+    )
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -355,6 +391,19 @@ def main() -> int:
         print(f"speech-dev not found at {SPEECH_DEV}; nothing to measure")
         return 1
     items = speech_dev(SPEECH_DEV)
+    if args.loso:
+        knob, vals = args.loso.split("=")
+        values = [float(v) for v in vals.split(",")]
+        r = leave_one_source_out(items, knob, values)
+        print(f"{knob}: pooled MAE " + ", ".join(f"{v:g}: {m:.2f} ms" for v, m in r["all"].items()))
+        print(
+            f"leave one source out ({knob} chosen on the other sources; held-out MAE vs {values[0]:g}):"
+        )
+        for src, h in r["held_out"].items():
+            print(
+                f"  {src:13s} {knob}={h['chosen']:g}: {h['mae_ms']:.1f} ms vs {h['off_mae_ms']:.1f} ms"
+            )
+        return 0
     table = methods()
     names = args.methods.split(",")
     warm = items[0]

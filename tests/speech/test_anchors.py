@@ -29,8 +29,10 @@ def test_cuts_end_stretches_at_the_first_anchored_pause_past_the_minimum():
 
 
 def test_cuts_need_anchor_runs_on_both_sides():
-    times = [(k * 0.5 + (0.4 if k >= 12 else 0.0), k * 0.5 + 0.5 + (0.4 if k >= 12 else 0.0))
-             for k in range(20)]
+    times = [
+        (k * 0.5 + (0.4 if k >= 12 else 0.0), k * 0.5 + 0.5 + (0.4 if k >= 12 else 0.0))
+        for k in range(20)
+    ]
     found = _found(times)
     found[12] = None  # the word after the pause was not recognised: no anchor there
     cuts = anchors._cuts([f"w{k}" for k in range(20)], found)

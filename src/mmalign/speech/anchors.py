@@ -44,6 +44,7 @@ _MIN_STRETCH = 5.0  # seconds before a stretch may end at a pause
 _MAX_STRETCH = 15.0  # seconds after which a stretch ends at any anchored word boundary
 _MIN_PAUSE = 0.15  # seconds of recognised pause where a stretch may end
 _ABSENT_GAIN = 0.1  # log-score gain that marks a skipped word as absent from the audio
+_ABSENT_WINDOWS = ((2, 0.1), (4, 0.3))  # (anchored words a side, seconds around them)
 _EDGE_SLACK = 0.15  # seconds an edge word may reach past recognition's time into the padding
 _EDGE_PAD = 0.1  # seconds of padding kept where the aligner took the rest for speech
 _MAX_PAD = 1.0  # seconds of the neighbouring pause a stretch carries at each end
@@ -260,34 +261,38 @@ def _inserted(tokens, found, runs, rec) -> set[int]:
 def _absent(samples, tokens, i, found, cfg) -> str:
     """Why token ``i`` (an :func:`_inserted` candidate) is not in the audio, or ``""``.
 
-    The two anchored words on each side are aligned with and without it, on their own audio;
-    the word is taken as absent where they align only without it, or where dropping it
+    The anchored words on each side are aligned with and without it, on their own audio (two
+    words a side with 0.1 s around them, then four with 0.3 s where the first window does not
+    align with the word); the word is taken as absent where they align only without it in
+    both windows, or where dropping it
     raises PocketSphinx's (frame-normalised) log path score by more than ``_ABSENT_GAIN``
     (short function words that recognition skips gain less than 0.06 on the long benchmark
     cases, so single-phone fillers such as "uh" stay aligned).
     """
     from .sphinx import force_align
 
-    lo, hi = max(0, i - 2), min(len(tokens), i + 3)
-    while found[lo] is None:
-        lo += 1
-    while found[hi - 1] is None:
-        hi -= 1
-    t0 = max(0.0, found[lo][0] - 0.1)
-    t1 = min(len(samples) / SR, found[hi - 1][1] + 0.1)
-    x = samples[int(t0 * SR) : int(t1 * SR)]
-    scores = []
-    for toks in (tokens[lo:hi], tokens[lo:i] + tokens[i + 1 : hi]):
-        seg, dec, _, _ = force_align(x, toks, cfg)
-        scores.append(np.log(max(dec.hyp().score, 1e-300)) if seg is not None else None)
-    with_it, without = scores
-    if without is None or (with_it is not None and without - with_it <= _ABSENT_GAIN):
-        return ""
-    why = (
-        "they do not align with it"
-        if with_it is None
-        else f"they align better without it (log score +{without - with_it:.2f})"
-    )
+    for side, margin in _ABSENT_WINDOWS:
+        lo, hi = max(0, i - side), min(len(tokens), i + side + 1)
+        while found[lo] is None:
+            lo += 1
+        while found[hi - 1] is None:
+            hi -= 1
+        t0 = max(0.0, found[lo][0] - margin)
+        t1 = min(len(samples) / SR, found[hi - 1][1] + margin)
+        x = samples[int(t0 * SR) : int(t1 * SR)]
+        scores = []
+        for toks in (tokens[lo:hi], tokens[lo:i] + tokens[i + 1 : hi]):
+            seg, dec, _, _ = force_align(x, toks, cfg)
+            scores.append(np.log(max(dec.hyp().score, 1e-300)) if seg is not None else None)
+        with_it, without = scores
+        if without is None:
+            return ""
+        if with_it is not None:
+            if without - with_it <= _ABSENT_GAIN:
+                return ""
+            why = f"they align better without it (log score +{without - with_it:.2f})"
+            break
+        why = "they do not align with it"  # in every window
     return (
         f"not in the audio between {t0:.2f} s and {t1:.2f} s: recognition found its "
         f"neighbours next to each other, and {why}"
@@ -341,8 +346,11 @@ def align_anchored(samples: np.ndarray, tokens: list[str], cfg, *, language: str
     duration = len(samples) / SR
     rec = recognise(samples, tokens, downsample=_ANCHOR_DOWNSAMPLE)
     found, runs, _ = _support(tokens, rec)
-    dropped = {i: reason for i in _inserted(tokens, found, runs, rec)
-               if (reason := _absent(samples, tokens, i, found, cfg))}
+    dropped = {
+        i: reason
+        for i in _inserted(tokens, found, runs, rec)
+        if (reason := _absent(samples, tokens, i, found, cfg))
+    }
     cuts = _cuts(tokens, found)
     # stretch i holds tokens k_i..k_{i+1}-1 and the audio from within the pause before it
     # to within the pause after it: like a short clip, with its own leading / trailing silence

@@ -10,7 +10,11 @@ run on into it (on speech-dev, word ends before a pause were 62 ms late on avera
 boundaries unbiased), so a word edge that touches one of PocketSphinx's own silences moves
 onto the nearest speech onset / offset found in the signal's energy
 (:func:`mmalign.speech.speech_segments`), if one lies within ``max_move`` seconds inside the
-word. Boundaries between two words are left as PocketSphinx put them.
+word. A word end before a pause then moves back over the word's decaying tail, to the last
+moment its energy is above ``floor + end_level * (peak - floor)`` (:class:`SphinxConfig`
+``end_level``): the energy offset sits at the bottom of the decay, where reference
+alignments rarely put the end. Boundaries between two words are left as PocketSphinx put
+them.
 
 Confidence, mismatches and long recordings (:mod:`mmalign.speech.anchors`): the recording is
 also recognised with a language model made of the transcript's own words; words that
