@@ -360,6 +360,7 @@ def align_anchored(samples: np.ndarray, tokens: list[str], cfg, *, language: str
     unaligned: list[dict] = []
     no_phones: list[tuple[float, float]] = []
     retried = False
+    fallbacks = [0]  # stretches left to recognition's times
 
     def stretch(k0: int, k1: int, t0: float, t1: float, tight: bool = False) -> None:
         """Align tokens k0..k1-1 to t0..t1; where that fails, split at the anchor pair
@@ -393,14 +394,16 @@ def align_anchored(samples: np.ndarray, tokens: list[str], cfg, *, language: str
             # without that padding
             first, last = by_index[keep[0]], by_index[keep[-1]]
             r0, r1 = found[keep[0]], found[keep[-1]]
+            retry = None
             if not tight and r0 is not None and first.start + t0 < r0[0] - _EDGE_SLACK:
-                return stretch(k0, k1, max(t0, r0[0] - _EDGE_PAD), t1, tight=True)
-            if not tight and r1 is not None and last.end + t0 > r1[1] + _EDGE_SLACK:
-                return stretch(k0, k1, t0, min(t1, r1[1] + _EDGE_PAD), tight=True)
+                t0_ = max(t0, r0[0] - _EDGE_PAD)
+                retry = [(k0, k1, t0_, t1, True)]
+            elif not tight and r1 is not None and last.end + t0 > r1[1] + _EDGE_SLACK:
+                retry = [(k0, k1, t0, min(t1, r1[1] + _EDGE_PAD), True)]
             # likewise inside: a word that swallowed a pause recognition found between two
             # anchors; cut the stretch in that pause (Moreno et al.'s recursion, at the place
             # where alignment and recognition disagree)
-            for i in keep[1:]:
+            for i in keep[1:] if retry is None else ():
                 a, b = found[i - 1], found[i]
                 if a is None or b is None or b[0] - a[1] < _MIN_PAUSE or i - 1 not in by_index:
                     continue
@@ -409,9 +412,19 @@ def align_anchored(samples: np.ndarray, tokens: list[str], cfg, *, language: str
                     or by_index[i - 1].end + t0 > a[1] + _EDGE_SLACK
                 ):
                     pad = min(b[0] - a[1] - _PAD_MARGIN, _MAX_PAD)
-                    stretch(k0, i, t0, a[1] + pad)
-                    stretch(i, k1, b[0] - pad, t1)
+                    retry = [(k0, i, t0, a[1] + pad, False), (i, k1, b[0] - pad, t1, False)]
+                    break
+            if retry is not None:
+                # kept only where every part aligns; otherwise this alignment stands
+                sizes = len(words), len(phones), len(unaligned), len(no_phones), fallbacks[0]
+                for part_args in retry:
+                    stretch(*part_args)
+                if fallbacks[0] == sizes[4]:
                     return
+                del words[sizes[0] :], phones[sizes[1] :], unaligned[sizes[2] :]
+                del no_phones[sizes[3] :]
+                fallbacks[0] = sizes[4]
+                seg, dec, pcm, _ = force_align(x, held, cfg)  # the decoder's state for phones
             for i in range(k0, k1):
                 w = by_index.get(i)
                 if w is None:
@@ -438,6 +451,7 @@ def align_anchored(samples: np.ndarray, tokens: list[str], cfg, *, language: str
             stretch(k0, k, t0, t)
             stretch(k, k1, t, t1)
             return
+        fallbacks[0] += 1
         for i, tok in enumerate(part, start=k0):
             r = found[i]
             if r is not None:
