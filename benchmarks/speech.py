@@ -12,15 +12,19 @@ Methods on speech-dev:
   ctc             needs emissions of a CTC acoustic model; none ships offline, so not run
 Long cases (--long 1,5,60 minutes; each in a fresh process for its peak memory): speech-dev
 items (seeded order) joined with pauses of 0.2-1.0 s cut from the recordings' own non-speech
-(leading / trailing stretches before the first / after the last reference word), repeated to
-the length asked. The transcript carries, every ~20 s, one edit: a filler ("um" / "uh") or an
+(leading / trailing stretches at least 50 ms before the first / after the last reference
+word; a pause shorter than asked is lengthened by mirrored repetition, which adds no clicks),
+repeated to the length asked. The transcript carries, every ~20 s, one edit: a filler ("um" / "uh") or an
 extra word the audio does not hold, a dropped word, or a repeated word. Scored on the words
 both sides hold; compared with the same words aligned as short clips (each item alone).
+Unaligned words are split into words the edits added (the audio lacks them: right to leave
+unaligned) and words the audio holds (a miss).
 Mismatch: a transcript of other speech (another source's item for a clip; another 1-minute
 concatenation for a long case), flagged = warning (info["mismatch"]) or refusal.
 Reproducibility: speech-dev aligned twice in one process, boundaries compared exactly.
 
 Usage: python benchmarks/speech.py [--long 1,5,60] [--methods sphinx,sphinx-raw,tts-dtw,pocketsphinx]
+       python benchmarks/speech.py --loso end_level=0,0.15,0.25,0.35,0.45,0.55
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ REPO = Path(__file__).resolve().parents[1]
 SPEECH_DEV = REPO.parent / "shared" / "data" / "speech-dev"
 SR = 16000
 EDIT_EVERY_S = 20.0
+PAUSE_GUARD_S = 0.05
 
 
 def plain_pocketsphinx(samples, transcript):
@@ -145,14 +150,24 @@ def run_speech_dev(items, fn) -> dict:
 
 
 def _pauses(items, rng):
-    """Non-speech stretches (>= 0.1 s) at the items' edges, outside every reference word."""
+    """Non-speech stretches (>= 0.1 s) at the items' edges, kept ``PAUSE_GUARD_S`` away from
+    every reference word (references are aligner output, +-20 ms: a closer cut keeps the
+    decaying tail or the onset of a word in the 'pause')."""
+    g = int(PAUSE_GUARD_S * SR)
     out = []
     for it in items:
         a, b = int(it.words[0].start * SR), int(it.words[-1].end * SR)
-        for p in (it.audio[: max(0, a - 160)], it.audio[b + 160 :]):
+        for p in (it.audio[: max(0, a - g)], it.audio[b + g :]):
             if len(p) >= SR // 10:
                 out.append(p)
     return out
+
+
+def _lengthen(p: np.ndarray, n: int) -> np.ndarray:
+    """``p`` made ``n`` samples long by mirrored repetition (p, p reversed, p, ...): the
+    copies join without a jump in the waveform, so the pause gains no clicks."""
+    reps = -(-n // len(p))
+    return np.concatenate([p if k % 2 == 0 else p[::-1] for k in range(reps)])[:n]
 
 
 def build_long(items, minutes: float, seed: int):
@@ -168,7 +183,7 @@ def build_long(items, minutes: float, seed: int):
             it = items[k]
             p = pauses[int(rng.integers(len(pauses)))]
             want = int(rng.uniform(0.2, 1.0) * SR)
-            pause = np.resize(p, want) if len(p) < want else p[:want]
+            pause = _lengthen(p, want) if len(p) < want else p[:want]
             chunks.append(pause)
             n += len(pause)
             off = n / SR
@@ -197,6 +212,28 @@ def build_long(items, minutes: float, seed: int):
         else:
             out += [w, w]
     return audio, " ".join(out), ref, placed, edits
+
+
+def _inside_mae(hyp, ref, join) -> float:
+    """Boundary MAE of ``hyp`` against ``ref`` (paired as boundary_errors pairs them) over
+    the reference boundaries where ``join`` is False."""
+    import difflib
+
+    sm = difflib.SequenceMatcher(
+        a=[w.label.lower() for w in hyp], b=[w.label.lower() for w in ref], autojunk=False
+    )
+    errs = [
+        abs(t - u)
+        for blk in sm.get_matching_blocks()
+        for k in range(blk.size)
+        for t, u, m in zip(
+            (hyp[blk.a + k].start, hyp[blk.a + k].end),
+            (ref[blk.b + k].start, ref[blk.b + k].end),
+            join[2 * (blk.b + k) : 2 * (blk.b + k) + 2],
+        )
+        if not m
+    ]
+    return float(np.mean(errs))
 
 
 def _long_worker(spec: str) -> None:
@@ -238,9 +275,35 @@ def _long_worker(spec: str) -> None:
             n_unaligned=len(a.unaligned),
             unaligned_words=sorted({u["word"] for u in a.unaligned})[:10],
         )
+        # which unaligned words did the edits add (absent from the audio)?
+        import difflib
+
+        toks = [w.lower() for w, _, _ in sp.tokenize(text)]
+        sm = difflib.SequenceMatcher(a=toks, b=[w.label.lower() for w in ref], autojunk=False)
+        held = {b.a + k for b in sm.get_matching_blocks() for k in range(b.size)}
+
+        def added(i: int) -> bool:  # either copy of a repeated word counts as the added one
+            return i not in held or any(
+                0 <= j < len(toks) and j not in held and toks[j] == toks[i] for j in (i - 1, i + 1)
+            )
+
+        res.update(
+            unaligned_added=sum(added(u["index"]) for u in a.unaligned),
+            unaligned_held=sorted(u["word"] for u in a.unaligned if not added(u["index"])),
+            words_added=len(toks) - len(held),
+        )
         hyp = [w for w in a.words if w.aligned]
         r = boundary_errors(hyp, ref)
         res.update(mae_ms=1000 * r.mae, within50=r.within[0.05], n_boundaries=r.n_boundaries)
+        # the first start and last end of every item sit at a join with a foreign pause, where
+        # an item aligned alone has its own edge; score the boundaries inside items apart
+        join = np.zeros(2 * len(ref), bool)
+        first = 0
+        for k, _ in placed:
+            n = len(items[k].words)
+            join[2 * first], join[2 * (first + n) - 1] = True, True
+            first += n
+        res["mae_inside_ms"] = 1000 * _inside_mae(hyp, ref, join)
         # the same words aligned as short clips: each placed item alone, shifted to its place
         if cfg.get("clips"):
             clip_words = []
@@ -256,6 +319,7 @@ def _long_worker(spec: str) -> None:
             rc = boundary_errors(clip_words, ref)
             # both on the words the long alignment holds: pair via the reference
             res.update(clips_mae_ms=1000 * rc.mae, clips_within50=rc.within[0.05])
+            res["clips_mae_inside_ms"] = 1000 * _inside_mae(clip_words, ref, join)
     print(json.dumps(res))
 
 
@@ -273,6 +337,35 @@ def run_long(minutes: float, seed: int = 0, other: bool = False, clips: bool = T
 # --------------------------------------------------------------------------------------
 
 
+def leave_one_source_out(items, knob: str, values: list[float]) -> dict:
+    """For each source: the ``SphinxConfig`` knob value that scores best on the other sources,
+    and the held-out source's MAE with it against the knob's off value (first in ``values``).
+    """
+    from mmalign.speech import SphinxConfig, align
+
+    per = {}
+    for v in values:
+        cfg = SphinxConfig(**{knob: v})
+        r = run_speech_dev(items, lambda x, t, cfg=cfg: align(x, t, sample_rate=SR, options=cfg))
+        per[v] = r["per_source"]
+    sources = list(per[values[0]])
+
+    def pooled(v, srcs):
+        n = sum(per[v][s]["n"] for s in srcs)
+        return sum(per[v][s]["mae_ms"] * per[v][s]["n"] for s in srcs) / n
+
+    out = {"all": {v: pooled(v, sources) for v in values}, "held_out": {}}
+    for s in sources:
+        rest = [x for x in sources if x != s]
+        best = min(values, key=lambda v: pooled(v, rest))
+        out["held_out"][s] = {
+            "chosen": best,
+            "mae_ms": per[best][s]["mae_ms"],
+            "off_mae_ms": per[values[0]][s]["mae_ms"],
+        }
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -281,6 +374,12 @@ def main() -> int:
     ap.add_argument("--long", default="1,5,60", help="minutes of the long cases ('' skips)")
     ap.add_argument("--mismatch-tries", type=int, default=10)
     ap.add_argument("--json", help="also write the results here")
+    ap.add_argument(
+        "--loso",
+        default="",
+        help="KNOB=V0,V1,... leave-one-source-out check of a SphinxConfig knob on speech-dev "
+        "(V0 is the 'off' value compared against), e.g. end_level=0,0.15,0.25,0.35,0.45,0.55",
+    )
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
@@ -292,6 +391,19 @@ def main() -> int:
         print(f"speech-dev not found at {SPEECH_DEV}; nothing to measure")
         return 1
     items = speech_dev(SPEECH_DEV)
+    if args.loso:
+        knob, vals = args.loso.split("=")
+        values = [float(v) for v in vals.split(",")]
+        r = leave_one_source_out(items, knob, values)
+        print(f"{knob}: pooled MAE " + ", ".join(f"{v:g}: {m:.2f} ms" for v, m in r["all"].items()))
+        print(
+            f"leave one source out ({knob} chosen on the other sources; held-out MAE vs {values[0]:g}):"
+        )
+        for src, h in r["held_out"].items():
+            print(
+                f"  {src:13s} {knob}={h['chosen']:g}: {h['mae_ms']:.1f} ms vs {h['off_mae_ms']:.1f} ms"
+            )
+        return 0
     table = methods()
     names = args.methods.split(",")
     warm = items[0]
@@ -386,7 +498,7 @@ def main() -> int:
     if args.long:
         print("long cases (fresh process each; edits every ~20 s):")
         for m in [float(x) for x in args.long.split(",") if x]:
-            r = run_long(m, clips=m <= 5)
+            r = run_long(m)  # the clips are aligned once per item: cheap at any length
             results[f"long/{m:g}"] = r
             if "error" in r:
                 print(f"  {m:g} min: ERROR {r['error']}")
@@ -396,13 +508,22 @@ def main() -> int:
                 f"  {r['duration'] / 60:5.1f} min: MAE {r.get('mae_ms', float('nan')):.1f} ms, "
                 f"<=50 {100 * r.get('within50', float('nan')):.1f}%"
                 + (
-                    f" (short clips {r['clips_mae_ms']:.1f} ms, {100 * r['clips_within50']:.1f}%)"
+                    f" (short clips {r['clips_mae_ms']:.1f} ms, {100 * r['clips_within50']:.1f}%, "
+                    f"gap {r['mae_ms'] - r['clips_mae_ms']:+.1f} ms)"
                     if "clips_mae_ms" in r
+                    else ""
+                )
+                + f"; inside items {r['mae_inside_ms']:.1f} ms"
+                + (
+                    f" (short clips {r['clips_mae_inside_ms']:.1f}, gap "
+                    f"{r['mae_inside_ms'] - r['clips_mae_inside_ms']:+.1f})"
+                    if "clips_mae_inside_ms" in r
                     else ""
                 )
                 + f", cpuRTF {rtf:.4f} (wall {r['wall_s'] / r['duration']:.4f}), peak RSS "
                 f"{r['peak_rss_mib']:.0f} MiB, {r['edits']} edits, unaligned {r.get('n_unaligned')} "
-                f"{r.get('unaligned_words')}, stretches {r.get('stretches')}, support "
+                f"({r.get('unaligned_added')} of the {r.get('words_added')} words the edits added; "
+                f"held by the audio: {r.get('unaligned_held')}), stretches {r.get('stretches')}, support "
                 f"{r.get('support')}, flagged {r.get('mismatch')}"
                 + (f", REFUSED {r['refused']}" if r["refused"] else "")
             )

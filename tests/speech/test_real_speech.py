@@ -86,3 +86,37 @@ def test_transcript_of_other_speech_is_flagged(items, tmp_path, capsys):
         ]
     )
     assert rc == 1 and not out.exists()
+
+
+def test_anchored_path_on_real_speech_reports_a_word_the_audio_lacks():
+    """Four real items end to end, aligned stretch by stretch (long_seconds=5), once with the
+    matching transcript and once with a word the audio does not hold."""
+    from mmalign.speech import Span, SphinxConfig, speech_dev
+    from mmalign.speech.evaluate import boundary_errors
+
+    by_name = {it.name: it for it in speech_dev(SPEECH_DEV)}
+    names = (
+        "pocketsphinx__sense_and_sensibility_01_austen_64kb-0870",
+        "ProMo__carrots1",
+        "autovot__cas7D_1054_25_1",
+    )
+    audio, ref, off = [], [], 0.0
+    for name in names:
+        it = by_name[name]
+        audio.append(it.audio)
+        ref += [Span(w.label, w.start + off, w.end + off) for w in it.words]
+        off += it.duration
+    audio = np.concatenate(audio)
+    words = [w.label for w in ref]
+    cfg = SphinxConfig(long_seconds=5)
+    plain = align(audio, " ".join(words), sample_rate=16000, options=cfg)
+    assert plain.info["anchored"] and plain.info["stretches"] >= 2
+    assert not plain.unaligned and not plain.info["mismatch"]
+    edited = words[:12] + ["tomorrow"] + words[12:]
+    a = align(audio, " ".join(edited), sample_rate=16000, options=cfg)
+    assert [u["word"] for u in a.unaligned] == ["tomorrow"], a.unaligned
+    assert "not in the audio" in a.unaligned[0]["reason"]
+    assert not np.isfinite(a.words[12].start)
+    for result in (plain, a):
+        r = boundary_errors([w for w in result.words if w.aligned], ref)
+        assert r.n_unmatched == 0 and r.mae < 0.025 and r.within[0.05] > 0.9, r.summary()

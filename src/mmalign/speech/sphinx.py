@@ -10,7 +10,11 @@ run on into it (on speech-dev, word ends before a pause were 62 ms late on avera
 boundaries unbiased), so a word edge that touches one of PocketSphinx's own silences moves
 onto the nearest speech onset / offset found in the signal's energy
 (:func:`mmalign.speech.speech_segments`), if one lies within ``max_move`` seconds inside the
-word. Boundaries between two words are left as PocketSphinx put them.
+word. A word end before a pause then moves back over the word's decaying tail, to the last
+moment its energy is above ``floor + end_level * (peak - floor)`` (:class:`SphinxConfig`
+``end_level``): the energy offset sits at the bottom of the decay, where reference
+alignments rarely put the end. Boundaries between two words are left as PocketSphinx put
+them.
 
 Confidence, mismatches and long recordings (:mod:`mmalign.speech.anchors`): the recording is
 also recognised with a language model made of the transcript's own words; words that
@@ -139,6 +143,12 @@ class SphinxConfig:
         word-boundary error on every source.
     max_move : float
         Seconds a refined edge may move into its word.
+    end_level : float
+        A word end before a pause then moves back over the word's decaying tail, to the last
+        moment its 5 ms energy is above ``floor + end_level * (peak - floor)`` (0 turns this
+        off). The ends that touch a pause were the largest error left on speech-dev (+42 ms
+        late on average); 0.35 was chosen from {0.15, 0.25, 0.35, 0.45, 0.55} and a
+        leave-one-source-out check chose it for every held-out source.
     wide_beam : float
         Beam (``beam``, ``wbeam``, ``pbeam``) of the retry where default beams do not bring
         the whole transcript back.
@@ -164,6 +174,7 @@ class SphinxConfig:
 
     refine: bool = True
     max_move: float = 0.2
+    end_level: float = 0.35
     wide_beam: float = 1e-100
     dither: float = 1e-4
     confidence: bool = True
@@ -178,7 +189,7 @@ class SphinxConfig:
                 raise ValueError(f"{name} must be a number >= 0, got {v!r}.")
         if not (isinstance(self.wide_beam, float) and 0 < self.wide_beam < 1):
             raise ValueError(f"wide_beam must be a float in (0, 1), got {self.wide_beam!r}.")
-        for name in ("min_support", "min_coverage"):
+        for name in ("min_support", "min_coverage", "end_level"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
                 raise ValueError(f"{name} must be a number in [0, 1], got {v!r}.")
@@ -297,12 +308,24 @@ def force_align(samples: np.ndarray, tokens: list[str], cfg: SphinxConfig):
     return None, None, None, True
 
 
-def refine_edges(segments, samples: np.ndarray, tokens: list[str], max_move: float) -> list[Span]:
-    """Words of ``segments`` with their pause-side edges moved onto energy onsets / offsets."""
-    from .features import speech_segments
+def refine_edges(
+    segments, samples: np.ndarray, tokens: list[str], max_move: float, end_level: float = 0.0
+) -> list[Span]:
+    """Words of ``segments`` with their pause-side edges moved onto energy onsets / offsets.
+
+    With ``end_level > 0`` a word end before a pause then moves back over the word's
+    decaying tail, to the last moment its 5 ms energy is above ``floor + end_level * (peak -
+    floor)`` (floor, peak: 5th and 95th percentiles of the recording's frame energy).
+    """
+    from .features import frame_energy_db, speech_segments
 
     spans = speech_segments(samples, SR) if max_move > 0 else np.zeros((0, 2))
     ons, offs = (spans[:, 0], spans[:, 1]) if len(spans) else (np.zeros(0), np.zeros(0))
+    env_t, env, end_threshold = None, None, None
+    if max_move > 0 and end_level > 0 and len(samples) > SR // 10:
+        env_t, env = _envelope_db(samples)
+        floor, peak = np.percentile(frame_energy_db(samples, SR), [5, 95])
+        end_threshold = floor + end_level * (peak - floor)
     words, k = [], 0
     for i, (lab, a, b) in enumerate(segments):
         if lab.startswith(_NOT_WORDS):
@@ -318,6 +341,8 @@ def refine_edges(segments, samples: np.ndarray, tokens: list[str], max_move: flo
             c = ons[(ons < b0) & (ons >= a0 - 0.03) & (ons <= a0 + max_move)]
             if len(c):
                 a = float(c[np.argmin(np.abs(c - a0))])
+        if pause_after and env is not None:
+            b = _decay_end(env_t, env, a, b, max_move, end_threshold)
         if b - a < 0.01:  # never collapse a word
             a, b = a0, b0
         words.append(Span(tokens[k], a, b))
@@ -327,6 +352,27 @@ def refine_edges(segments, samples: np.ndarray, tokens: list[str], max_move: flo
             y.start = x.end
         y.end = max(y.end, y.start)
     return words
+
+
+def _envelope_db(samples: np.ndarray, step: float = 0.001, win: float = 0.005):
+    """Times (s) and energy (dB) of a ``win``-second window every ``step`` seconds."""
+    y = np.asarray(samples, dtype=np.float64) ** 2
+    csum = np.concatenate([[0.0], np.cumsum(y)])
+    n = len(y)
+    hop, w = int(step * SR), int(win * SR)
+    c = np.arange(0, n, hop)
+    lo, hi = np.clip(c - w // 2, 0, n), np.clip(c + w // 2, 0, n)
+    power = (csum[hi] - csum[lo]) / np.maximum(hi - lo, 1)
+    return c / SR, 10 * np.log10(power + 1e-20)
+
+
+def _decay_end(t, env, a: float, b: float, max_move: float, threshold: float) -> float:
+    """The last time within ``[b - max_move, b]`` (and after ``a``) where the envelope is
+    above ``threshold``; ``b`` where there is none."""
+    idx = np.flatnonzero((t >= max(a, b - max_move)) & (t <= b) & (env > threshold))
+    if not len(idx) or t[idx[-1]] - a < 0.01:
+        return b
+    return float(t[idx[-1]])
 
 
 def _phone_pass(dec, pcm: bytes, offset: float) -> list[Span] | None:
@@ -422,7 +468,7 @@ def align_sphinx(
         result.info["retried"] = True
         return result
     words = (
-        refine_edges(seg, x, tokens, cfg.max_move)
+        refine_edges(seg, x, tokens, cfg.max_move, cfg.end_level)
         if cfg.refine
         else [
             Span(tokens[k], a, b)

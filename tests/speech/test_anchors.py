@@ -1,0 +1,74 @@
+"""Anchored (stretch-by-stretch) alignment: cuts, skipped words, pause-side word ends."""
+
+import numpy as np
+import pytest
+
+from mmalign.speech import anchors
+from mmalign.speech.sphinx import SphinxConfig, refine_edges
+
+
+def _found(times):
+    return [None if t is None else (float(t[0]), float(t[1])) for t in times]
+
+
+def test_cuts_end_stretches_at_the_first_anchored_pause_past_the_minimum():
+    # words of 0.5 s back to back, with a 0.4 s pause before word 4 (too early, 2 s in)
+    # and before words 12 and 14 (the first one past _MIN_STRETCH must be taken)
+    times, t = [], 0.0
+    for k in range(20):
+        if k in (4, 12, 14):
+            t += 0.4
+        times.append((t, t + 0.5))
+        t += 0.5
+    tokens = [f"w{k}" for k in range(20)]
+    cuts = anchors._cuts(tokens, _found(times))
+    assert cuts, "no cut although anchored pauses exist past the minimum stretch"
+    k, p0, p1 = cuts[0]
+    assert k == 12 and p0 == pytest.approx(times[11][1]) and p1 == pytest.approx(times[12][0])
+    assert all(b[1] - a[1] >= anchors._MIN_STRETCH for a, b in zip([(0, 0.0)], cuts))
+
+
+def test_cuts_need_anchor_runs_on_both_sides():
+    times = [
+        (k * 0.5 + (0.4 if k >= 12 else 0.0), k * 0.5 + 0.5 + (0.4 if k >= 12 else 0.0))
+        for k in range(20)
+    ]
+    found = _found(times)
+    found[12] = None  # the word after the pause was not recognised: no anchor there
+    cuts = anchors._cuts([f"w{k}" for k in range(20)], found)
+    assert all(k != 12 and k != 13 for k, _, _ in cuts)
+
+
+def test_skipped_word_between_adjacent_anchors_is_a_candidate():
+    tokens = ["one", "two", "uh", "three", "four"]
+    hyp = [("one", 0.0, 0.3), ("two", 0.3, 0.6), ("three", 0.62, 0.9), ("four", 0.9, 1.2)]
+    found, runs, _ = anchors._support(tokens, hyp)
+    assert anchors._inserted(tokens, found, runs, hyp) == {2}
+    # a pause or other sound between the neighbours leaves room for the word: no candidate
+    paused = [*hyp[:2], ("three", 0.9, 1.1), ("four", 1.1, 1.3)]
+    found, runs, _ = anchors._support(tokens, paused)
+    assert anchors._inserted(tokens, found, runs, paused) == set()
+    garbage = [*hyp[:2], ("_ah_", 0.6, 0.62), *hyp[2:]]
+    found, runs, _ = anchors._support(tokens, garbage)
+    assert anchors._inserted(tokens, found, runs, garbage) == set()
+
+
+def test_pause_side_word_end_moves_back_over_the_decaying_tail():
+    sr = 16000
+    rng = np.random.default_rng(0)
+    t = np.arange(int(1.2 * sr)) / sr
+    level = np.where(t < 0.1, 0.0, np.where(t < 0.5, 0.5, 0.5 * np.exp(-(t - 0.5) / 0.04)))
+    x = (level * np.sin(2 * np.pi * 220 * t) + 3e-3 * rng.standard_normal(len(t))).astype(
+        np.float32
+    )
+    segments = [("<sil>", 0.0, 0.1), ("word", 0.1, 0.75), ("<sil>", 0.75, 1.2)]
+    plain = refine_edges(segments, x, ["word"], 0.2, end_level=0.0)[0]
+    trimmed = refine_edges(segments, x, ["word"], 0.2, end_level=0.35)[0]
+    assert 0.5 <= trimmed.end < plain.end, (trimmed, plain)
+    assert trimmed.end < 0.65  # early in the decay (35 % of the way up from the floor)
+    assert trimmed.start == plain.start
+
+
+def test_end_level_is_checked():
+    with pytest.raises(ValueError, match="end_level"):
+        SphinxConfig(end_level=1.5)
