@@ -29,9 +29,14 @@ class ModelOutput:
         training fast never materialise the weights).
     lengths : dict of str to Tensor of shape (B,)
         The valid length of every modality that the model used.
+    sequences : dict of str to Tensor of shape (B, T_m, d_m)
+        The model's last hidden state of every modality, one vector per input step (padded
+        steps meaningless), as the pre-training objectives read it (masked modelling predicts
+        a masked step's input from its vector); ``d_m`` depends on the model.
     """
 
     predictions: Tensor
     pooled: Tensor
     attentions: dict[tuple[str, str], list[Tensor]] = field(default_factory=dict)
     lengths: dict[str, Tensor] = field(default_factory=dict)
+    sequences: dict[str, Tensor] = field(default_factory=dict)
