@@ -749,11 +749,22 @@ def true_intervals(split: MultimodalSplit, target: str, source: str) -> list[np.
 
 def text_words(split: MultimodalSplit) -> list[list[str]]:
     """The words of each sample's text stream, in stream order (``*`` marks the emphasized
-    one), e.g. ``['three', 'nine', 'one', 'four*']``: labels for the text axis of a plot."""
+    one, ``_`` an underlined one of ``ink_pair``), e.g. ``['three', 'nine_', 'one', 'four*']``:
+    labels for the text axis of a plot. The text of every label is read (11 columns, plus the
+    claims of ``ink_claims`` or the underline flag of ``ink_pair``)."""
     x, lens = split.features["text"], split.lengths["text"]
-    if x.shape[-1] != 11:
-        raise ValueError(f"a digits-av text stream has 11 features, got {x.shape[-1]}.")
+    if x.shape[-1] not in (11, 12, 11 + _N_INKS):
+        raise ValueError(
+            f"a digits-av text stream has 11 features (12 with ink_pair's underline flag, 15 "
+            f"with ink_claims's claims), got {x.shape[-1]}."
+        )
+    underlined = x.shape[-1] == 12
     return [
-        [_WORDS[int(np.argmax(tok[:10]))] + ("*" if tok[10] > 0.5 else "") for tok in x[i, :n]]
+        [
+            _WORDS[int(np.argmax(tok[:10]))]
+            + ("*" if tok[10] > 0.5 else "")
+            + ("_" if underlined and tok[11] > 0.5 else "")
+            for tok in x[i, :n]
+        ]
         for i, n in enumerate(lens)
     ]

@@ -220,7 +220,9 @@ class MultimodalModule(L.LightningModule):
         self.objectives = tuple(objectives)
         self.pretraining = tuple(o for o in self.objectives if o != "label")
         # built after the model, so that the model's initial weights do not depend on them
-        self.pretrain_heads = self._pretraining_heads(dict(input_dims)) if self.pretraining else None
+        self.pretrain_heads = (
+            self._pretraining_heads(dict(input_dims)) if self.pretraining else None
+        )
         self._val: list[tuple[np.ndarray, np.ndarray]] = []
         self._val_loss: list[tuple[float, int]] = []
 

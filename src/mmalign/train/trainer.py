@@ -170,7 +170,8 @@ class TrainConfig:
         if not 0.0 < float(self.mask_prob) < 1.0:
             raise ValueError(f"mask_prob must be in (0, 1), got {self.mask_prob!r}.")
         if self.mask_span is not None and (
-            not isinstance(self.mask_span, int) or isinstance(self.mask_span, bool)
+            not isinstance(self.mask_span, int)
+            or isinstance(self.mask_span, bool)
             or self.mask_span < 1
         ):
             raise ValueError(f"mask_span must be an int >= 1, got {self.mask_span!r}.")
@@ -811,17 +812,27 @@ def load_pretrained(module, checkpoint: str | os.PathLike) -> list[str]:
     ckpt = read_checkpoint(checkpoint)
     saved = ckpt["hyper_parameters"]
     hp = module.hparams
-    for key in ("model_name", "input_dims", "model_options"):
-        a, b = _jsonable(saved.get(key) or {}), _jsonable(hp.get(key) or {})
-        if a != b:
-            raise ValueError(
-                f"init_from {str(checkpoint)!r} holds another model: its {key} is {a!r}, this "
-                f"run's is {b!r}; pre-train with the same model, model options and streams."
-            )
+    from mmalign.implicit.registry import config_class
+
+    def architecture(h: dict[str, Any]) -> dict[str, Any]:  # the model's config, any head size
+        cfg = config_class(h["model_name"])(
+            input_dims=dict(h["input_dims"]), n_outputs=1, **dict(h.get("model_options") or {})
+        )
+        return {"model": h["model_name"], **_jsonable(dataclasses.asdict(cfg))}
+
+    theirs, ours = architecture(saved), architecture(hp)
+    diffs = [
+        f"{k} {theirs.get(k)!r} (this run: {ours.get(k)!r})"
+        for k in ours
+        if theirs.get(k) != ours[k]
+    ]
+    if diffs:
+        raise ValueError(
+            f"init_from {str(checkpoint)!r} holds another model: {'; '.join(diffs[:3])}; "
+            "pre-train with the same model, model options and streams."
+        )
     own = module.state_dict()
-    take = {
-        k: v for k, v in ckpt["state_dict"].items() if k in own and own[k].shape == v.shape
-    }
+    take = {k: v for k, v in ckpt["state_dict"].items() if k in own and own[k].shape == v.shape}
     module.load_state_dict(take, strict=False)
     return sorted(k for k in own if k not in take)
 
