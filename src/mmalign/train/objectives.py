@@ -7,6 +7,14 @@ al., 2019) are trained first on two tasks that need no labels:
   replacing one stream of a sample with the same stream of another sample of the batch
   (ViLBERT's "multimodal alignment prediction", LXMERT's "cross-modality matching"); a linear
   classifier on the model's pooled vector answers.
+* **replaced-step detection** -- an extension of matching to single steps (ELECTRA's
+  replaced-token detection, Clark et al., ICLR 2020, made cross-modal): steps of every stream
+  (spans of ``mask_span`` steps in non-token streams) take the features of another sample's
+  step, and a linear classifier on the model's vector at each step says whether it was
+  replaced. Sample-level matching is answered from the pooled vector, so it only teaches the
+  steps that the pooling reads to find their counterparts; here every word must check its
+  own image, the first-order signal a label without a query token (digits-av's ``ink_pair``)
+  lacks.
 * **masked multimodal modelling** -- steps of every stream are masked (their features set to
   zero, as LXMERT zeroes a masked object's features) and predicted from the model's vector at
   that step: a token class by cross-entropy for a token stream (BERT's masked LM; the first
@@ -33,11 +41,12 @@ __all__ = [
     "corrupt_batch",
     "swap_streams",
     "mask_steps",
+    "replace_steps",
     "PretrainingHeads",
     "objective_losses",
 ]
 
-OBJECTIVES = ("label", "matching", "masked")
+OBJECTIVES = ("label", "matching", "masked", "replaced")
 
 
 @dataclass
@@ -55,6 +64,10 @@ class CorruptedBatch:
         The masked steps (only in matched samples).
     targets : dict of str to Tensor (B, T_m, D_m)
         The original features.
+    replaced : dict of str to BoolTensor (B, T_m)
+        The steps that now hold another sample's features (different from their own).
+    scored : dict of str to BoolTensor (B, T_m)
+        The steps that replaced-step detection scores: the valid steps of matched samples.
     """
 
     inputs: dict[str, Tensor]
@@ -62,6 +75,8 @@ class CorruptedBatch:
     is_match: Tensor
     masked: dict[str, Tensor] = field(default_factory=dict)
     targets: dict[str, Tensor] = field(default_factory=dict)
+    replaced: dict[str, Tensor] = field(default_factory=dict)
+    scored: dict[str, Tensor] = field(default_factory=dict)
 
 
 def swap_streams(
@@ -127,23 +142,67 @@ def mask_steps(
     """
     out, masked = {}, {}
     for m, x in inputs.items():
-        bsz, t = x.shape[:2]
-        n = lengths[m].cpu()
-        valid = torch.arange(t)[None, :] < n[:, None]
         width = 1 if m in token_modalities else max(1, int(span))
-        starts = torch.rand(bsz, t, generator=generator) < prob / width
-        # at least one masked step per sample: a random valid step where none was drawn
-        pick = (torch.rand(bsz, generator=generator) * n.clamp_min(1)).long()
-        none = ~(starts & valid).any(dim=1)
-        starts[none, pick[none]] = True
-        mask = starts.clone()
-        for k in range(1, width):
-            mask[:, k:] |= starts[:, :-k]
-        mask &= valid
+        mask = _pick_steps(x.shape[0], x.shape[1], lengths[m], prob, width, generator)
         mask = mask.to(x.device)
         out[m] = x.masked_fill(mask[:, :, None], 0.0)
         masked[m] = mask
     return out, masked
+
+
+def _pick_steps(bsz: int, t: int, lengths: Tensor, prob: float, width: int, generator) -> Tensor:
+    """(B, T) bool: spans of ``width`` valid steps, each step starting one with probability
+    ``prob / width``; at least one step per sample."""
+    n = lengths.cpu()
+    valid = torch.arange(t)[None, :] < n[:, None]
+    starts = torch.rand(bsz, t, generator=generator) < prob / width
+    pick = (torch.rand(bsz, generator=generator) * n.clamp_min(1)).long()
+    none = ~(starts & valid).any(dim=1)
+    starts[none, pick[none]] = True
+    mask = starts.clone()
+    for k in range(1, width):
+        mask[:, k:] |= starts[:, :-k]
+    return mask & valid
+
+
+def replace_steps(
+    inputs: dict[str, Tensor],
+    lengths: dict[str, Tensor],
+    *,
+    prob: float = 0.15,
+    span: int = 1,
+    token_modalities: tuple[str, ...] = (),
+    generator: torch.Generator | None = None,
+) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+    """Give random valid steps of every modality the features of another sample's step.
+
+    Steps are chosen as by :func:`mask_steps`; step ``t`` of sample ``i`` takes step ``t mod
+    n_j`` of sample ``j = (i + r) mod B`` (``r`` drawn once per call in ``1 .. B - 1``).
+
+    Returns
+    -------
+    inputs : dict of str to Tensor
+        Copies with the replaced steps.
+    replaced : dict of str to BoolTensor (B, T_m)
+        The steps whose features changed (a step replaced by an identical one is not).
+    """
+    out, replaced = {}, {}
+    for m, x in inputs.items():
+        bsz, t = x.shape[:2]
+        if bsz < 2:
+            out[m], replaced[m] = x, torch.zeros(bsz, t, dtype=torch.bool, device=x.device)
+            continue
+        width = 1 if m in token_modalities else max(1, int(span))
+        chosen = _pick_steps(bsz, t, lengths[m], prob, width, generator).to(x.device)
+        shift = int(torch.randint(1, bsz, (1,), generator=generator))
+        donor = (torch.arange(bsz, device=x.device) + shift) % bsz
+        n_donor = lengths[m].to(x.device)[donor].clamp_min(1)  # (B,)
+        step = torch.arange(t, device=x.device)[None, :] % n_donor[:, None]  # (B, T)
+        other = x[donor[:, None], step]  # (B, T, D)
+        new = torch.where(chosen[:, :, None], other, x)
+        out[m] = new
+        replaced[m] = chosen & (new != x).any(dim=-1)
+    return out, replaced
 
 
 def corrupt_batch(
@@ -156,14 +215,30 @@ def corrupt_batch(
     token_modalities: tuple[str, ...] = (),
     generator: torch.Generator | None = None,
 ) -> CorruptedBatch:
-    """Swap streams (``"matching"`` in ``objectives``), then mask steps of the samples that
-    kept their own streams (``"masked"``): LXMERT computes its masked losses on matched pairs
-    only, since a swapped stream says nothing about the other's masked steps."""
+    """Swap streams (``"matching"`` in ``objectives``), replace steps (``"replaced"``), then
+    mask other steps (``"masked"``). The steps' objectives are scored on the samples that kept
+    their own streams: LXMERT computes its masked losses on matched pairs only, since a swapped
+    stream says nothing about the other's masked steps."""
     x, n = dict(inputs), dict(lengths)
     bsz = next(iter(inputs.values())).shape[0]
     is_match = torch.ones(bsz, dtype=torch.long, device=next(iter(inputs.values())).device)
     if "matching" in objectives:
         x, n, is_match = swap_streams(x, n, generator=generator)
+    keep = is_match.bool()[:, None]
+    replaced: dict[str, Tensor] = {}
+    scored: dict[str, Tensor] = {}
+    if "replaced" in objectives:
+        x, replaced = replace_steps(
+            x,
+            n,
+            prob=mask_prob,
+            span=mask_span,
+            token_modalities=token_modalities,
+            generator=generator,
+        )
+        for m, v in x.items():
+            valid = torch.arange(v.shape[1], device=v.device)[None, :] < n[m][:, None]
+            scored[m] = valid & keep
     masked: dict[str, Tensor] = {}
     if "masked" in objectives:
         x, masked = mask_steps(
@@ -174,16 +249,19 @@ def corrupt_batch(
             token_modalities=token_modalities,
             generator=generator,
         )
-        keep = is_match.bool()[:, None]
         for m in masked:  # a swapped sample keeps its (masked) inputs but is not scored
             masked[m] = masked[m] & keep
-    return CorruptedBatch(x, n, is_match, masked, dict(inputs))
+            if m in replaced:  # a replaced step is not also masked (its target is its own)
+                masked[m] = masked[m] & ~replaced[m]
+                scored[m] = scored[m] & ~masked[m]
+    return CorruptedBatch(x, n, is_match, masked, dict(inputs), replaced, scored)
 
 
 class PretrainingHeads(nn.Module):
     """The heads of the objectives: ``match`` (pooled -> 2 logits) and, per modality,
     ``predict[m]`` (the step's vector -> the step's ``D_m`` features; for a token modality the
-    first ``vocab[m]`` outputs are the token logits).
+    first ``vocab[m]`` outputs are the token logits) and ``detect[m]`` (the step's vector ->
+    the logit of "replaced").
 
     Parameters
     ----------
@@ -201,6 +279,7 @@ class PretrainingHeads(nn.Module):
         self.predict = nn.ModuleDict(
             {m: nn.Linear(sequence_dims[m], input_dims[m]) for m in sequence_dims}
         )
+        self.detect = nn.ModuleDict({m: nn.Linear(sequence_dims[m], 1) for m in sequence_dims})
 
 
 def objective_losses(
@@ -216,9 +295,26 @@ def objective_losses(
     Returns a dict with ``"matching"`` (cross-entropy) and ``"matching_acc"``; ``"masked"``
     (the sum over modalities of the token cross-entropy and the mean squared error of the
     other features at the masked steps), ``"masked_<m>_acc"`` for token modalities and
-    ``"masked_<m>_mse"``.
+    ``"masked_<m>_mse"``; ``"replaced"`` (the sum over modalities of the binary cross-entropy
+    at the scored steps) and ``"replaced_<m>_acc"`` (balanced: the mean of the accuracies on
+    replaced and on kept steps).
     """
     res: dict[str, Tensor] = {}
+    if "replaced" in objectives:
+        total = out.pooled.new_zeros(())
+        for m, scored in batch.scored.items():
+            if m not in out.sequences or not bool(scored.any()):
+                continue
+            logit = heads.detect[m](out.sequences[m][scored])[:, 0]  # (n_scored,)
+            target = batch.replaced[m][scored].float()
+            total = total + F.binary_cross_entropy_with_logits(logit, target)
+            hit = ((logit > 0).float() == target).float()
+            pos, neg = target > 0.5, target < 0.5
+            parts = [hit[pos].mean() if bool(pos.any()) else None]
+            parts.append(hit[neg].mean() if bool(neg.any()) else None)
+            parts = [p for p in parts if p is not None]
+            res[f"replaced_{m}_acc"] = (sum(parts) / len(parts)).detach()
+        res["replaced"] = total
     if "matching" in objectives:
         logits = heads.match(out.pooled)  # (B, 2)
         res["matching"] = F.cross_entropy(logits, batch.is_match)
