@@ -10,7 +10,13 @@ from mmalign.implicit import build_model
 from mmalign.implicit.registry import MODEL_NAMES
 from mmalign.train import TrainConfig, evaluate, fit
 from mmalign.train.module import MultimodalModule, collate
-from mmalign.train.objectives import corrupt_batch, mask_steps, objective_losses, swap_streams
+from mmalign.train.objectives import (
+    corrupt_batch,
+    mask_steps,
+    objective_losses,
+    replace_steps,
+    swap_streams,
+)
 from mmalign.train.trainer import load_pretrained
 
 TINY_DATA = dict(n_train=24, n_valid=8, n_test=8, n_digits=2)
@@ -81,6 +87,42 @@ def test_mask_steps_zeroes_valid_steps_in_spans():
     assert all(int(e - s) >= 2 for s, e in zip(starts, ends) if int(e) < 199)
 
 
+def test_replace_steps_takes_other_samples_steps():
+    inputs, lengths = _batch()
+    x, rep = replace_steps(
+        inputs,
+        lengths,
+        prob=0.3,
+        span=2,
+        token_modalities=("text",),
+        generator=torch.Generator().manual_seed(0),
+    )
+    for m in inputs:
+        valid = torch.arange(inputs[m].shape[1])[None, :] < lengths[m][:, None]
+        assert rep[m].any() and not (rep[m] & ~valid).any()
+        changed = (x[m] != inputs[m]).any(-1)
+        assert torch.equal(changed, rep[m])  # exactly the flagged steps differ
+        for i, t in rep[m].nonzero().tolist():  # each one is a step of another sample
+            hits = [j for j in range(6) if j != i and (inputs[m][j] == x[m][i, t]).all(-1).any()]
+            assert hits, (m, i, t)
+
+
+def test_step_objectives_see_only_matched_samples_and_disjoint_steps():
+    inputs, lengths = _batch()
+    cb = corrupt_batch(
+        inputs,
+        lengths,
+        ("matching", "masked", "replaced"),
+        mask_prob=0.3,
+        generator=torch.Generator().manual_seed(0),
+    )
+    assert 0 < int(cb.is_match.sum()) < 6
+    for m in inputs:
+        assert not (cb.masked[m] & cb.replaced[m]).any()
+        assert not cb.scored[m][cb.is_match == 0].any()
+        assert not (cb.scored[m] & cb.masked[m]).any()
+
+
 def test_masked_samples_are_only_the_matched_ones():
     inputs, lengths = _batch()
     cb = corrupt_batch(
@@ -101,7 +143,7 @@ def test_every_model_gives_per_step_sequences_and_learns_the_objectives(tiny, mo
         tiny.n_outputs,
         "classification",
         model_options={"d_model": 8, "n_heads": 2},
-        objectives=("matching", "masked"),
+        objectives=("matching", "masked", "replaced"),
         mask_span=2,
         token_columns={"text": 10},
     )
@@ -118,7 +160,8 @@ def test_every_model_gives_per_step_sequences_and_learns_the_objectives(tiny, mo
         loss.backward()
         opt.step()
         losses.append(float(loss.detach()))
-    assert {"matching", "matching_acc", "masked", "masked_text_acc"} <= set(terms)
+    assert {"matching", "matching_acc", "masked", "masked_text_acc", "replaced"} <= set(terms)
+    assert 0 <= float(terms["replaced_vision_acc"]) <= 1
     assert losses[-1] < 0.7 * losses[0], losses
 
 
@@ -189,7 +232,7 @@ def test_objective_options_are_checked():
     assert TrainConfig(objectives="label, masked").objectives == ("label", "masked")
     with pytest.raises(ValueError, match="Unknown objective 'mlm'; valid options are: label"):
         TrainConfig(objectives="mlm")
-    with pytest.raises(ValueError, match="at least one of label, matching, masked"):
+    with pytest.raises(ValueError, match="at least one of label, matching, masked, replaced"):
         TrainConfig(objectives="")
     with pytest.raises(ValueError, match="mask_prob must be in"):
         TrainConfig(mask_prob=1.5)

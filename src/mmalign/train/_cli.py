@@ -37,7 +37,8 @@ of ViLBERT, LXMERT and VisualBERT: cross-modal matching (is every stream of a sa
 or was one swapped with another sample's?) and masked multimodal modelling (masked words
 predicted, masked frames regressed). Fine-tune on the labels with `mmalign train --set
 init_from=OUT/checkpoints/best.ckpt` (the same --model and model options). Options as for
-`mmalign train`, plus objectives=matching,masked (default; either alone, or with label),
+`mmalign train`, plus objectives=matching,masked (default; any of matching, masked and
+replaced, the per-step detection of steps taken from another sample, alone or with label),
 mask_prob, mask_span and token_columns. The metrics are the objectives' losses and accuracies
 (and the attention alignment on digits-av):
   mmalign pretrain --set data.n_train=300 --set data.n_valid=100 --set data.n_test=100 \\

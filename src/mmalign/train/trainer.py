@@ -101,15 +101,17 @@ class TrainConfig:
         What the model is trained on, summed (a comma-separated string is accepted):
         ``"label"`` (the dataset's labels; default), ``"matching"`` (cross-modal matching: is
         every stream of this sample its own, or was one swapped with another sample's?) and
-        ``"masked"`` (masked multimodal modelling: predict masked steps of every stream).
-        ``("matching", "masked")`` pre-trains without labels (``mmalign pretrain``); see
-        :mod:`mmalign.train.objectives`.
+        ``"masked"`` (masked multimodal modelling: predict masked steps of every stream) and
+        ``"replaced"`` (replaced-step detection: which steps hold another sample's features?).
+        ``("matching", "masked")`` pre-trains without labels as ViLBERT and LXMERT do
+        (``mmalign pretrain``); see :mod:`mmalign.train.objectives`.
     init_from : str or None
         A checkpoint of :func:`fit` (e.g. a pre-training run's ``best.ckpt``) whose weights
         start this run: every weight of the same name and shape (the same model and model
         options are required; a task head of another size is left at its initialisation).
     mask_prob : float
-        Fraction of the steps of every stream masked by ``"masked"`` (default 0.15, BERT's).
+        Fraction of the steps of every stream masked by ``"masked"`` (and replaced by
+        ``"replaced"``; default 0.15, BERT's).
     mask_span : int or None
         Masked steps come in spans of this many steps in non-token streams (frames repeat).
         None (default): the dataset's recipe (5 on digits-av), else 1.
