@@ -1,7 +1,7 @@
 """Benchmark: every implicit model on digits-av's two alignment labels, with controls.
 
 Labels: ``text_vision`` (the ink of the emphasized digit's image; a query token closes the
-text) and ``ink_pair`` (the inks of two underlined words anywhere in the text; no query token;
+text) and ``ink_pair`` (the inks of the two digits a two-word text names; no query token;
 ``--labels ink_claims`` adds the harder count of true per-word ink claims). Both need the text
 paired with the video: the controls (MulT, or ``--control-model``, without the text or without
 the video) must stay near chance.

@@ -11,10 +11,9 @@ al., 2019) are trained first on two tasks that need no labels:
   replaced-token detection, Clark et al., ICLR 2020, made cross-modal): steps of every stream
   (spans of ``mask_span`` steps in non-token streams) take the features of another sample's
   step, and a linear classifier on the model's vector at each step says whether it was
-  replaced. Sample-level matching is answered from the pooled vector, so it only teaches the
-  steps that the pooling reads to find their counterparts; here every word must check its
-  own image, the first-order signal a label without a query token (digits-av's ``ink_pair``)
-  lacks.
+  replaced. Sample-level matching is answered from the pooled vector; here every step is asked.
+  (On digits-av it did not help MulT: after 20 epochs it told replaced words from kept ones no
+  better than chance.)
 * **masked multimodal modelling** -- steps of every stream are masked (their features set to
   zero, as LXMERT zeroes a masked object's features) and predicted from the model's vector at
   that step: a token class by cross-entropy for a token stream (BERT's masked LM; the first
