@@ -17,6 +17,7 @@ from mmalign.train.objectives import (
     replace_steps,
     swap_streams,
 )
+from mmalign.train.presets import model_preset
 from mmalign.train.trainer import load_pretrained
 
 TINY_DATA = dict(n_train=24, n_valid=8, n_test=8, n_digits=2)
@@ -203,7 +204,7 @@ def test_pretrain_then_fine_tune(tiny, tmp_path):
     assert again.metrics["matching"] == pytest.approx(doc["metrics"]["matching"])
     # fine-tuning starts from every pre-trained weight of the model
     saved = torch.load(pre.best_checkpoint, weights_only=False)["state_dict"]
-    options = {**TINY_MULT, "embed_dropout": 0.1, "attn_dropout": 0.0}  # with the preset's
+    options = {**model_preset("mult", "digits-av"), **TINY_MULT}  # what fit built
     module = MultimodalModule("mult", tiny.input_dims, 3, "classification", model_options=options)
     left = load_pretrained(module, pre.best_checkpoint)
     own = module.state_dict()
