@@ -1,7 +1,7 @@
 """Benchmark: every implicit model on digits-av's two alignment labels, with controls.
 
 Labels: ``text_vision`` (the ink of the emphasized digit's image; a query token closes the
-text) and ``ink_pair`` (the inks of two underlined words anywhere in the text; no query token;
+text) and ``ink_pair`` (the inks of the two digits a two-word text names; no query token;
 ``--labels ink_claims`` adds the harder count of true per-word ink claims). Both need the text
 paired with the video: the controls (MulT, or ``--control-model``, without the text or without
 the video) must stay near chance.
@@ -14,14 +14,20 @@ of the whole run (aim: under 60 minutes on 2 cores at the default size).
 Every run is ``mmalign.train.fit(dataset, TrainConfig(model=...))``: the digits-av recipe and
 each model's preset come from the library (the model registry), as with ``mmalign train``.
 
+``--pretrain-epochs N`` first pre-trains every model (not the controls) for N epochs on the
+same training inputs without their labels (``TrainConfig(objectives="matching,masked")``:
+cross-modal matching and masked multimodal modelling, as ``mmalign pretrain``), then fine-tunes
+it on the label from those weights (``init_from``); its wall time counts in the row's.
+
 Run: ``python benchmarks/train.py [--models mult,lxmert] [--labels text_vision] [--seeds 0,1,2]
-[--epochs N] [--n-train N] [--modalities text,vision] [--quick]``. Prints a Markdown table and
-writes ``runs/benchmarks/train/train.json``.
+[--epochs N] [--pretrain-epochs N] [--n-train N] [--modalities text,vision] [--quick]``. Prints a
+Markdown table and writes ``runs/benchmarks/train/train.json``.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import statistics
 import time
@@ -44,6 +50,12 @@ def main() -> None:
     ap.add_argument("--control-model", default="mult")
     ap.add_argument("--seeds", default="0", help="e.g. 0,1,2 (mean and spread per row)")
     ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument(
+        "--pretrain-epochs",
+        type=int,
+        default=0,
+        help="pre-train every model this many epochs (matching + masked modelling) first",
+    )
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--n-train", type=int, default=2000)
     ap.add_argument("--n-valid", type=int, default=300)
@@ -80,6 +92,7 @@ def main() -> None:
     if args.quick:
         size = dict(n_train=64, n_valid=16, n_test=32)
     epochs = 1 if args.quick else args.epochs
+    pretrain_epochs = min(1, args.pretrain_epochs) if args.quick else args.pretrain_epochs
     seeds = [int(s) for s in args.seeds.split(",") if s]
     mods = tuple(m for m in args.modalities.split(",") if m)
     extra = {}
@@ -106,6 +119,21 @@ def main() -> None:
                 )
                 tag = f"{label}-{model}-{'+'.join(run_mods)}-s{seed}"
                 t0 = time.perf_counter()
+                pre = None
+                if pretrain_epochs and run_mods == mods:
+                    pre = fit(
+                        data,
+                        dataclasses.replace(
+                            cfg,
+                            objectives=("matching", "masked"),
+                            max_epochs=pretrain_epochs,
+                            patience=pretrain_epochs,
+                        ),
+                        model_options=extra,
+                        out_dir=out / "runs" / f"{tag}-pretrain",
+                        resume=False,
+                    )
+                    cfg = dataclasses.replace(cfg, init_from=str(pre.best_checkpoint))
                 res = fit(data, cfg, model_options=extra, out_dir=out / "runs" / tag, resume=False)
                 head = res.test.selected_heads.get("text<-vision")
                 rows.append(
@@ -120,6 +148,11 @@ def main() -> None:
                         "text<-vision_all_heads": res.test.alignment.get("text<-vision", {}).get(
                             "peak_accuracy"
                         ),
+                        "pretrain_epochs": pretrain_epochs if pre is not None else 0,
+                        "pretrain_metrics": pre.test.metrics if pre is not None else None,
+                        "pretrain_text<-vision_head": (
+                            pre.test.selected_heads.get("text<-vision") if pre is not None else None
+                        ),
                         "parameters": res.n_parameters,
                         "epochs": res.epochs,
                         "n_train": len(data["train"]),
@@ -131,14 +164,16 @@ def main() -> None:
     wall = time.perf_counter() - t_start
     print(
         f"\ndigits-av: {size['n_train']} / {size['n_valid']} / {size['n_test']} samples, audio "
-        f"{args.audio_fps} frames/s, streams {'+'.join(mods)}, {epochs} epochs, seeds {seeds}, "
+        f"{args.audio_fps} frames/s, streams {'+'.join(mods)}, {epochs} epochs"
+        + (f" after {pretrain_epochs} of pre-training" if pretrain_epochs else "")
+        + f", seeds {seeds}, "
         f"{args.threads} threads; whole run {wall / 60:.1f} min\n"
     )
     print(
         "| label | model | streams | test acc (mean ± sd over seeds) | text<-video chosen head "
-        "| params | epochs | train samples/s |"
+        "| params | epochs | train samples/s | wall s (per seed) |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         groups.setdefault((r["label"], r["model"], r["modalities"]), []).append(r)
@@ -151,7 +186,8 @@ def main() -> None:
         head = f"{statistics.mean(heads):.1%}" if heads else "-"
         print(
             f"| {label} | {model} | {streams} | {acc} | {head} | {rs[0]['parameters']:,} | "
-            f"{rs[0]['epochs']} | {statistics.mean(r['train_samples_per_s'] for r in rs):.0f} |"
+            f"{rs[0]['epochs']} | {statistics.mean(r['train_samples_per_s'] for r in rs):.0f} | "
+            f"{statistics.mean(r['wall_s'] for r in rs):.0f} |"
         )
     chances = sorted({f"{r['label']} {r['chance']:.1%}" for r in rows})
     print(f"\nchance (majority class on test): {', '.join(chances)}")

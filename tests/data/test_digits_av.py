@@ -208,18 +208,33 @@ def test_ink_claims_label_needs_every_word_paired_with_its_image(tmp_path):
     )
 
 
-def test_ink_pair_label_pairs_two_underlined_words_with_their_images(tmp_path):
+def test_ink_pair_label_pairs_the_two_named_words_with_their_images(tmp_path):
     ds = load_digits_av(cache_dir=tmp_path, n_train=200, n_valid=2, n_test=2, label="ink_pair")
     tr = ds["train"]
-    assert ds.input_dims["text"] == 12 and ds.n_outputs == 6
-    ul, ink = tr.extras["underline"], tr.extras["marks"][:, 2]
-    assert (ul.sum(1) == 2).all()
+    assert ds.input_dims["text"] == 11 and ds.n_outputs == 6
+    marked, ink, digits = tr.extras["underline"], tr.extras["marks"][:, 2], tr.extras["digits"]
+    assert (marked.sum(1) == 2).all()
     pairs = [(a, b) for a in range(4) for b in range(a + 1, 4)]
-    want = [pairs.index(tuple(sorted(ink[i][ul[i] == 1]))) for i in range(len(ul))]
+    want = [pairs.index(tuple(sorted(ink[i][marked[i] == 1]))) for i in range(len(marked))]
     np.testing.assert_array_equal(tr.labels, want)
-    # the flag sits on the underlined digits' tokens, anywhere in the text (not a query slot)
-    slot = tr.extras["segments"]["text"][:, :, 0]
-    rows = np.arange(len(ul))[:, None]
-    np.testing.assert_array_equal(tr.features["text"][rows, slot, 11], ul)
-    assert 0.3 < tr.features["text"][:, -1, 11].mean() < 0.7
+    # the text is the two marked digits, in random order (no query slot, no flag)
+    assert tr.features["text"].shape[1] == 2 and (tr.lengths["text"] == 2).all()
+    named = tr.features["text"][:, :, :10].argmax(-1)
+    for i in range(len(marked)):
+        assert sorted(named[i]) == sorted(digits[i][marked[i] == 1])
+    first_is_earlier = [
+        list(digits[i]).index(named[i][0]) < list(digits[i]).index(named[i][1])
+        for i in range(len(marked))
+    ]
+    assert 0.3 < np.mean(first_is_earlier) < 0.7
     assert len(set(tr.labels.tolist())) == 6
+    # ground truth: each word -> its image's frames; a frame of an unnamed image -> a named one
+    for t, s in (("text", "vision"), ("vision", "text"), ("text", "audio")):
+        iv = true_intervals(tr, t, s)
+        assert all((x[:, 1] > x[:, 0]).all() for x in iv)
+    tv = true_intervals(tr, "text", "vision")
+    seg_v = tr.extras["segments"]["vision"]
+    for i in range(len(marked)):
+        for w in range(2):
+            j = list(digits[i]).index(named[i][w])
+            np.testing.assert_array_equal(tv[i][w], seg_v[i, j])

@@ -123,3 +123,38 @@ def test_evaluate_finds_the_pickle_it_was_trained_on(tmp_path, monkeypatch, caps
         main(["evaluate", "run/checkpoints/best.ckpt", "--data", "moved.pkl", "--out", "ev2"]) == 0
     )
     assert "data: moved.pkl (the checkpoint was trained on" in capsys.readouterr().out
+
+
+def test_pretrain_then_train_from_its_weights(tmp_path, monkeypatch, capfd):
+    monkeypatch.setenv("MMALIGN_CACHE", str(tmp_path / "cache"))
+    small = ["--set", "d_model=8", "--set", "n_heads=2", "--set", "max_epochs=1", "--quiet", *DATA]
+    assert main(["pretrain", "--out", str(tmp_path / "pre"), *small]) == 0
+    doc = json.loads((tmp_path / "pre" / "metrics.json").read_text())
+    assert doc["train_config"]["objectives"] == ["matching", "masked"]
+    assert "matching_acc" in doc["metrics"] and "accuracy" not in doc["metrics"]
+    stdout, _ = capfd.readouterr()
+    assert "masked_text_acc" in stdout
+    ckpt = str(tmp_path / "pre" / "checkpoints" / "best.ckpt")
+    fine = ["train", "--out", str(tmp_path / "fine"), "--set", f"init_from={ckpt}", *small]
+    assert main(fine) == 0
+    doc = json.loads((tmp_path / "fine" / "metrics.json").read_text())
+    assert doc["train_config"]["init_from"] == ckpt and "accuracy" in doc["metrics"]
+    # a missing checkpoint, or another model's: one line naming the problem, exit 2
+    capfd.readouterr()
+    missing = ["train", "--out", str(tmp_path / "x"), "--set", "init_from=nope.ckpt", *small]
+    assert main(missing) == 2
+    assert "checkpoint 'nope.ckpt' does not exist" in capfd.readouterr().err
+    other = ["train", "--out", str(tmp_path / "y"), "--set", f"init_from={ckpt}"]
+    other += [
+        "--set",
+        "d_model=12",
+        "--set",
+        "n_heads=2",
+        "--set",
+        "max_epochs=1",
+        "--quiet",
+        *DATA,
+    ]
+    assert main(other) == 2
+    err = capfd.readouterr().err
+    assert "holds another model: d_model 8 (this run: 12)" in err and "Traceback" not in err

@@ -14,17 +14,21 @@ Each sample is a string of ``n_digits`` distinct digits in three streams that ar
 * **text** -- the digit tokens (one-hot + an emphasis flag) in a shuffled order, with one
   digit emphasized and placed last, like a question ("... which ink was *7* in?"). For the
   ``ink_claims`` label every token also carries a claimed ink (one-hot, 4 more columns), like
-  a caption "*7* in red, *3* in blue, ..."; for ``ink_pair`` an underline flag (1 more column)
-  marks two of the words.
+  a caption "*7* in red, *3* in blue, ..."; for ``ink_pair`` the text names only two of the
+  digits.
 
 The label ``text_vision`` (default) is the ink of the emphasized digit's image: the text says
 which digit, only the video says which ink, and the inks on screen are a permutation, so it can
 only be predicted by pairing the token with its image (aligning the streams); text or video
 alone are at chance (25 %). It has a query token (the emphasized digit, placed last), which
-favours models that read the last text step. ``ink_pair`` has none: two words, at random
-places in the text, are underlined and the label is the pair of inks their images wear (6
+favours models that read the last text step. ``ink_pair`` has none: the text names two of
+the digits shown (in random order) and the label is the pair of inks their images wear (6
 classes for 4 digits; chance 1/6): text alone knows the words but not the inks, video alone
-shows every ink. ``ink_claims`` has none either and is harder (a comparison per word): each token claims an ink
+shows every ink but not which two are named; every word of the text must be paired with its
+image, and each word's own ink is always part of the answer. (An earlier version kept all the
+words and underlined two of them; no model learned it, because a word's own ink is in the
+answer only when the word is underlined: the pull of the label on each word's attention to its
+image changes sign with the flag and cancels at initialisation.) ``ink_claims`` has none either and is harder (a comparison per word): each token claims an ink
 for its digit, the label counts the true claims, and the claims are drawn so that text alone
 (the claims are a random set of distinct inks whatever the count) and video alone (the inks
 on screen) say nothing about it; the count is drawn uniformly from the counts that distinct
@@ -35,8 +39,8 @@ Other labels:
 label              definition                                              streams
 =================  ======================================================  ============
 ``text_vision``    ink of the emphasized digit's image (4 classes)         text+vision
-``ink_pair``       the two inks of the two underlined words (6 classes;    text+vision
-                   no query token: two words, anywhere in the text)
+``ink_pair``       the two inks of the two digits the text names (6        text+vision
+                   classes; no query token: the text is those two words)
 ``ink_claims``     how many of the text's ink claims are true (0 to        text+vision
                    ``n_digits``; no query token: every word must be
                    paired with its image)
@@ -388,7 +392,7 @@ def _make_split(
     digits = np.zeros((n, k), np.int64)
     marks = np.zeros((n, 3, k), np.int64)  # audio stress, text emphasis, vision ink
     claims = np.zeros((n, k), np.int64)  # the ink the text claims for each digit
-    underline = np.zeros((n, k), np.int64)  # two underlined digits (ink_pair)
+    underline = np.zeros((n, k), np.int64)  # the two digits ink_pair's text names
     speaker_of = []
     for i in range(n):
         # one random stream per sample: eSpeak's waveforms vary by a few samples between
@@ -522,7 +526,7 @@ def _ink_pairs(n_digits: int) -> list[tuple[int, int]]:
 
 
 def _pair_class(ink: np.ndarray, underline: np.ndarray) -> np.ndarray:
-    """Class of the (unordered) pair of inks of the two underlined digits of every sample."""
+    """Class of the (unordered) pair of inks of the two marked digits of every sample."""
     index = {p: c for c, p in enumerate(_ink_pairs(ink.shape[1]))}
     pairs = np.sort(ink[underline.astype(bool)].reshape(len(ink), 2), axis=1)
     return np.array([index[(int(a), int(b))] for a, b in pairs], np.int64)
@@ -602,7 +606,8 @@ def load_digits_av(
     Returns
     -------
     MultimodalDataset
-        A ``classification`` dataset with modalities ``text`` (11; 12 for ``ink_pair``, 15 for ``ink_claims``), ``audio`` (``n_mfcc``) and
+        A ``classification`` dataset with modalities ``text`` (11; 15 for ``ink_claims``; two
+        words for ``ink_pair``), ``audio`` (``n_mfcc``) and
         ``vision`` (192: RGB, 3 x 64 pixels); audio standardized with the train split's statistics; labels
         ``config.label``. ``extras`` of each split hold ``labels`` (every label), ``segments``
         (per modality, (N, n_digits, 2) [start, end) frames of each digit), ``digits``,
@@ -663,14 +668,14 @@ def _assemble(config: DigitsAVConfig, raw: dict[str, dict[str, np.ndarray]]) -> 
             if m == "text" and config.label == "ink_claims":
                 x = np.concatenate([x, _claim_columns(d, x.shape[1])], axis=-1)
             if m == "text" and config.label == "ink_pair":
-                x = np.concatenate([x, _underline_column(d, x.shape[1])], axis=-1)
+                x, n_m, text_segments = _named_words(d, x)
             feats[m], lens[m] = x, n_m
         labels = _labels(d)
         n = len(n_m)
         extras = {
             "labels": labels,
             "segments": {
-                "text": d["text_segments"],
+                "text": text_segments if config.label == "ink_pair" else d["text_segments"],
                 "audio": d["audio_segments"],
                 "vision": d["vision_segments"],
             },
@@ -701,14 +706,28 @@ def _claim_columns(d: dict[str, np.ndarray], t: int) -> np.ndarray:
     return out
 
 
-def _underline_column(d: dict[str, np.ndarray], t: int) -> np.ndarray:
-    """The underline flag of every text token, in text order: (N, T_text, 1); only the
-    ``ink_pair`` label adds it."""
+# text segment of a digit that the text does not name (ink_pair): far from every step
+_UNNAMED = (-(10**6), -(10**6) + 1)
+
+
+def _named_words(
+    d: dict[str, np.ndarray], x: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``ink_pair``'s text: the tokens of the two marked digits only, in text order.
+
+    Returns the text (N, 2, D), its lengths (N,) and its segments (N, n_digits, 2): ``[p, p +
+    1)`` for the named digits, :data:`_UNNAMED` for the others."""
     n, k = d["underline"].shape
-    out = np.zeros((n, t, 1), np.float32)
-    slots = d["text_segments"][:, :, 0]  # text position of each digit
-    out[np.repeat(np.arange(n), k), slots.reshape(-1), 0] = d["underline"].reshape(-1)
-    return out
+    pos = d["text_segments"][:, :, 0]  # (N, k) text position of each digit
+    marked = d["underline"].astype(bool)
+    named = np.argsort(np.where(marked, pos, k + pos), axis=1, kind="stable")[:, :2]  # (N, 2)
+    rows = np.arange(n)[:, None]
+    text = np.ascontiguousarray(x[rows, pos[rows, named]])  # (N, 2, D)
+    seg = np.empty((n, k, 2), np.int64)
+    seg[:] = _UNNAMED
+    seg[rows, named, 0] = np.arange(2)
+    seg[rows, named, 1] = np.arange(2) + 1
+    return text, np.full(n, 2, np.int64), seg
 
 
 def true_intervals(split: MultimodalSplit, target: str, source: str) -> list[np.ndarray]:
@@ -740,7 +759,11 @@ def true_intervals(split: MultimodalSplit, target: str, source: str) -> list[np.
     check_option(target, "target", list(segs))
     check_option(source, "source", list(segs))
     lens = split.lengths[target]
-    slots = _segments_to_slots(segs[target], lens, int(max(lens.max(), 1)))
+    target_segs = segs[target].copy()
+    # a digit the source stream does not show (ink_pair's text names two of them): the target
+    # elements of that digit go to the nearest digit it does show, as blank frames do
+    target_segs[segs[source][:, :, 0] < 0] = _UNNAMED
+    slots = _segments_to_slots(target_segs, lens, int(max(lens.max(), 1)))
     out = []
     for i, n in enumerate(lens):
         out.append(segs[source][i][slots[i, :n]].astype(np.int64))
@@ -749,10 +772,14 @@ def true_intervals(split: MultimodalSplit, target: str, source: str) -> list[np.
 
 def text_words(split: MultimodalSplit) -> list[list[str]]:
     """The words of each sample's text stream, in stream order (``*`` marks the emphasized
-    one), e.g. ``['three', 'nine', 'one', 'four*']``: labels for the text axis of a plot."""
+    one), e.g. ``['three', 'nine', 'one', 'four*']``: labels for the text axis of a plot. The
+    text of every label is read (11 columns; 15 with the claims of ``ink_claims``)."""
     x, lens = split.features["text"], split.lengths["text"]
-    if x.shape[-1] != 11:
-        raise ValueError(f"a digits-av text stream has 11 features, got {x.shape[-1]}.")
+    if x.shape[-1] not in (11, 11 + _N_INKS):
+        raise ValueError(
+            f"a digits-av text stream has 11 features (15 with ink_claims's claims), got "
+            f"{x.shape[-1]}."
+        )
     return [
         [_WORDS[int(np.argmax(tok[:10]))] + ("*" if tok[10] > 0.5 else "") for tok in x[i, :n]]
         for i, n in enumerate(lens)

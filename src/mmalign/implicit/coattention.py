@@ -278,4 +278,5 @@ class CoAttentionTransformer(PretrainedMixin, nn.Module):
             pooled=pooled,
             attentions=attentions,
             lengths=dict(zip(mods, lens)),
+            sequences={m: z[:, lead:] for m, z in h.items()},  # (B, T_m, d), no summary token
         )

@@ -207,4 +207,5 @@ class EarlyFusionTransformer(PretrainedMixin, nn.Module):
             pooled=pooled,
             attentions=attentions,
             lengths=dict(zip(mods, lens)),
+            sequences={m: h[:, slice(*bounds[m])] for m in mods},  # (B, T_m, d)
         )

@@ -198,4 +198,5 @@ class GroundingModel(PretrainedMixin, nn.Module):
             key = tuple(self.config.modalities)
             attentions[key] = [logits.softmax(-1)[:, None]]  # (B, 1, T, R)
         lengths_out = dict(zip(self.config.modalities, lens))
-        return ModelOutput(logits, pooled, attentions, lengths_out, loss=loss)
+        sequences = dict(zip(self.config.modalities, (w, r)))  # per-step vectors (objectives)
+        return ModelOutput(logits, pooled, attentions, lengths_out, loss=loss, sequences=sequences)

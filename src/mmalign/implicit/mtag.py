@@ -521,6 +521,7 @@ class MTAG(PretrainedMixin, nn.Module):
             pooled=pooled,
             attentions=attentions,
             lengths=dict(zip(mods, lens)),
+            sequences={m: x[sl].view(bsz, t, d) for m, sl, t in zip(mods, slices, steps)},
         )
 
     def _scatter_maps(self, attentions, alpha, graph, dst_step, src_step, bsz, steps) -> None:

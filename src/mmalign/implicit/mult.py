@@ -388,7 +388,7 @@ class MulT(PretrainedMixin, nn.Module):
             # no padding anywhere: one future mask serves the whole batch
             L = {m: n[:1] for m, n in L.items()}
         attentions: dict[tuple[str, str], list[Tensor]] = {}
-        summaries = []
+        summaries, sequences = [], {}
         for t in mods:
             t_len = feats[t].shape[1]
             streams = []
@@ -414,6 +414,7 @@ class MulT(PretrainedMixin, nn.Module):
             )
             if return_attention:
                 attentions[(t, t)] = w
+            sequences[t] = h  # (B, T_t, (M-1) d)
             summaries.append(last_valid(h, lens[mods.index(t)]))
         pooled = torch.cat(summaries, dim=-1)  # (B, M (M-1) d)
         h = F.dropout(F.relu(self.proj1(pooled)), p=cfg.out_dropout, training=self.training)
@@ -423,4 +424,5 @@ class MulT(PretrainedMixin, nn.Module):
             pooled=pooled,
             attentions=attentions,
             lengths=dict(zip(mods, lens)),
+            sequences=sequences,
         )

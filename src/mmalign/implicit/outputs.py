@@ -34,6 +34,10 @@ class ModelOutput:
         A training objective the model computes itself because it needs the whole batch (the
         grounding model's in-batch contrastive loss); None for the models whose loss is their
         task's, computed by the trainer from ``predictions`` and the labels.
+    sequences : dict of str to Tensor of shape (B, T_m, d_m)
+        The model's last hidden state of every modality, one vector per input step (padded
+        steps meaningless), as the pre-training objectives read it (masked modelling predicts
+        a masked step's input from its vector); ``d_m`` depends on the model.
     """
 
     predictions: Tensor
@@ -41,3 +45,4 @@ class ModelOutput:
     attentions: dict[tuple[str, str], list[Tensor]] = field(default_factory=dict)
     lengths: dict[str, Tensor] = field(default_factory=dict)
     loss: Tensor | None = None
+    sequences: dict[str, Tensor] = field(default_factory=dict)

@@ -1,8 +1,10 @@
 """Training and evaluation on PyTorch Lightning.
 
 :func:`fit` trains any :mod:`mmalign.implicit` model on any :class:`mmalign.data.MultimodalDataset`
-through one generic LightningModule (:class:`MultimodalModule`); :func:`evaluate` scores a
-checkpoint, including the alignment accuracy of the attention maps where ground truth exists.
+through one generic LightningModule (:class:`MultimodalModule`), on the labels and/or the
+pre-training objectives of :mod:`mmalign.train.objectives` (cross-modal matching, masked
+multimodal modelling); :func:`evaluate` scores a checkpoint, including the alignment accuracy of
+the attention maps where ground truth exists.
 Metrics follow the field's conventions (:mod:`mmalign.train.metrics`). Public names are imported
 lazily so ``import mmalign.train`` does not load torch.
 """
@@ -17,6 +19,8 @@ _EXPORTS: dict[str, str] = {
     "EvalResult": "mmalign.train.trainer",
     "fit": "mmalign.train.trainer",
     "evaluate": "mmalign.train.trainer",
+    "load_pretrained": "mmalign.train.trainer",
+    "OBJECTIVES": "mmalign.train.objectives",
     "write_metrics": "mmalign.train.trainer",
     "plot_attention_examples": "mmalign.train.trainer",
     "MultimodalModule": "mmalign.train.module",

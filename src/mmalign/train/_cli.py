@@ -31,15 +31,79 @@ options are fixed by the checkpoint.
 _SPLITS = ("train", "valid", "test")
 
 
+_PRETRAIN_EPILOG = """\
+Pre-training: the model learns from the inputs alone, without the labels, by the objectives
+of ViLBERT, LXMERT and VisualBERT: cross-modal matching (is every stream of a sample its own,
+or was one swapped with another sample's?) and masked multimodal modelling (masked words
+predicted, masked frames regressed). Fine-tune on the labels with `mmalign train --set
+init_from=OUT/checkpoints/best.ckpt` (the same --model and model options). Options as for
+`mmalign train`, plus objectives=matching,masked (default; any of matching, masked and
+replaced, the per-step detection of steps taken from another sample, alone or with label),
+mask_prob, mask_span and token_columns. The metrics are the objectives' losses and accuracies
+(and the attention alignment on digits-av):
+  mmalign pretrain --set data.n_train=300 --set data.n_valid=100 --set data.n_test=100 \\
+    --set max_epochs=5 --out runs/pre
+  mmalign train --set data.n_train=300 --set data.n_valid=100 --set data.n_test=100 \\
+    --set max_epochs=5 --set init_from=runs/pre/checkpoints/best.ckpt --out runs/fine
+"""
+
+
 def register(subparsers: Any) -> None:
+    for command in ("train", "pretrain"):
+        _register_train(subparsers, command)
+    _register_evaluate(subparsers)
+
+
+def _register_evaluate(subparsers: Any) -> None:
+    e = subparsers.add_parser(
+        "evaluate",
+        help="score a checkpoint of `mmalign train` (metrics and attention alignment)",
+        description="Evaluate a checkpoint; write metrics.json and attention plots into --out.",
+        epilog=_EVAL_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    e.add_argument("checkpoint", help="a .ckpt file written by `mmalign train`")
+    e.add_argument(
+        "--data",
+        default=None,
+        help="'digits-av', 'avletters:PATH', 'utd-mhad:PATH' or a pickle file (default: the data "
+        "the checkpoint was trained on)",
+    )
+    e.add_argument(
+        "--split", default="test", choices=_SPLITS, help="train, valid or test (default test)"
+    )
+    e.add_argument(
+        "--out",
+        default=None,
+        help="output folder (default: RUN/evaluation for RUN/checkpoints/X.ckpt, else "
+        "evaluation/ beside the checkpoint)",
+    )
+    e.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="data.KEY=VALUE",
+        help="a digits-av data option, e.g. data.n_test=1000",
+    )
+    e.set_defaults(func=_evaluate)
+
+
+def _register_train(subparsers: Any, command: str) -> None:
     from mmalign.implicit.registry import MODEL_NAMES, MODELS
 
+    pre = command == "pretrain"
     p = subparsers.add_parser(
-        "train",
-        help=f"train a model ({', '.join(MODEL_NAMES)}) on a dataset",
+        command,
+        help=(
+            "pre-train a model on a dataset's inputs (cross-modal matching, masked modelling)"
+            if pre
+            else f"train a model ({', '.join(MODEL_NAMES)}) on a dataset"
+        ),
         description="Train a model with PyTorch Lightning; write the best checkpoint, "
-        "metrics.json and attention plots into --out.",
-        epilog=_EPILOG,
+        "metrics.json and attention plots into --out."
+        + (" The loss is the pre-training objectives, not the labels." if pre else ""),
+        epilog=_PRETRAIN_EPILOG if pre else _EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     p.add_argument(
@@ -82,40 +146,7 @@ def register(subparsers: Any) -> None:
         help="no progress bar and no Lightning messages: one line per epoch (as when the output "
         "is not a terminal)",
     )
-    p.set_defaults(func=_train)
-
-    e = subparsers.add_parser(
-        "evaluate",
-        help="score a checkpoint of `mmalign train` (metrics and attention alignment)",
-        description="Evaluate a checkpoint; write metrics.json and attention plots into --out.",
-        epilog=_EVAL_EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    e.add_argument("checkpoint", help="a .ckpt file written by `mmalign train`")
-    e.add_argument(
-        "--data",
-        default=None,
-        help="'digits-av', 'avletters:PATH', 'utd-mhad:PATH' or a pickle file (default: the data "
-        "the checkpoint was trained on)",
-    )
-    e.add_argument(
-        "--split", default="test", choices=_SPLITS, help="train, valid or test (default test)"
-    )
-    e.add_argument(
-        "--out",
-        default=None,
-        help="output folder (default: RUN/evaluation for RUN/checkpoints/X.ckpt, else "
-        "evaluation/ beside the checkpoint)",
-    )
-    e.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="data.KEY=VALUE",
-        help="a digits-av data option, e.g. data.n_test=1000",
-    )
-    e.set_defaults(func=_evaluate)
+    p.set_defaults(func=_train, default_objectives=("matching", "masked") if pre else None)
 
 
 def _parse_value(text: str) -> Any:
@@ -254,6 +285,8 @@ def _train(args: argparse.Namespace) -> int:
         v = getattr(args, flag)
         if v is not None:
             train_opts[key] = v
+    if getattr(args, "default_objectives", None):  # mmalign pretrain
+        train_opts.setdefault("objectives", args.default_objectives)
     if args.quiet or not sys.stdout.isatty():
         # a progress bar only makes sense on a terminal; otherwise one line per epoch
         train_opts.setdefault("progress_bar", False)
@@ -265,6 +298,10 @@ def _train(args: argparse.Namespace) -> int:
     resolved = config.resolved(name)
     options = {**(model_preset(config.model, name) if config.presets else {}), **model_opts}
     _check_model_options(config.model, options, args.data, data_opts)
+    if config.init_from is not None:
+        from mmalign.train.trainer import read_checkpoint
+
+        read_checkpoint(config.init_from)  # a missing or foreign file fails before the data load
     _check_resume_early(args, resolved, options, data_opts)
     check_trainer_options(config)
 

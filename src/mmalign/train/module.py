@@ -201,6 +201,11 @@ class MultimodalModule(L.LightningModule):
         See :class:`mmalign.train.TrainConfig`.
     warmup_steps : int, default 0
         Linear warm-up steps (``"cosine"`` and ``"constant"``).
+    objectives : tuple of str, default ("label",)
+        What the loss sums: ``"label"`` (the dataset's task), ``"matching"`` and ``"masked"``
+        (the pre-training objectives, :mod:`mmalign.train.objectives`).
+    mask_prob, mask_span, token_columns
+        Options of ``"masked"`` (see :class:`mmalign.train.TrainConfig`).
     """
 
     def __init__(
@@ -215,6 +220,10 @@ class MultimodalModule(L.LightningModule):
         lr_patience: int = 10,
         lr_schedule: str = "plateau",
         warmup_steps: int = 0,
+        objectives: tuple[str, ...] = ("label",),
+        mask_prob: float = 0.15,
+        mask_span: int = 1,
+        token_columns: dict[str, int] | None = None,
     ) -> None:
         super().__init__()
         from mmalign._utils import check_option
@@ -228,47 +237,112 @@ class MultimodalModule(L.LightningModule):
             model_name, dict(input_dims), int(n_outputs), **(model_options or {})
         )
         self.task = task
+        self.objectives = tuple(objectives)
+        self.pretraining = tuple(o for o in self.objectives if o != "label")
+        # built after the model, so that the model's initial weights do not depend on them
+        self.pretrain_heads = (
+            self._pretraining_heads(dict(input_dims)) if self.pretraining else None
+        )
         self._val: list[tuple[np.ndarray, np.ndarray]] = []
         self._val_loss: list[tuple[float, int]] = []
+
+    def _pretraining_heads(self, input_dims: dict[str, int]):
+        """The objectives' heads, sized by one forward pass of a two-step dummy batch."""
+        from mmalign.train.objectives import PretrainingHeads
+
+        was = self.model.training
+        self.model.eval()
+        with torch.no_grad():
+            out = self.model(
+                {m: torch.zeros(1, 2, d) for m, d in input_dims.items()},
+                {m: torch.full((1,), 2, dtype=torch.long) for m in input_dims},
+            )
+        self.model.train(was)
+        dims = {m: int(h.shape[-1]) for m, h in out.sequences.items()}
+        return PretrainingHeads(int(out.pooled.shape[-1]), dims, input_dims)
 
     def forward(self, inputs: dict[str, Tensor], lengths: dict[str, Tensor] | None = None, **kw):
         return self.model(inputs, lengths, **kw)
 
-    def _loss(self, out: Any, labels: Tensor) -> Tensor:
+    def _task_loss(self, out: Any, labels: Tensor) -> Tensor:
         """The model's own objective when it computes one (``out.loss``), else the task's."""
         return out.loss if out.loss is not None else task_loss(out.predictions, labels, self.task)
 
+    def losses(
+        self, batch: dict[str, Any], generator: torch.Generator | None = None
+    ) -> tuple[Tensor, dict[str, Tensor], Any]:
+        """The summed loss of ``objectives`` on one batch, every term (and the objectives'
+        accuracies), and the model's output on the clean inputs (None without ``"label"``).
+        The pre-training objectives see a corrupted copy of the batch (streams swapped, steps
+        masked; drawn from ``generator``, the global generator when None)."""
+        from mmalign.train.objectives import corrupt_batch, objective_losses
+
+        terms: dict[str, Tensor] = {}
+        out = None
+        if "label" in self.objectives:
+            out = self.model(batch["inputs"], batch["lengths"])
+            terms["label"] = self._task_loss(out, batch["labels"])
+        if self.pretraining:
+            hp = self.hparams
+            vocab = dict(hp.get("token_columns") or {})
+            corrupted = corrupt_batch(
+                batch["inputs"],
+                batch["lengths"],
+                self.pretraining,
+                mask_prob=float(hp.get("mask_prob", 0.15)),
+                mask_span=int(hp.get("mask_span", 1)),
+                token_modalities=tuple(vocab),
+                generator=generator,
+            )
+            pre = self.model(corrupted.inputs, corrupted.lengths)
+            terms.update(
+                objective_losses(pre, corrupted, self.pretrain_heads, self.pretraining, vocab)
+            )
+        loss = sum(terms[o] for o in self.objectives)
+        return loss, terms, out
+
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
-        out = self.model(batch["inputs"], batch["lengths"])
-        loss = self._loss(out, batch["labels"])
-        self.log("train_loss", loss, prog_bar=True, batch_size=len(batch["labels"]))
+        loss, terms, _ = self.losses(batch)
+        n = len(batch["labels"])
+        self.log("train_loss", loss, prog_bar=True, batch_size=n)
+        for k, v in terms.items():
+            if k not in self.objectives or len(self.objectives) > 1:
+                self.log(f"train_{k}", v, batch_size=n)
         return loss
 
     def validation_step(self, batch: dict[str, Any], batch_idx: int) -> None:
-        out = self.model(batch["inputs"], batch["lengths"])
-        labels = batch["labels"]
-        loss = self._loss(out, labels)
-        self.log("val_loss", loss, prog_bar=True, batch_size=len(labels), sync_dist=True)
-        width = labels.shape[1] if labels.ndim > 1 else None
-        self._val.append((decode(out.predictions, self.task, width), labels.cpu().numpy()))
-        self._val_loss.append((float(loss), len(labels)))
+        # the same corruption every epoch: a generator seeded by the batch's position
+        gen = torch.Generator().manual_seed(10_000 + batch_idx) if self.pretraining else None
+        loss, terms, out = self.losses(batch, generator=gen)
+        n = len(batch["labels"])
+        self.log("val_loss", loss, prog_bar=True, batch_size=n, sync_dist=True)
+        for k, v in terms.items():
+            if k != "label":
+                self.log(f"val_{k}", v, batch_size=n, sync_dist=True)
+        self._val_loss.append((float(loss.detach()), n))
+        if out is not None:
+            labels = batch["labels"]
+            width = labels.shape[1] if labels.ndim > 1 else None
+            self._val.append((decode(out.predictions, self.task, width), labels.cpu().numpy()))
 
     def on_validation_epoch_end(self) -> None:
-        if not self._val:
+        if not self._val and not self._val_loss:
             return
-        pred = np.concatenate([p for p, _ in self._val])
-        labels = np.concatenate([y for _, y in self._val])
-        mean_loss = sum(v * n for v, n in self._val_loss) / sum(n for _, n in self._val_loss)
+        mean_loss = sum(v * n for v, n in self._val_loss) / max(
+            1, sum(n for _, n in self._val_loss)
+        )
+        if self._val and self.task != "grounding":
+            pred = np.concatenate([p for p, _ in self._val])
+            labels = np.concatenate([y for _, y in self._val])
+            m = split_metrics(pred, labels, self.task)
+            # One "higher is better" number to select checkpoints on.
+            score = -m["mae"] if self.task == "regression" else m["accuracy"]
+        else:
+            # Pre-training only, or grounding: the lower the loss of the model's own objectives,
+            # the better (a weakly supervised model is never selected on word-region labels).
+            score = -mean_loss
         self._val.clear()
         self._val_loss.clear()
-        m = split_metrics(pred, labels, self.task)
-        # One "higher is better" number to select checkpoints on. Grounding: the validation
-        # loss of the model's own objective, so that a weakly supervised model is never
-        # selected on the word-region labels.
-        if self.task == "grounding":
-            score = -mean_loss
-        else:
-            score = -m["mae"] if self.task == "regression" else m["accuracy"]
         self.log("val_score", float(score), prog_bar=True, sync_dist=True)
 
     def configure_optimizers(self):

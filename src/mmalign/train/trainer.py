@@ -35,6 +35,7 @@ __all__ = [
     "read_checkpoint",
     "run_record",
     "check_trainer_options",
+    "load_pretrained",
     "write_metrics",
     "plot_attention_examples",
 ]
@@ -96,6 +97,28 @@ class TrainConfig:
     presets : bool
         Apply the model's options for the dataset from the model registry (small widths on
         digits-av) under the ``model_options`` given to :func:`fit` (default True).
+    objectives : tuple of str or str
+        What the model is trained on, summed (a comma-separated string is accepted):
+        ``"label"`` (the dataset's labels; default), ``"matching"`` (cross-modal matching: is
+        every stream of this sample its own, or was one swapped with another sample's?) and
+        ``"masked"`` (masked multimodal modelling: predict masked steps of every stream) and
+        ``"replaced"`` (replaced-step detection: which steps hold another sample's features?).
+        ``("matching", "masked")`` pre-trains without labels as ViLBERT and LXMERT do
+        (``mmalign pretrain``); see :mod:`mmalign.train.objectives`.
+    init_from : str or None
+        A checkpoint of :func:`fit` (e.g. a pre-training run's ``best.ckpt``) whose weights
+        start this run: every weight of the same name and shape (the same model and model
+        options are required; a task head of another size is left at its initialisation).
+    mask_prob : float
+        Fraction of the steps of every stream masked by ``"masked"`` (and replaced by
+        ``"replaced"``; default 0.15, BERT's).
+    mask_span : int or None
+        Masked steps come in spans of this many steps in non-token streams (frames repeat).
+        None (default): the dataset's recipe (5 on digits-av), else 1.
+    token_columns : dict of str to int, or None
+        Streams whose first ``k`` feature columns are a one-hot token, predicted by
+        cross-entropy when masked (the rest of the columns, and other streams, by squared
+        error). None (default): the dataset's recipe (``{"text": 10}`` on digits-av), else none.
     """
 
     model: str = "mult"
@@ -122,12 +145,48 @@ class TrainConfig:
     n_plots: int = 3
     threads: int = 0
     presets: bool = True
+    objectives: tuple[str, ...] = ("label",)
+    init_from: str | None = None
+    mask_prob: float = 0.15
+    mask_span: int | None = None
+    token_columns: dict[str, int] | None = None
 
     def __post_init__(self) -> None:
         from mmalign._utils import check_option
         from mmalign.implicit.registry import MODEL_NAMES
+        from mmalign.train.objectives import OBJECTIVES
 
         check_option(self.model, "model", MODEL_NAMES)
+        if isinstance(self.objectives, str):
+            self.objectives = tuple(o.strip() for o in self.objectives.split(",") if o.strip())
+        self.objectives = tuple(self.objectives)
+        if not self.objectives:
+            raise ValueError(
+                f"objectives must name at least one of {', '.join(OBJECTIVES)}, got none; "
+                "e.g. objectives=matching,masked to pre-train."
+            )
+        for o in self.objectives:
+            check_option(o, "objective", OBJECTIVES)
+        if len(set(self.objectives)) != len(self.objectives):
+            raise ValueError(f"objectives are listed twice in {self.objectives!r}.")
+        if not 0.0 < float(self.mask_prob) < 1.0:
+            raise ValueError(f"mask_prob must be in (0, 1), got {self.mask_prob!r}.")
+        if self.mask_span is not None and (
+            not isinstance(self.mask_span, int)
+            or isinstance(self.mask_span, bool)
+            or self.mask_span < 1
+        ):
+            raise ValueError(f"mask_span must be an int >= 1, got {self.mask_span!r}.")
+        if self.token_columns is not None and (
+            not isinstance(self.token_columns, dict)
+            or not all(isinstance(v, int) and v >= 2 for v in self.token_columns.values())
+        ):
+            raise ValueError(
+                "token_columns must map a modality to its number of one-hot token columns "
+                f"(an int >= 2), e.g. {{'text': 10}}, got {self.token_columns!r}."
+            )
+        if self.init_from is not None:
+            self.init_from = str(self.init_from)
         check_option(self.alignment_layers, "alignment_layers", ["last", "all"])
         if self.lr_schedule is not None:
             check_option(self.lr_schedule, "lr_schedule", LR_SCHEDULES)
@@ -145,8 +204,9 @@ class TrainConfig:
             raise ValueError(f"lr must be > 0, got {self.lr!r}.")
 
     def resolved(self, dataset_name: str) -> TrainConfig:
-        """A copy with ``lr``, ``lr_schedule`` and ``warmup_steps`` left at None filled in from
-        the dataset's training recipe (:func:`mmalign.train.presets.train_preset`)."""
+        """A copy with ``lr``, ``lr_schedule``, ``warmup_steps``, ``mask_span`` and
+        ``token_columns`` left at None filled in from the dataset's training recipe
+        (:func:`mmalign.train.presets.train_preset`)."""
         from mmalign.train.presets import train_preset
 
         recipe = train_preset(dataset_name)
@@ -364,7 +424,13 @@ def fit(
         lr_patience=config.lr_patience,
         lr_schedule=config.lr_schedule,
         warmup_steps=config.warmup_steps,
+        objectives=config.objectives,
+        mask_prob=config.mask_prob,
+        mask_span=config.mask_span,
+        token_columns=config.token_columns,
     )
+    if config.init_from is not None and not resumed:
+        load_pretrained(module, config.init_from)
     data = MultimodalDataModule(
         dataset, batch_size=config.batch_size, num_workers=config.num_workers, seed=config.seed
     )
@@ -477,6 +543,11 @@ _SAME_RUN = (
     "grad_clip",
     "seed",
     "limit_train_batches",
+    "objectives",
+    "init_from",
+    "mask_prob",
+    "mask_span",
+    "token_columns",
 )
 _RUN_KEY = "mmalign_run"
 
@@ -741,6 +812,49 @@ class _TrainLog:
         return _Impl()
 
 
+def load_pretrained(module, checkpoint: str | os.PathLike) -> list[str]:
+    """Copy the weights of ``checkpoint`` (written by :func:`fit`) into ``module``
+    (a :class:`~mmalign.train.MultimodalModule`) wherever name and shape agree.
+
+    The checkpoint must hold the same model with the same model options and input dims (else
+    ValueError naming the difference); weights of another shape (a task head with another
+    number of outputs) and weights the checkpoint lacks (the objectives' heads) keep their
+    initialisation. A pre-training run's task head was never trained: it is copied as it was
+    initialised, which is as good as this run's own initialisation.
+
+    Returns
+    -------
+    list of str
+        The names of the module's weights left at their initialisation.
+    """
+    ckpt = read_checkpoint(checkpoint)
+    saved = ckpt["hyper_parameters"]
+    hp = module.hparams
+    from mmalign.implicit.registry import config_class
+
+    def architecture(h: dict[str, Any]) -> dict[str, Any]:  # the model's config, any head size
+        cfg = config_class(h["model_name"])(
+            input_dims=dict(h["input_dims"]), n_outputs=1, **dict(h.get("model_options") or {})
+        )
+        return {"model": h["model_name"], **_jsonable(dataclasses.asdict(cfg))}
+
+    theirs, ours = architecture(saved), architecture(hp)
+    diffs = [
+        f"{k} {theirs.get(k)!r} (this run: {ours.get(k)!r})"
+        for k in ours
+        if theirs.get(k) != ours[k]
+    ]
+    if diffs:
+        raise ValueError(
+            f"init_from {str(checkpoint)!r} holds another model: {'; '.join(diffs[:3])}; "
+            "pre-train with the same model, model options and streams."
+        )
+    own = module.state_dict()
+    take = {k: v for k, v in ckpt["state_dict"].items() if k in own and own[k].shape == v.shape}
+    module.load_state_dict(take, strict=False)
+    return sorted(k for k in own if k not in take)
+
+
 def evaluate(
     checkpoint: str | os.PathLike,
     dataset: MultimodalDataset,
@@ -794,9 +908,10 @@ def evaluate(
         )
     module = MultimodalModule(**saved)
     module.load_state_dict(ckpt["state_dict"])
+    module.eval()
     hp = module.hparams
     s = dataset[split]
-    model = module.model.to(device).eval()
+    model = module.to(device).model.eval()
     has_truth = "segments" in s.extras
     words: list[list[str]] | None = None
     if has_truth:
@@ -811,6 +926,7 @@ def evaluate(
     by_head: dict[str, np.ndarray] = {}
     examples: dict[str, list] = {}
     preds = []
+    objective_sums: dict[str, list] = {}
     batcher = collate(s)
     with torch.no_grad():
         for start in range(0, len(s), batch_size):
@@ -821,6 +937,16 @@ def evaluate(
             out = model(inputs, lengths, return_attention=has_truth)
             width = s.labels.shape[1] if s.labels.ndim > 1 else None
             preds.append(decode(out.predictions, hp.task, width))
+            if module.pretraining and "label" not in module.objectives:
+                # a pre-training run: score its objectives (the same corruption every time)
+                gen = torch.Generator().manual_seed(20_000 + start)
+                _, terms, _ = module.losses(
+                    {"inputs": inputs, "lengths": lengths, "labels": batch["labels"]}, gen
+                )
+                for k, v in terms.items():
+                    acc_t = objective_sums.setdefault(k, [0.0, 0])
+                    acc_t[0] += float(v) * len(idx)
+                    acc_t[1] += len(idx)
             if not has_truth:
                 continue
             for t, src in out.attentions:
@@ -863,7 +989,10 @@ def evaluate(
                     labels = [words[idx[b]] if words and m == "text" else None for m in (t, src)]
                     ticks.setdefault(key, []).append(tuple(labels))
     pred = np.concatenate(preds)
-    metrics = split_metrics(pred, s.labels, hp.task)
+    if objective_sums:  # the task head of a pre-training run is untrained: no label metrics
+        metrics = {k: v[0] / v[1] for k, v in objective_sums.items()}
+    else:
+        metrics = split_metrics(pred, s.labels, hp.task)
     alignment = {
         k: {"peak_accuracy": v[0] / v[2], "mass": v[1] / v[2], "n_scored": int(v[2])}
         for k, v in sums.items()
