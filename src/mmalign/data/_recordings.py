@@ -22,6 +22,7 @@ __all__ = [
     "standardize_splits",
     "resample",
     "random_time_warp",
+    "check_recipe_options",
 ]
 
 
@@ -178,3 +179,15 @@ def random_time_warp(
         return np.interp((np.arange(n_out) + 0.5) / n_out, knots, cum), n_out
 
     return warp
+
+
+def check_recipe_options(n_frames, augment) -> None:
+    """The loaders' ``n_frames`` (None or an int >= 2) and ``augment`` (an int >= 0)."""
+    if n_frames is not None and (
+        not isinstance(n_frames, int) or isinstance(n_frames, bool) or n_frames < 2
+    ):
+        raise ValueError(f"n_frames must be None or an int >= 2, got {n_frames!r}.")
+    if not isinstance(augment, int) or isinstance(augment, bool) or augment < 0:
+        raise ValueError(
+            f"augment must be an int >= 0 (jittered copies per training sample), got {augment!r}."
+        )

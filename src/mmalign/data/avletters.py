@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 
 from mmalign.data._recordings import (
+    check_recipe_options,
     random_time_warp,
     recording_split,
     resample,
@@ -125,7 +126,9 @@ def jitter_utterance(
     t, h, w = frames.shape
     v = resample(frames.reshape(t, -1), at_v).reshape(n_v, h, w)
     dy, dx = (int(k) for k in rng.integers(-3, 4, size=2))
-    v = np.pad(v, ((0, 0), (3, 3), (3, 3)), mode="edge")[:, 3 + dy : 3 + dy + h, 3 + dx : 3 + dx + w]
+    v = np.pad(v, ((0, 0), (3, 3), (3, 3)), mode="edge")[
+        :, 3 + dy : 3 + dy + h, 3 + dx : 3 + dx + w
+    ]
     return resample(audio, at_a), v * rng.uniform(0.9, 1.1)
 
 
@@ -182,6 +185,7 @@ def load_avletters(
         raise FileNotFoundError(f"avletters: no Lips/*-lips.mat under {root}; {_SOURCE}.")
     if not isinstance(pool, int) or isinstance(pool, bool) or not 1 <= pool <= 20:
         raise ValueError(f"pool must be an int from 1 to 20, got {pool!r}.")
+    check_recipe_options(n_frames, augment)
     held = list(test_speakers) + list(valid_speakers)
     unknown = [s for s in held if s not in AVLETTERS_SPEAKERS]
     if unknown or len(set(held)) != len(held) or not test_speakers or not valid_speakers:
@@ -217,9 +221,7 @@ def load_avletters(
         )
         frames = _read_video(path)
         n_copies = augment if split == "train" else 0
-        copies = [(audio, frames)] + [
-            jitter_utterance(audio, frames, rng) for _ in range(n_copies)
-        ]
+        copies = [(audio, frames)] + [jitter_utterance(audio, frames, rng) for _ in range(n_copies)]
         for c, (a, f) in enumerate(copies):
             video = _pool(f, pool)
             video = video - video.mean(0) if center_video else video

@@ -39,6 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from mmalign.data._recordings import (
+    check_recipe_options,
     random_time_warp,
     recording_split,
     resample,
@@ -224,6 +225,7 @@ def load_utd_mhad(
         1, :data:`UTD_MHAD_ACTIONS`). ``extras``: ``times`` (frame centre times in s per
         modality and sample), ``subject``, ``trial``, ``frame_rates`` and ``stats``.
     """
+    check_recipe_options(n_frames, augment)
     train_s, test_s = list(train_subjects), list(test_subjects)
     valid_s, valid_t = list(valid_subjects), list(valid_trials)
     if (
