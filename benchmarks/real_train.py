@@ -90,14 +90,21 @@ def attention_scores(checkpoint, ds, out_png: Path | None, caption: str) -> dict
                 ti = [truth[key][i] for i in idx]
                 al = attention_alignment(out, target=t, source=src, layers="all")
                 sc = alignment_accuracy(al, ti, lengths=[len(x) for x in ti])
-                acc = sums.setdefault(key, [0.0, 0.0, 0.0])
+                acc = sums.setdefault(key, [0.0, 0.0, 0.0, 0.0, 0.0])
                 acc[0] += sc.peak_accuracy * sc.n_scored
                 acc[1] += sc.mass * sc.n_scored
                 acc[2] += sc.n_scored
+                # chance: a peak drawn uniformly over the source frames lands in the interval
+                for i, iv in zip(idx, ti):
+                    acc[3] += float(((iv[:, 1] - iv[:, 0]) / s.lengths[src][i]).sum())
+                    acc[4] += len(iv)
                 if key not in example:
                     lt, ls = int(b["lengths"][t][0]), int(b["lengths"][src][0])
                     example[key] = (al.soft[0, :lt, :ls].numpy(), ti[0], s.ids[idx[0]])
-    scores = {k: {"peak_accuracy": v[0] / v[2], "mass": v[1] / v[2]} for k, v in sums.items()}
+    scores = {
+        k: {"peak_accuracy": v[0] / v[2], "mass": v[1] / v[2], "chance": v[3] / v[4]}
+        for k, v in sums.items()
+    }
     if out_png is not None and example:
         import matplotlib
 
@@ -249,11 +256,17 @@ def table() -> None:
         rs = sorted(rs, key=lambda r: r["seed"])
         acc = np.array([r["accuracy"] for r in rs])
         accs = f"{acc.mean():.1%}" + (f" ± {acc.std(ddof=1):.1%}" if len(acc) > 1 else "")
-        al = {}
+        al, chance = {}, {}
         for r in rs:
             for k, v in r["alignment"].items():
                 al.setdefault(k, []).append(v["peak_accuracy"])
-        als = ", ".join(f"{k} {np.mean(v):.0%}" for k, v in al.items()) or "-"
+                chance.setdefault(k, []).append(v.get("chance", np.nan))
+        als = (
+            ", ".join(
+                f"{k} {np.mean(v):.0%} (chance {np.mean(chance[k]):.0%})" for k, v in al.items()
+            )
+            or "-"
+        )
         print(
             f"| {corpus} | {model} | {variant or 'recipe'} | {mods} | {accs} "
             f"| {','.join(str(r['seed']) for r in rs)} "
