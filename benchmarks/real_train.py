@@ -90,7 +90,7 @@ def attention_scores(checkpoint, ds, out_png: Path | None, caption: str) -> dict
                 ti = [truth[key][i] for i in idx]
                 al = attention_alignment(out, target=t, source=src, layers="all")
                 sc = alignment_accuracy(al, ti, lengths=[len(x) for x in ti])
-                acc = sums.setdefault(key, [0.0, 0.0, 0.0, 0.0, 0.0])
+                acc = sums.setdefault(key, [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
                 acc[0] += sc.peak_accuracy * sc.n_scored
                 acc[1] += sc.mass * sc.n_scored
                 acc[2] += sc.n_scored
@@ -98,11 +98,24 @@ def attention_scores(checkpoint, ds, out_png: Path | None, caption: str) -> dict
                 for i, iv in zip(idx, ti):
                     acc[3] += float(((iv[:, 1] - iv[:, 0]) / s.lengths[src][i]).sum())
                     acc[4] += len(iv)
+                # does the peak move with time? correlation of the peak's source frame with the
+                # target frame (1 for a path along the synchrony), and its spread in source frames
+                for j in range(len(idx)):
+                    lt, ls = int(b["lengths"][t][j]), int(b["lengths"][src][j])
+                    peak = al.hard[j, :lt].numpy().astype(np.float64)
+                    acc[5] += _corr(np.arange(lt), peak) if lt > 2 else 0.0
+                    acc[6] += peak.std() / max(ls, 1)
                 if key not in example:
                     lt, ls = int(b["lengths"][t][0]), int(b["lengths"][src][0])
                     example[key] = (al.soft[0, :lt, :ls].numpy(), ti[0], s.ids[idx[0]])
     scores = {
-        k: {"peak_accuracy": v[0] / v[2], "mass": v[1] / v[2], "chance": v[3] / v[4]}
+        k: {
+            "peak_accuracy": v[0] / v[2],
+            "mass": v[1] / v[2],
+            "chance": v[3] / v[4],
+            "peak_time_corr": v[5] / len(s),
+            "peak_spread": v[6] / len(s),
+        }
         for k, v in sums.items()
     }
     if out_png is not None and example:
@@ -144,6 +157,12 @@ def _options(pairs: list[str], flag: str) -> dict:
         except json.JSONDecodeError:
             out[key] = val
     return out
+
+
+def _corr(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation, 0 where either is constant."""
+    sa, sb = a.std(), b.std()
+    return float(((a - a.mean()) * (b - b.mean())).mean() / (sa * sb)) if sa > 0 and sb > 0 else 0.0
 
 
 def run(args) -> None:
@@ -256,14 +275,16 @@ def table() -> None:
         rs = sorted(rs, key=lambda r: r["seed"])
         acc = np.array([r["accuracy"] for r in rs])
         accs = f"{acc.mean():.1%}" + (f" ± {acc.std(ddof=1):.1%}" if len(acc) > 1 else "")
-        al, chance = {}, {}
+        al, chance, corr = {}, {}, {}
         for r in rs:
             for k, v in r["alignment"].items():
                 al.setdefault(k, []).append(v["peak_accuracy"])
                 chance.setdefault(k, []).append(v.get("chance", np.nan))
+                corr.setdefault(k, []).append(v.get("peak_time_corr", np.nan))
         als = (
             ", ".join(
-                f"{k} {np.mean(v):.0%} (chance {np.mean(chance[k]):.0%})" for k, v in al.items()
+                f"{k} {np.mean(v):.0%} (chance {np.mean(chance[k]):.0%}, r {np.mean(corr[k]):.2f})"
+                for k, v in al.items()
             )
             or "-"
         )
