@@ -176,7 +176,9 @@ def load_avletters(
     MultimodalDataset
         Modalities ``audio`` (26 MFCC_E_D, 50 frames/s) and ``video``; 26-way classification
         (0 = A). ``extras``: ``times`` (frame centre times in s per modality and sample),
-        ``speaker``, ``repetition``, ``frame_rates`` and the standardisation ``stats``.
+        ``speaker``, ``repetition``, ``frame_rates`` (of the recordings as read; with
+        ``n_frames``, ``times`` holds where each frame now lies) and the standardisation
+        ``stats``.
     """
     root = Path(root)
     lips, mfcc = root / "Lips", root / "Audio" / "mfcc" / "Clean"
