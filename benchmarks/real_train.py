@@ -211,7 +211,6 @@ def run(args) -> None:
     data_opts = _options(args.data_opt, "--data-opt")
     model_opts = _options(args.model_opt, "--model-opt")
     results_path = OUT / "results.json"
-    rows = json.loads(results_path.read_text()) if results_path.is_file() else []
     ds = None
     for seed in [int(x) for x in args.seeds.split(",")]:
         # the augmentation is drawn with the run's seed too (unless --data-opt seed=... fixes it)
@@ -239,8 +238,7 @@ def run(args) -> None:
                     "data_options": recipe,
                     "model_options": {"C": b["C"]},
                 }
-                rows = [r for r in rows if not _same(r, row)] + [row]
-                _write(rows, results_path)
+                _save(row, results_path)
                 print(f"done {name}/baseline-{label}-s{seed}: test acc {b['accuracy']:.1%}")
             continue
         for model in args.models.split(","):
@@ -300,8 +298,7 @@ def run(args) -> None:
                         "patience": args.patience,
                     },
                 }
-                rows = [r for r in rows if not _same(r, row)] + [row]
-                _write(rows, results_path)
+                _save(row, results_path)
                 al = ", ".join(f"{k} {v['peak_accuracy']:.1%}" for k, v in align.items())
                 print(
                     f"done {tag}: test acc {row['accuracy']:.1%} after {res.epochs} epochs "
@@ -310,9 +307,13 @@ def run(args) -> None:
                 )
 
 
-def _write(rows: list, path: Path) -> None:
+def _save(row: dict, path: Path) -> None:
+    """Add ``row`` to the results file (replacing the same run), re-reading it first, so that
+    runs in parallel keep each other's rows."""
+    rows = json.loads(path.read_text()) if path.is_file() else []
+    rows = [r for r in rows if not _same(r, row)] + [row]
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
     tmp.write_text(json.dumps(rows, indent=1))
     os.replace(tmp, path)
 
