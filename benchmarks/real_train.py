@@ -355,7 +355,7 @@ def table() -> None:
         print(
             f"| {corpus} | {model} | {variant or 'recipe'} | {mods} | {accs} "
             f"| {','.join(str(r['seed']) for r in rs)} "
-            f"| {','.join(str(r['epochs']) for r in rs)} | {als} |"
+            f"| {','.join(str(r['epochs'] or '-') for r in rs)} | {als} |"
         )
 
 
