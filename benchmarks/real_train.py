@@ -1,10 +1,16 @@
 """Benchmark: the implicit models on two real corpora recorded in sync (issue 13).
 
 UTD-MHAD inertial + skeleton (cross-subject: odd subjects train, even test, validation =
-trial 4 of the training subjects) and AVLetters audio + video (speaker-independent: test
-Kate + Stephen, validation Nicola + Bill). Every model takes >= 2 streams, so a single-modality
-control is the same model with the other stream replaced by one blank (all-zero, i.e. mean)
-frame: it trains and runs exactly as the full model but sees one modality.
+subject 7) and AVLetters audio + video (speaker-independent: test Kate + Stephen, validation
+Nicola + Bill). The data and the models come with the library's recipe for each corpus:
+:data:`mmalign.data.CORPUS_PRESETS` (e.g. both streams resampled to 32 frames and 4 jittered
+copies of every training sequence on UTD-MHAD) and each model's registry preset for the corpus,
+exactly what ``mmalign train --data NAME:PATH`` uses. ``--data-opt`` / ``--model-opt`` change
+one thing for an ablation (the row's ``variant`` names it).
+
+Every model takes >= 2 streams, so a single-modality control is the same model with the other
+stream replaced by one blank (all-zero, i.e. mean) frame: it trains and runs exactly as the
+full model but sees one modality.
 
 The cross-modal attention of every two-stream run is read back as an explicit alignment
 (mean over layers and heads, argmax per target frame) and scored against the true synchrony:
@@ -14,7 +20,11 @@ a peak counts when it lies within one frame of the slower stream of the target f
 Run (each run appends to ``runs/benchmarks/real/results.json``; ``--table`` prints them)::
 
     .venv/bin/python benchmarks/real_train.py --corpus utd-mhad:/data/utd-mhad/data \\
-        --models mult --modalities both,inertial,skeleton --seeds 0 --epochs 40
+        --models lxmert --modalities both,inertial,skeleton --seeds 0,1,2
+    .venv/bin/python benchmarks/real_train.py --corpus utd-mhad:/data/utd-mhad/data \\
+        --models lxmert --data-opt augment=0 --variant "no augmentation"
+    .venv/bin/python benchmarks/real_train.py --corpus utd-mhad:/data/utd-mhad/data \\
+        --baseline --modalities both,inertial,skeleton   # scikit-learn, the same data
     .venv/bin/python benchmarks/real_train.py --table
 """
 
@@ -29,15 +39,10 @@ from pathlib import Path
 import numpy as np
 
 OUT = Path("runs/benchmarks/real")
-#: Small models that train in minutes on one CPU thread.
-MODEL_OPTIONS = {
-    "mult": {"d_model": 32, "n_heads": 4, "n_layers": 2, "n_mem_layers": 1, "embed_dropout": 0.1,
-             "attn_dropout": 0.0},
-    "early-fusion": {"d_model": 32, "n_heads": 4, "n_layers": 2},
-    "coattention": {"d_model": 32, "n_heads": 4, "n_self_layers": 1, "n_coattn_layers": 2},
-    "lxmert": {"d_model": 32, "n_heads": 4, "n_self_layers": 1, "n_cross_layers": 2},
-    "mtag": {"d_model": 32, "n_heads": 4, "n_layers": 2},
-}  # fmt: skip
+SPLITS = {
+    "utd-mhad": "cross-subject (train s1,3,5; valid s7; test s2,4,6,8)",
+    "avletters": "speaker-independent (test Kate, Stephen; valid Nicola, Bill)",
+}
 
 
 def blank(ds, keep: str):
@@ -55,48 +60,6 @@ def blank(ds, keep: str):
                 lens[m] = np.ones(len(s), np.int64)
         extras = {k: v for k, v in s.extras.items() if k != "times"}
         splits[name] = MultimodalSplit(feats, lens, s.labels, s.ids, extras)
-    return MultimodalDataset(splits, ds.task, ds.n_outputs, ds.name)
-
-
-def augment(ds, copies: int, seed: int):
-    """``ds`` with ``copies`` jittered copies of every training sample: one random time
-    stretch (0.8-1.25) and crop (the middle 85-100 %) applied to all streams alike, so the
-    streams stay in sync, then per-feature gains (0.9-1.1) and noise (0.1 standard deviations).
-    Validation and test are untouched."""
-    from mmalign.data import MultimodalDataset, MultimodalSplit, frame_times
-
-    if copies == 0:
-        return ds
-    rng = np.random.default_rng(seed)
-    tr = ds["train"]
-    seqs = {m: [] for m in tr.modalities}
-    times = {m: [] for m in tr.modalities}
-    labels, ids = [], []
-    for i in range(len(tr)):
-        for c in range(copies + 1):
-            stretch, keep = rng.uniform(0.8, 1.25), rng.uniform(0.85, 1.0)
-            start = rng.uniform(0, 1 - keep)
-            for m in tr.modalities:
-                x = tr.features[m][i, : tr.lengths[m][i]]
-                if c == 0:
-                    y = x
-                else:
-                    n = max(2, int(round(len(x) * keep * stretch)))
-                    src = (start + keep * (np.arange(n) + 0.5) / n) * len(x) - 0.5
-                    idx = np.arange(len(x))
-                    y = np.stack([np.interp(src, idx, x[:, k]) for k in range(x.shape[1])], 1)
-                    y = y * rng.uniform(0.9, 1.1, x.shape[1]) + 0.1 * rng.normal(size=y.shape)
-                seqs[m].append(y.astype(np.float32))
-                times[m].append(frame_times(len(y), 1.0))
-            labels.append(tr.labels[i])
-            ids.append(tr.ids[i] if c == 0 else f"{tr.ids[i]}~{c}")
-    from mmalign.data._recordings import pad_sequences
-
-    feats, lens = {}, {}
-    for m in tr.modalities:
-        feats[m], lens[m] = pad_sequences(seqs[m])
-    splits = dict(ds.splits)
-    splits["train"] = MultimodalSplit(feats, lens, np.array(labels), ids, {"times": times})
     return MultimodalDataset(splits, ds.task, ds.n_outputs, ds.name)
 
 
@@ -129,14 +92,34 @@ def attention_scores(checkpoint, ds, out_png: Path | None, caption: str) -> dict
                 ti = [truth[key][i] for i in idx]
                 al = attention_alignment(out, target=t, source=src, layers="all")
                 sc = alignment_accuracy(al, ti, lengths=[len(x) for x in ti])
-                acc = sums.setdefault(key, [0.0, 0.0, 0.0])
+                acc = sums.setdefault(key, [0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0])
                 acc[0] += sc.peak_accuracy * sc.n_scored
                 acc[1] += sc.mass * sc.n_scored
                 acc[2] += sc.n_scored
+                # chance: a peak drawn uniformly over the source frames lands in the interval
+                for i, iv in zip(idx, ti):
+                    acc[3] += float(((iv[:, 1] - iv[:, 0]) / s.lengths[src][i]).sum())
+                    acc[4] += len(iv)
+                # does the peak move with time? correlation of the peak's source frame with the
+                # target frame (1 for a path along the synchrony), and its spread in source frames
+                for j in range(len(idx)):
+                    lt, ls = int(b["lengths"][t][j]), int(b["lengths"][src][j])
+                    peak = al.hard[j, :lt].numpy().astype(np.float64)
+                    acc[5] += _corr(np.arange(lt), peak) if lt > 2 else 0.0
+                    acc[6] += peak.std() / max(ls, 1)
                 if key not in example:
                     lt, ls = int(b["lengths"][t][0]), int(b["lengths"][src][0])
                     example[key] = (al.soft[0, :lt, :ls].numpy(), ti[0], s.ids[idx[0]])
-    scores = {k: {"peak_accuracy": v[0] / v[2], "mass": v[1] / v[2]} for k, v in sums.items()}
+    scores = {
+        k: {
+            "peak_accuracy": v[0] / v[2],
+            "mass": v[1] / v[2],
+            "chance": v[3] / v[4],
+            "peak_time_corr": v[5] / len(s),
+            "peak_spread": v[6] / len(s),
+        }
+        for k, v in sums.items()
+    }
     if out_png is not None and example:
         import matplotlib
 
@@ -163,32 +146,112 @@ def attention_scores(checkpoint, ds, out_png: Path | None, caption: str) -> dict
     return scores
 
 
+def _options(pairs: list[str], flag: str) -> dict:
+    """``["key=value", ...]`` -> dict; values read as JSON where they parse (``4``, ``0.3``,
+    ``true``, ``null``, ``[1, 3]``), else kept as strings."""
+    out = {}
+    for pair in pairs:
+        key, sep, val = pair.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"{flag} {pair!r}: expected KEY=VALUE, e.g. {flag} augment=0.")
+        try:
+            out[key] = json.loads(val)
+        except json.JSONDecodeError:
+            out[key] = val
+    return out
+
+
+def _corr(a: np.ndarray, b: np.ndarray) -> float:
+    """Pearson correlation, 0 where either is constant."""
+    sa, sb = a.std(), b.std()
+    return float(((a - a.mean()) * (b - b.mean())).mean() / (sa * sb)) if sa > 0 and sb > 0 else 0.0
+
+
+def baseline(ds, mods: str, seed: int) -> dict:
+    """scikit-learn's logistic regression on the flattened streams (each resampled to 32
+    frames), the plain outside reference: C chosen on the validation split, scored on test."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.preprocessing import StandardScaler
+
+    from mmalign.data._recordings import resample
+
+    keep = ds.modalities if mods == "both" else (mods,)
+    at = (np.arange(32) + 0.5) / 32
+
+    def flat(split):
+        s = ds[split]
+        rows = [
+            np.concatenate(
+                [resample(s.features[m][i, : s.lengths[m][i]], at).ravel() for m in keep]
+            )
+            for i in range(len(s))
+        ]
+        return np.array(rows), s.labels
+
+    (xtr, ytr), (xva, yva), (xte, yte) = flat("train"), flat("valid"), flat("test")
+    scaler = StandardScaler().fit(xtr)
+    xtr, xva, xte = scaler.transform(xtr), scaler.transform(xva), scaler.transform(xte)
+    best = None
+    for c in (0.01, 0.1, 1.0):
+        clf = LogisticRegression(C=c, max_iter=3000, random_state=seed).fit(xtr, ytr)
+        val = clf.score(xva, yva)
+        if best is None or val > best[0]:
+            best = (val, c, clf.score(xte, yte))
+    return {"accuracy": best[2], "best_val": best[0], "C": best[1]}
+
+
 def run(args) -> None:
     import torch
 
     from mmalign.data import load_dataset
     from mmalign.train import TrainConfig, fit
+    from mmalign.train.presets import model_preset
 
     torch.set_num_threads(args.threads)
-    ds = load_dataset(args.corpus)
-    name = ds.name
+    data_opts = _options(args.data_opt, "--data-opt")
+    model_opts = _options(args.model_opt, "--model-opt")
     results_path = OUT / "results.json"
-    rows = json.loads(results_path.read_text()) if results_path.is_file() else []
+    ds = None
     for seed in [int(x) for x in args.seeds.split(",")]:
-        for model in args.models.split(","):
+        # the augmentation is drawn with the run's seed too (unless --data-opt seed=... fixes it)
+        if ds is None or ("seed" not in data_opts and ds.source["options"].get("augment")):
+            ds = load_dataset(args.corpus, **{"seed": seed, **data_opts})
+        name = ds.name
+        recipe = ds.source.get("options", {})
+        if args.baseline:
             for mods in args.modalities.split(","):
-                data = augment(ds, args.augment, seed)
-                data = data if mods == "both" else blank(data, mods)
+                t0 = time.perf_counter()
+                b = baseline(ds, mods, seed)
                 label = "+".join(ds.modalities) if mods == "both" else mods
-                aug = f"-aug{args.augment}" if args.augment else ""
-                tag = f"{name}/{model}{aug}-{label}-s{seed}"
+                row = {
+                    "corpus": name,
+                    "model": "logistic regression (sklearn)",
+                    "variant": args.variant,
+                    "modalities": label,
+                    "seed": seed,
+                    "accuracy": b["accuracy"],
+                    "epochs": 0,
+                    "best_val": b["best_val"],
+                    "split": SPLITS[name],
+                    "alignment": {},
+                    "wall_s": time.perf_counter() - t0,
+                    "data_options": recipe,
+                    "model_options": {"C": b["C"]},
+                }
+                _save(row, results_path)
+                print(f"done {name}/baseline-{label}-s{seed}: test acc {b['accuracy']:.1%}")
+            continue
+        for model in args.models.split(","):
+            options = {**model_preset(model, name), **model_opts}
+            for mods in args.modalities.split(","):
+                data = ds if mods == "both" else blank(ds, mods)
+                label = "+".join(ds.modalities) if mods == "both" else mods
+                slug = args.variant.replace(" ", "_").replace("/", "-") if args.variant else ""
+                tag = f"{name}/{model}{'-' + slug if slug else ''}-{label}-s{seed}"
                 cfg = TrainConfig(
                     model=model,
                     max_epochs=args.epochs,
                     patience=args.patience,
-                    lr=args.lr,
-                    lr_schedule="cosine",
-                    warmup_steps=args.warmup,
                     batch_size=args.batch_size,
                     progress_bar=False,
                     seed=seed,
@@ -196,50 +259,46 @@ def run(args) -> None:
                     n_plots=0,
                 )
                 t0 = time.perf_counter()
-                res = fit(
-                    data,
-                    cfg,
-                    model_options=MODEL_OPTIONS[model],
-                    out_dir=OUT / "runs" / tag,
-                    resume=False,
-                )
+                res = fit(data, cfg, model_options=model_opts, out_dir=OUT / "runs" / tag,
+                          resume=False)  # fmt: skip
                 wall = time.perf_counter() - t0
-                split_desc = {
-                    "utd-mhad": "cross-subject (train s1,3,5; valid s7; test s2,4,6,8)",
-                    "avletters": "speaker-independent (test Kate, Stephen; valid Nicola, Bill)",
-                }[name]
                 align = {}
-                if mods == "both":
-                    png = OUT / "figures" / f"{name}-{model}{aug}-s{seed}.png"
+                if mods == "both" and not args.no_attention:
+                    png = (
+                        OUT / "figures" / f"{name}-{model}{'-' + slug if slug else ''}-s{seed}.png"
+                    )
                     align = attention_scores(
                         res.best_checkpoint,
                         ds,
                         png,
-                        f"{model} on {name}, test split {split_desc}, seed {seed}",
+                        f"{model} on {name}, test split {SPLITS[name]}, seed {seed}",
                     )
+                resolved = cfg.resolved(name)
                 row = {
                     "corpus": name,
-                    "model": model + (f" (augment x{args.augment})" if args.augment else ""),
+                    "model": model,
+                    "variant": args.variant,
                     "modalities": label,
                     "seed": seed,
                     "accuracy": res.test.metrics["accuracy"],
                     "epochs": res.epochs,
                     "best_val": max(h["val_score"] for h in res.history) if res.history else None,
-                    "split": split_desc,
+                    "split": SPLITS[name],
                     "alignment": align,
                     "parameters": res.n_parameters,
                     "wall_s": wall,
-                    "options": {
-                        "lr": args.lr,
+                    "data_options": recipe,
+                    "model_options": options,
+                    "train_options": {
+                        "lr": resolved.lr,
+                        "lr_schedule": resolved.lr_schedule,
+                        "warmup_steps": resolved.warmup_steps,
                         "batch_size": args.batch_size,
-                        **MODEL_OPTIONS[model],
+                        "max_epochs": args.epochs,
+                        "patience": args.patience,
                     },
                 }
-                rows = [r for r in rows if not _same(r, row)] + [row]
-                OUT.mkdir(parents=True, exist_ok=True)
-                tmp = results_path.with_suffix(".tmp")
-                tmp.write_text(json.dumps(rows, indent=1))
-                os.replace(tmp, results_path)
+                _save(row, results_path)
                 al = ", ".join(f"{k} {v['peak_accuracy']:.1%}" for k, v in align.items())
                 print(
                     f"done {tag}: test acc {row['accuracy']:.1%} after {res.epochs} epochs "
@@ -248,54 +307,87 @@ def run(args) -> None:
                 )
 
 
+def _save(row: dict, path: Path) -> None:
+    """Add ``row`` to the results file (replacing the same run), re-reading it first, so that
+    runs in parallel keep each other's rows."""
+    rows = json.loads(path.read_text()) if path.is_file() else []
+    rows = [r for r in rows if not _same(r, row)] + [row]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(rows, indent=1))
+    os.replace(tmp, path)
+
+
+_KEY = ("corpus", "model", "variant", "modalities", "seed")
+
+
 def _same(a: dict, b: dict) -> bool:
-    return all(a[k] == b[k] for k in ("corpus", "model", "modalities", "seed"))
+    return all(a.get(k, "") == b.get(k, "") for k in _KEY)
 
 
 def table() -> None:
     rows = json.loads((OUT / "results.json").read_text())
     groups: dict[tuple, list] = {}
     for r in rows:
-        groups.setdefault((r["corpus"], r["model"], r["modalities"]), []).append(r)
+        groups.setdefault(tuple(r.get(k, "") for k in _KEY[:4]), []).append(r)
     print(
-        "| corpus | model | modalities | test accuracy | seeds | epochs | attention peak within 1 slow frame |"
+        "| corpus | model | variant | modalities | test accuracy | seeds | epochs "
+        "| attention peak within 1 slow frame |"
     )
-    print("|---|---|---|---|---|---|---|")
-    for (corpus, model, mods), rs in sorted(groups.items()):
+    print("|---|---|---|---|---|---|---|---|")
+    for (corpus, model, variant, mods), rs in sorted(groups.items()):
+        rs = sorted(rs, key=lambda r: r["seed"])
         acc = np.array([r["accuracy"] for r in rs])
-        accs = f"{acc.mean():.1%}" + (f" ± {acc.std():.1%}" if len(acc) > 1 else "")
-        al = {}
+        accs = f"{acc.mean():.1%}" + (f" ± {acc.std(ddof=1):.1%}" if len(acc) > 1 else "")
+        al, chance, corr = {}, {}, {}
         for r in rs:
             for k, v in r["alignment"].items():
                 al.setdefault(k, []).append(v["peak_accuracy"])
-        als = ", ".join(f"{k} {np.mean(v):.0%}" for k, v in al.items()) or "-"
+                chance.setdefault(k, []).append(v.get("chance", np.nan))
+                corr.setdefault(k, []).append(v.get("peak_time_corr", np.nan))
+        als = (
+            ", ".join(
+                f"{k} {np.mean(v):.0%} (chance {np.mean(chance[k]):.0%}, r {np.mean(corr[k]):.2f})"
+                for k, v in al.items()
+            )
+            or "-"
+        )
         print(
-            f"| {corpus} | {model} | {mods} | {accs} | {','.join(str(r['seed']) for r in rs)} "
-            f"| {','.join(str(r['epochs']) for r in rs)} | {als} |"
+            f"| {corpus} | {model} | {variant or 'recipe'} | {mods} | {accs} "
+            f"| {','.join(str(r['seed']) for r in rs)} "
+            f"| {','.join(str(r['epochs'] or '-') for r in rs)} | {als} |"
         )
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--corpus", help="avletters:PATH or utd-mhad:PATH")
-    ap.add_argument("--models", default="mult")
+    ap.add_argument("--models", default="lxmert")
     ap.add_argument("--modalities", default="both", help="both and/or single modality names")
     ap.add_argument("--seeds", default="0")
-    ap.add_argument("--epochs", type=int, default=40)
-    ap.add_argument("--patience", type=int, default=15)
-    ap.add_argument("--lr", type=float, default=2e-3)
-    ap.add_argument("--warmup", type=int, default=50)
+    ap.add_argument("--epochs", type=int, default=60)
+    ap.add_argument("--patience", type=int, default=12)
     ap.add_argument("--batch-size", type=int, default=16)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--data-opt", action="append", default=[], metavar="KEY=VALUE",
+                    help="a loader option over the corpus recipe, e.g. augment=0")  # fmt: skip
+    ap.add_argument("--model-opt", action="append", default=[], metavar="KEY=VALUE",
+                    help="a model option over its preset, e.g. dropout=0.1")  # fmt: skip
+    ap.add_argument("--variant", default="", help="name of the ablation (empty: the recipe)")
     ap.add_argument(
-        "--augment", type=int, default=0, help="jittered copies of each training sample"
+        "--baseline",
+        action="store_true",
+        help="scikit-learn's logistic regression on the same data instead of --models",
     )
+    ap.add_argument("--no-attention", action="store_true", help="skip the attention read-out")
     ap.add_argument("--table", action="store_true", help="print the table of results.json")
     args = ap.parse_args()
     if args.table:
         table()
     elif not args.corpus:
         ap.error("--corpus avletters:PATH or utd-mhad:PATH is required (or --table)")
+    elif (args.data_opt or args.model_opt) and not args.variant:
+        ap.error("--data-opt / --model-opt change the recipe: name the change with --variant")
     else:
         run(args)
 

@@ -229,3 +229,101 @@ def test_cli_bad_corpus_folder_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1
     assert "no Lips/*-lips.mat" in err and "automl-in-action-notebooks" in err
+
+
+def test_resample_and_time_warp_keep_streams_in_sync():
+    from mmalign.data._recordings import random_time_warp, resample
+
+    x = np.arange(5, dtype=np.float64)[:, None]
+    # at the frame centres resample returns the frames; in between it interpolates
+    np.testing.assert_allclose(resample(x, (np.arange(5) + 0.5) / 5)[:, 0], np.arange(5))
+    np.testing.assert_allclose(resample(x, [0.0, 0.3, 1.0])[:, 0], [0, 1, 4])
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        warp = random_time_warp(rng)
+        # two streams of one recording at different rates: a ramp of the time in each
+        ramps = []
+        for n in (10, 25):
+            at, n_out = warp(n)
+            assert len(at) == n_out >= 2
+            assert np.all(np.diff(at) > 0) and 0 <= at[0] and at[-1] <= 1
+            ramp = (np.arange(n) + 0.5)[:, None] / n
+            ramps.append((resample(ramp, at)[:, 0], (np.arange(n_out) + 0.5) / n_out))
+        # the two warped ramps tell the same time at the same place of the warped recording
+        (r1, u1), (r2, u2) = ramps
+        np.testing.assert_allclose(np.interp(u1, u2, r2), r1, atol=0.06)
+
+
+def test_utd_mhad_recipe_options(utd_root):
+    from mmalign.data.utd_mhad import jitter_trial, read_utd_mhad_trials, skeleton_features
+
+    plain = load_utd_mhad(utd_root, standardize=False)
+    ds = load_utd_mhad(utd_root, standardize=False, n_frames=8, augment=2, seed=3)
+    assert len(ds["train"]) == 3 * len(plain["train"])
+    assert len(ds["valid"]) == len(plain["valid"]) and len(ds["test"]) == len(plain["test"])
+    assert ds["train"].ids[:3] == [plain["train"].ids[0], plain["train"].ids[0] + "~1",
+                                   plain["train"].ids[0] + "~2"]  # fmt: skip
+    for s in ds.splits.values():
+        assert set(s.lengths["inertial"]) == {8} and set(s.lengths["skeleton"]) == {8}
+    # the test split is the same recordings, resampled (no jitter)
+    from mmalign.data._recordings import resample
+
+    x0, n0 = plain["test"].features["skeleton"][0], plain["test"].lengths["skeleton"][0]
+    expect = resample(x0[:n0], (np.arange(8) + 0.5) / 8)
+    np.testing.assert_allclose(ds["test"].features["skeleton"][0], expect, atol=1e-5)
+    # jittered copies differ from their original; the same seed gives the same copies
+    tr = ds["train"].features["skeleton"]
+    assert not np.allclose(tr[0], tr[1])
+    again = load_utd_mhad(utd_root, standardize=False, n_frames=8, augment=2, seed=3)
+    np.testing.assert_array_equal(again["train"].features["skeleton"], tr)
+    # a jittered skeleton is turned and scaled as a whole: distances between joints keep
+    # their ratios
+    trial = read_utd_mhad_trials(utd_root)[0]
+    copy = jitter_trial(trial, np.random.default_rng(0))
+    assert copy["skeleton"].shape[1:] == (20, 3) and copy["inertial"].shape[1] == 6
+    d0 = np.linalg.norm(trial["skeleton"][0, 0] - trial["skeleton"][0, 5])
+    d1 = np.linalg.norm(trial["skeleton"][0, 0] - trial["skeleton"][0, 9])
+    e0 = np.linalg.norm(copy["skeleton"][0, 0] - copy["skeleton"][0, 5])
+    e1 = np.linalg.norm(copy["skeleton"][0, 0] - copy["skeleton"][0, 9])
+    assert d0 / d1 == pytest.approx(e0 / e1, rel=0.35)  # the first frame is interpolated
+    # scale: unit spine; velocity: 60 more features, the frame differences
+    sk = trial["skeleton"]
+    f = skeleton_features(sk, scale=True, velocity=True)
+    assert f.shape == (len(sk), 120)
+    spine = np.linalg.norm(sk[:, 1] - sk[:, 3], axis=1).mean()
+    np.testing.assert_allclose(f[:, 0:3] * spine, sk[:, 0] - sk[:, 3], atol=1e-9)
+    np.testing.assert_allclose(f[:, 60:], np.gradient(f[:, :60], axis=0))
+    with pytest.raises(ValueError, match="n_frames must be None or an int >= 2"):
+        load_utd_mhad(utd_root, n_frames=1)
+    with pytest.raises(ValueError, match="augment must be an int >= 0"):
+        load_utd_mhad(utd_root, augment=-1)
+
+
+def test_corpus_recipe_is_applied_by_load_dataset(utd_root):
+    from mmalign.data import CORPUS_PRESETS
+
+    ds = load_dataset(f"utd-mhad:{utd_root}")
+    recipe = CORPUS_PRESETS["utd-mhad"]
+    assert set(ds["test"].lengths["skeleton"]) == {recipe["n_frames"]}
+    plain = load_utd_mhad(utd_root)
+    assert len(ds["train"]) == (1 + recipe["augment"]) * len(plain["train"])
+    assert ds.source["options"]["augment"] == recipe["augment"]
+    # the user's options win over the recipe
+    raw = load_dataset(f"utd-mhad:{utd_root}", augment=0, n_frames=None)
+    assert len(raw["train"]) == len(plain["train"])
+    np.testing.assert_array_equal(
+        raw["test"].lengths["skeleton"], plain["test"].lengths["skeleton"]
+    )
+
+
+def test_avletters_recipe_options(avl_root):
+    plain = load_avletters(avl_root, standardize=False)
+    ds = load_avletters(avl_root, standardize=False, n_frames=6, augment=1, seed=0)
+    assert len(ds["train"]) == 2 * len(plain["train"]) and len(ds["test"]) == len(plain["test"])
+    assert set(ds["train"].lengths["audio"]) == {6} and set(ds["train"].lengths["video"]) == {6}
+    # the audio's first coefficient counts frames: resampled to 6 frames it still rises
+    a = ds["train"].features["audio"][1, :, 0]
+    assert np.all(np.diff(a) > 0)
+    assert ds["train"].ids[1].endswith("~1")
+    with pytest.raises(ValueError, match="augment must be an int >= 0"):
+        load_avletters(avl_root, augment=1.5)

@@ -43,6 +43,8 @@ _EXPORTS: dict[str, str] = {
     "load_dataset": "mmalign.data._load",
     "check_data_spec": "mmalign.data._load",
     "data_record": "mmalign.data._load",
+    "CORPUS_PRESETS": "mmalign.data._load",
+    "corpus_preset": "mmalign.data._load",
     "load_avletters": "mmalign.data.avletters",
     "read_htk": "mmalign.data.avletters",
     "load_utd_mhad": "mmalign.data.utd_mhad",

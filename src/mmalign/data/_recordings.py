@@ -20,6 +20,9 @@ __all__ = [
     "pad_sequences",
     "recording_split",
     "standardize_splits",
+    "resample",
+    "random_time_warp",
+    "check_recipe_options",
 ]
 
 
@@ -127,3 +130,64 @@ def standardize_splits(
         for m, seqs in mods.items():
             mods[m] = [((s - stats[m]["mean"]) / stats[m]["std"]).astype(np.float32) for s in seqs]
     return stats
+
+
+def resample(x: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """Linear interpolation of the frames of ``x`` (T, D) at ``positions`` (n,), given as
+    fractions of the recording (0 = its start, 1 = its end; frame ``i`` sits at
+    ``(i + 0.5) / T``), clamped at both ends.
+
+    >>> resample(np.array([[0.0], [1.0]]), np.array([0.25, 0.5, 0.75]))[:, 0].tolist()
+    [0.0, 0.5, 1.0]
+    """
+    x = np.asarray(x, np.float64)
+    src = np.asarray(positions, np.float64) * len(x) - 0.5
+    idx = np.arange(len(x))
+    return np.stack([np.interp(src, idx, x[:, k]) for k in range(x.shape[1])], axis=1)
+
+
+def random_time_warp(
+    rng: np.random.Generator,
+    *,
+    keep: tuple[float, float] = (0.85, 1.0),
+    stretch: tuple[float, float] = (0.8, 1.25),
+    n_segments: int = 4,
+    speed: tuple[float, float] = (0.6, 1.6),
+):
+    """A random monotone time warp for augmenting synchronised recordings.
+
+    Keeps a random ``keep`` fraction of the recording (the rest cut at both ends), plays
+    ``n_segments`` random pieces of it at relative speeds drawn from ``speed``, and changes its
+    length by a factor drawn from ``stretch``. Apply the same warp to every stream of a recording
+    and the streams stay in sync.
+
+    Returns
+    -------
+    callable
+        ``warp(n_frames) -> (positions, n_out)``: the ``n_out`` output frames of a stream of
+        ``n_frames`` frames, as positions for :func:`resample`.
+    """
+    kept = rng.uniform(*keep)
+    start = rng.uniform(0.0, 1.0 - kept)
+    knots = np.concatenate([[0.0], np.sort(rng.uniform(0, 1, n_segments - 1)), [1.0]])
+    cum = np.concatenate([[0.0], np.cumsum(np.diff(knots) * rng.uniform(*speed, n_segments))])
+    cum = start + kept * cum / cum[-1]
+    factor = kept * rng.uniform(*stretch)
+
+    def warp(n_frames: int) -> tuple[np.ndarray, int]:
+        n_out = max(2, int(round(n_frames * factor)))
+        return np.interp((np.arange(n_out) + 0.5) / n_out, knots, cum), n_out
+
+    return warp
+
+
+def check_recipe_options(n_frames, augment) -> None:
+    """The loaders' ``n_frames`` (None or an int >= 2) and ``augment`` (an int >= 0)."""
+    if n_frames is not None and (
+        not isinstance(n_frames, int) or isinstance(n_frames, bool) or n_frames < 2
+    ):
+        raise ValueError(f"n_frames must be None or an int >= 2, got {n_frames!r}.")
+    if not isinstance(augment, int) or isinstance(augment, bool) or augment < 0:
+        raise ValueError(
+            f"augment must be an int >= 0 (jittered copies per training sample), got {augment!r}."
+        )

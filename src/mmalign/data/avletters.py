@@ -31,11 +31,18 @@ from pathlib import Path
 
 import numpy as np
 
-from mmalign.data._recordings import recording_split, standardize_splits
+from mmalign.data._recordings import (
+    check_recipe_options,
+    random_time_warp,
+    recording_split,
+    resample,
+    standardize_splits,
+)
 from mmalign.data._types import MultimodalDataset
 
 __all__ = [
     "load_avletters",
+    "jitter_utterance",
     "read_htk",
     "AVLETTERS_SPEAKERS",
     "AVLETTERS_TEST_SPEAKERS",
@@ -81,7 +88,8 @@ def read_htk(path: str | os.PathLike) -> tuple[np.ndarray, float]:
     return frames, period * 1e-7
 
 
-def _read_video(path: Path, pool: int) -> np.ndarray:
+def _read_video(path: Path) -> np.ndarray:
+    """The lip images of one utterance, (T, 60, 80) in [0, 1]."""
     from scipy.io import loadmat
 
     mat = loadmat(path)
@@ -91,10 +99,37 @@ def _read_video(path: Path, pool: int) -> np.ndarray:
     vid = np.asarray(mat["vid"], dtype=np.float32)
     if vid.shape != (h * w, t):
         raise ValueError(f"{path}: 'vid' has shape {vid.shape}, 'siz' says ({h * w}, {t}).")
-    frames = vid.T.reshape(t, w, h).transpose(0, 2, 1) / 255.0  # MATLAB column order -> (T, H, W)
+    return vid.T.reshape(t, w, h).transpose(0, 2, 1) / 255.0  # MATLAB column order -> (T, H, W)
+
+
+def _pool(frames: np.ndarray, pool: int) -> np.ndarray:
+    """(T, H, W) images average-pooled by ``pool`` x ``pool`` -> (T, H // pool * W // pool)."""
+    t, h, w = frames.shape
     hp, wp = h // pool, w // pool
     frames = frames[:, : hp * pool, : wp * pool].reshape(t, hp, pool, wp, pool).mean((2, 4))
     return frames.reshape(t, hp * wp)
+
+
+def jitter_utterance(
+    audio: np.ndarray, frames: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """One augmented copy of an utterance: ``audio`` (T_a, 26) and lip ``frames`` (T_v, H, W).
+
+    Both streams get the same random time warp (:func:`~mmalign.data._recordings.
+    random_time_warp`: the middle 85-100 %, stretched by 0.8-1.25, 4 segments at random
+    speeds), so they stay in sync; the lip images are shifted by up to 3 pixels each way (the
+    mouth found a little off centre) and their brightness scaled by 0.9-1.1.
+    """
+    warp = random_time_warp(rng)
+    at_a, _ = warp(len(audio))
+    at_v, n_v = warp(len(frames))
+    t, h, w = frames.shape
+    v = resample(frames.reshape(t, -1), at_v).reshape(n_v, h, w)
+    dy, dx = (int(k) for k in rng.integers(-3, 4, size=2))
+    v = np.pad(v, ((0, 0), (3, 3), (3, 3)), mode="edge")[
+        :, 3 + dy : 3 + dy + h, 3 + dx : 3 + dx + w
+    ]
+    return resample(audio, at_a), v * rng.uniform(0.9, 1.1)
 
 
 def load_avletters(
@@ -104,6 +139,9 @@ def load_avletters(
     valid_speakers: Sequence[str] = AVLETTERS_VALID_SPEAKERS,
     pool: int = 4,
     center_video: bool = True,
+    n_frames: int | None = None,
+    augment: int = 0,
+    seed: int = 0,
     standardize: bool = True,
 ) -> MultimodalDataset:
     """Read AVLetters from ``root`` into speaker-independent train / valid / test splits.
@@ -122,6 +160,14 @@ def load_avletters(
         Subtract each utterance's mean image from its frames (default): what is left is how
         the lips move, not how the speaker looks, which is what carries over to unseen
         speakers.
+    n_frames : int, optional
+        Resample both streams of every utterance to this many frames (linear interpolation
+        over the utterance); default: keep each stream's own frames.
+    augment : int
+        Jittered copies of every training utterance added to the training split
+        (:func:`jitter_utterance`; default 0). Validation and test are never augmented.
+    seed : int
+        Seeds the augmentation.
     standardize : bool
         Scale every feature to zero mean and unit variance over the training frames (default).
 
@@ -130,7 +176,9 @@ def load_avletters(
     MultimodalDataset
         Modalities ``audio`` (26 MFCC_E_D, 50 frames/s) and ``video``; 26-way classification
         (0 = A). ``extras``: ``times`` (frame centre times in s per modality and sample),
-        ``speaker``, ``repetition``, ``frame_rates`` and the standardisation ``stats``.
+        ``speaker``, ``repetition``, ``frame_rates`` (of the recordings as read; with
+        ``n_frames``, ``times`` holds where each frame now lies) and the standardisation
+        ``stats``.
     """
     root = Path(root)
     lips, mfcc = root / "Lips", root / "Audio" / "mfcc" / "Clean"
@@ -139,6 +187,7 @@ def load_avletters(
         raise FileNotFoundError(f"avletters: no Lips/*-lips.mat under {root}; {_SOURCE}.")
     if not isinstance(pool, int) or isinstance(pool, bool) or not 1 <= pool <= 20:
         raise ValueError(f"pool must be an int from 1 to 20, got {pool!r}.")
+    check_recipe_options(n_frames, augment)
     held = list(test_speakers) + list(valid_speakers)
     unknown = [s for s in held if s not in AVLETTERS_SPEAKERS]
     if unknown or len(set(held)) != len(held) or not test_speakers or not valid_speakers:
@@ -147,9 +196,10 @@ def load_avletters(
             f"{list(AVLETTERS_SPEAKERS)}; got {list(test_speakers)} and {list(valid_speakers)}."
         )
     per: dict[str, dict[str, list]] = {
-        s: {"audio": [], "video": [], "label": [], "id": [], "speaker": [], "rep": []}
+        s: {k: [] for k in ("audio", "video", "label", "id", "speaker", "rep", "duration")}
         for s in ("train", "valid", "test")
     }
+    rng = np.random.default_rng(seed)
     rate = None
     for path in videos:
         stem = path.name[: -len("-lips.mat")]
@@ -171,14 +221,24 @@ def load_avletters(
             if speaker in valid_speakers
             else "train"
         )
-        d = per[split]
-        d["audio"].append(audio)
-        video = _read_video(path, pool)
-        d["video"].append(video - video.mean(0) if center_video else video)
-        d["label"].append(ord(letter) - ord("A"))
-        d["id"].append(stem)
-        d["speaker"].append(speaker)
-        d["rep"].append(rep)
+        frames = _read_video(path)
+        n_copies = augment if split == "train" else 0
+        copies = [(audio, frames)] + [jitter_utterance(audio, frames, rng) for _ in range(n_copies)]
+        for c, (a, f) in enumerate(copies):
+            video = _pool(f, pool)
+            video = video - video.mean(0) if center_video else video
+            duration = len(video) / VIDEO_FPS
+            if n_frames is not None:
+                at = (np.arange(n_frames) + 0.5) / n_frames
+                a, video = resample(a, at), resample(video, at)
+            d = per[split]
+            d["audio"].append(np.asarray(a, np.float32))
+            d["video"].append(np.asarray(video, np.float32))
+            d["duration"].append(duration)
+            d["label"].append(ord(letter) - ord("A"))
+            d["id"].append(stem if c == 0 else f"{stem}~{c}")
+            d["speaker"].append(speaker)
+            d["rep"].append(rep)
     feats = {s: {"audio": d["audio"], "video": d["video"]} for s, d in per.items()}
     stats = standardize_splits(feats) if standardize else {}
     splits = {}
@@ -188,10 +248,9 @@ def load_avletters(
                 f"avletters: no utterance of the {s} speakers under {lips}; {_SOURCE}."
             )
         # both streams span the utterance; its duration is the video's (25 frames/s)
-        durations = [len(v) / VIDEO_FPS for v in d["video"]]
         splits[s] = recording_split(
             feats[s],
-            durations,
+            d["duration"],
             d["label"],
             d["id"],
             {

@@ -33,6 +33,9 @@ TRAIN_PRESETS: dict[str, dict[str, Any]] = {
     },
     # the grounding model's recipe from before it trained with fit (Adam at 3e-3, constant)
     "digit-scenes": {"lr": 3e-3, "lr_schedule": "constant", "warmup_steps": 0},
+    # the real corpora (benchmarks/real_train.py): a few hundred recordings, batches of 16
+    "utd-mhad": {"lr": 2e-3, "lr_schedule": "cosine", "warmup_steps": 50},
+    "avletters": {"lr": 2e-3, "lr_schedule": "cosine", "warmup_steps": 50},
 }
 
 
