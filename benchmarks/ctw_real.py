@@ -42,17 +42,17 @@ from pathlib import Path
 
 import numpy as np
 
+from mmalign.data import resample
+
 
 def standardize(x: np.ndarray) -> np.ndarray:
     sd = x.std(0)
     return (x - x.mean(0)) / np.where(sd > 1e-8, sd, 1.0)
 
 
-def resample(x: np.ndarray, n: int) -> np.ndarray:
+def resample_to(x: np.ndarray, n: int) -> np.ndarray:
     """Linear interpolation of (T, d) onto n frames spanning the same interval."""
-    src = (np.arange(len(x)) + 0.5) / len(x)
-    dst = (np.arange(n) + 0.5) / n
-    return np.stack([np.interp(dst, src, x[:, k]) for k in range(x.shape[1])], axis=1)
+    return resample(x, (np.arange(n) + 0.5) / n)
 
 
 def random_warp(n: int, rng: np.random.Generator, n_segments: int = 4, lo=0.8, hi=1.25):
@@ -67,8 +67,8 @@ def random_warp(n: int, rng: np.random.Generator, n_segments: int = 4, lo=0.8, h
 
 
 def apply_warp(y: np.ndarray, w: np.ndarray) -> np.ndarray:
-    idx = np.arange(len(y))
-    return np.stack([np.interp(w, idx, y[:, k]) for k in range(y.shape[1])], axis=1)
+    """y read at the fractional frames w (frame i sits at (i + 0.5) / len(y))."""
+    return resample(y, (w + 0.5) / len(y))
 
 
 def path_error(path: np.ndarray, w: np.ndarray) -> float:
@@ -154,7 +154,7 @@ def main() -> None:
         r = trials[k]
         skel = r["skeleton"]  # (T, 20, 3)
         x = standardize(skel.reshape(len(skel), -1))
-        iner = resample(r["inertial"], len(x))
+        iner = resample_to(r["inertial"], len(x))
         y0 = standardize(iner)
         cx, cy0 = common_features(skel, iner)
         for cond in conditions:
@@ -215,7 +215,7 @@ def main() -> None:
             continue
         (sa, ia), (sb, ib) = (
             (standardize(r["skeleton"].reshape(len(r["skeleton"]), -1)),
-             standardize(resample(r["inertial"], len(r["skeleton"]))))
+             standardize(resample_to(r["inertial"], len(r["skeleton"]))))
             for r in (ra, rb)
         )  # fmt: skip
         ref = matched_frames(dtw_path(ia, ib).path, len(sa))  # inertial A -> inertial B

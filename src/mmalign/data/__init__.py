@@ -52,6 +52,8 @@ _EXPORTS: dict[str, str] = {
     "UTD_MHAD_ACTIONS": "mmalign.data.utd_mhad",
     "sync_intervals": "mmalign.data._recordings",
     "frame_times": "mmalign.data._recordings",
+    "resample": "mmalign.data._recordings",
+    "random_time_warp": "mmalign.data._recordings",
 }
 
 __all__ = sorted(_EXPORTS)
