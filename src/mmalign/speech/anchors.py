@@ -361,6 +361,7 @@ def align_anchored(samples: np.ndarray, tokens: list[str], cfg, *, language: str
     no_phones: list[tuple[float, float]] = []
     retried = False
     fallbacks = [0]  # stretches left to recognition's times
+    spans: list[tuple[int, int, float, float]] = []  # stretches as finally aligned
 
     def stretch(k0: int, k1: int, t0: float, t1: float, tight: bool = False) -> None:
         """Align tokens k0..k1-1 to t0..t1; where that fails, split at the anchor pair
@@ -379,7 +380,10 @@ def align_anchored(samples: np.ndarray, tokens: list[str], cfg, *, language: str
         if seg is not None:
             held = [tokens[i] for i in keep]
             ws = (
-                refine_edges(seg, x, held, cfg.max_move, cfg.end_level)
+                refine_edges(
+                    seg, x, held, cfg.max_move, cfg.end_level, cfg.hidden_pause,
+                    cfg.hidden_pause_db,
+                )
                 if cfg.refine
                 else [
                     Span(held[i], a, b)
@@ -417,12 +421,13 @@ def align_anchored(samples: np.ndarray, tokens: list[str], cfg, *, language: str
             if retry is not None:
                 # kept only where every part aligns; otherwise this alignment stands
                 sizes = len(words), len(phones), len(unaligned), len(no_phones), fallbacks[0]
+                n_spans = len(spans)
                 for part_args in retry:
                     stretch(*part_args)
                 if fallbacks[0] == sizes[4]:
                     return
                 del words[sizes[0] :], phones[sizes[1] :], unaligned[sizes[2] :]
-                del no_phones[sizes[3] :]
+                del no_phones[sizes[3] :], spans[n_spans:]
                 fallbacks[0] = sizes[4]
                 seg, dec, pcm, _ = force_align(x, held, cfg)  # the decoder's state for phones
             for i in range(k0, k1):
@@ -434,6 +439,7 @@ def align_anchored(samples: np.ndarray, tokens: list[str], cfg, *, language: str
                     words.append(Span(w.label, w.start + t0, w.end + t0))
             # no wide-beam retry of the phone pass here: on long recordings it costs more
             # than the rest of the alignment (a stretch whose phone pass fails has no phones)
+            spans.append((k0, k1, round(t0, 3), round(t1, 3)))
             ph = phone_spans(dec, pcm, offset=t0)
             phones += ph
             if not ph:
@@ -494,6 +500,7 @@ def align_anchored(samples: np.ndarray, tokens: list[str], cfg, *, language: str
             "anchored": True,
             "stretches": len(bounds) - 1,
             "stretches_without_phones": no_phones,
+            "stretch_bounds": spans,
         },
     )
     _flag(result, sum(r is not None for r in found) / max(1, len(tokens)), _coverage(rec), cfg)
