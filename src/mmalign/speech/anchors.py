@@ -236,9 +236,14 @@ def recognition_support(samples: np.ndarray, tokens: list[str], result: SpeechAl
 
 
 def _inserted(tokens, found, runs, rec) -> set[int]:
-    """Tokens that recognition skipped although it found both neighbours next to each
-    other with no pause or other sound between them: candidates for words the transcript
-    has and the audio lacks (a filler, a repeated or inserted word)."""
+    """Tokens that may be words the transcript has and the audio lacks (a filler, an
+    inserted or a repeated word).
+
+    - a token recognition skipped although it found both neighbours next to each other,
+      with no pause or other sound between them;
+    - the first of two equal tokens in a row where recognition did not find both copies,
+      but found the words on either side of the pair.
+    """
     at = {}
     for ta, hb, size in runs:
         for k in range(size):
@@ -255,28 +260,42 @@ def _inserted(tokens, found, runs, rec) -> set[int]:
         if any(lab.startswith("_") and x < b and y > a for lab, x, y in rec):
             continue
         out.add(i)
+    for i in range(1, len(tokens) - 2):
+        if _norm(tokens[i]) != _norm(tokens[i + 1]):
+            continue
+        if found[i] is not None and found[i + 1] is not None:
+            continue
+        if found[i - 1] is not None and found[i + 2] is not None:
+            out.add(i)
     return out
 
 
 def _absent(samples, tokens, i, found, cfg) -> str:
     """Why token ``i`` (an :func:`_inserted` candidate) is not in the audio, or ``""``.
 
-    The anchored words on each side are aligned with and without it, on their own audio (two
-    words a side with 0.1 s around them, then four with 0.3 s where the first window does not
-    align with the word); the word is taken as absent where they align only without it in
-    both windows, or where dropping it
-    raises PocketSphinx's (frame-normalised) log path score by more than ``_ABSENT_GAIN``
-    (short function words that recognition skips gain less than 0.06 on the long benchmark
-    cases, so single-phone fillers such as "uh" stay aligned).
+    The anchored words on each side are aligned with and without it, on their own audio (up
+    to two words a side with 0.1 s around them, then up to four with 0.3 s); the word is taken
+    as absent where they align only without it in every window that aligns at all, or where
+    dropping it raises PocketSphinx's (frame-normalised) log path score by more than
+    ``_ABSENT_GAIN`` in the first window where both align (short function words that
+    recognition skips gain less than 0.06 on the long benchmark cases, so single-phone
+    fillers such as "uh" stay aligned). A window where neither aligns says nothing; one where
+    only the word's presence aligns keeps it. For a repeated word (``tokens[i + 1]`` is the
+    same word) the window reaches past the second copy.
     """
     from .sphinx import force_align
 
+    repeat = i + 1 < len(tokens) and _norm(tokens[i]) == _norm(tokens[i + 1])
+    last = i + 1 if repeat else i
+    why = ""
     for side, margin in _ABSENT_WINDOWS:
-        lo, hi = max(0, i - side), min(len(tokens), i + side + 1)
-        while found[lo] is None:
+        lo, hi = max(0, i - side), min(len(tokens), last + side + 1)
+        while lo < i and found[lo] is None:
             lo += 1
-        while found[hi - 1] is None:
+        while hi > last + 1 and found[hi - 1] is None:
             hi -= 1
+        if lo == i or hi == last + 1:
+            continue  # no anchored word on one side within this window
         t0 = max(0.0, found[lo][0] - margin)
         t1 = min(len(samples) / SR, found[hi - 1][1] + margin)
         x = samples[int(t0 * SR) : int(t1 * SR)]
@@ -286,17 +305,23 @@ def _absent(samples, tokens, i, found, cfg) -> str:
             scores.append(np.log(max(dec.hyp().score, 1e-300)) if seg is not None else None)
         with_it, without = scores
         if without is None:
+            if with_it is None:
+                continue  # this window says nothing
             return ""
         if with_it is not None:
             if without - with_it <= _ABSENT_GAIN:
                 return ""
             why = f"they align better without it (log score +{without - with_it:.2f})"
             break
-        why = "they do not align with it"  # in every window
-    return (
-        f"not in the audio between {t0:.2f} s and {t1:.2f} s: recognition found its "
-        f"neighbours next to each other, and {why}"
+        why = "they do not align with it"
+    if not why:
+        return ""
+    where = (
+        "it repeats the next word, which recognition did not find twice"
+        if repeat
+        else "recognition found its neighbours next to each other"
     )
+    return f"not in the audio between {t0:.2f} s and {t1:.2f} s: {where}, and {why}"
 
 
 def _cuts(tokens, found) -> list[tuple[int, float, float]]:
@@ -346,11 +371,13 @@ def align_anchored(samples: np.ndarray, tokens: list[str], cfg, *, language: str
     duration = len(samples) / SR
     rec = recognise(samples, tokens, downsample=_ANCHOR_DOWNSAMPLE)
     found, runs, _ = _support(tokens, rec)
-    dropped = {
-        i: reason
-        for i in _inserted(tokens, found, runs, rec)
-        if (reason := _absent(samples, tokens, i, found, cfg))
-    }
+    dropped: dict[int, str] = {}
+    for i in sorted(_inserted(tokens, found, runs, rec)):
+        # of a repeated word, one copy at most
+        if i - 1 in dropped and _norm(tokens[i - 1]) == _norm(tokens[i]):
+            continue
+        if reason := _absent(samples, tokens, i, found, cfg):
+            dropped[i] = reason
     cuts = _cuts(tokens, found)
     # stretch i holds tokens k_i..k_{i+1}-1 and the audio from within the pause before it
     # to within the pause after it: like a short clip, with its own leading / trailing silence
