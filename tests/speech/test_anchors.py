@@ -72,3 +72,54 @@ def test_pause_side_word_end_moves_back_over_the_decaying_tail():
 def test_end_level_is_checked():
     with pytest.raises(ValueError, match="end_level"):
         SphinxConfig(end_level=1.5)
+
+
+def test_repeated_word_is_a_candidate_once_recognition_misses_a_copy():
+    tokens = ["one", "two", "two", "three", "four"]
+    hyp = [("one", 0.0, 0.3), ("two", 0.3, 0.6), ("three", 0.6, 0.9), ("four", 0.9, 1.2)]
+    found, runs, _ = anchors._support(tokens, hyp)
+    cands = anchors._inserted(tokens, found, runs, hyp)
+    assert cands & {1, 2} and cands <= {1, 2}, cands
+    # both copies recognised: the repeat is in the audio, no candidate
+    both = [*hyp[:2], ("two", 0.6, 0.9), ("three", 0.9, 1.2), ("four", 1.2, 1.5)]
+    found, runs, _ = anchors._support(tokens, both)
+    assert anchors._inserted(tokens, found, runs, both) == set()
+
+
+def _two_words_with_a_pause(pause_db: float, gap: float):
+    """Two 0.4 s 'words' (220 Hz tones) with a ``gap`` of noise ``pause_db`` below them."""
+    sr = 16000
+    rng = np.random.default_rng(0)
+    t = np.arange(int((0.9 + gap) * sr)) / sr
+    on = ((t >= 0.05) & (t < 0.45)) | ((t >= 0.45 + gap) & (t < 0.85 + gap))
+    x = np.where(on, 0.3 * np.sin(2 * np.pi * 220 * t), 0.0)
+    x = x + 0.3 / np.sqrt(2) * 10 ** (pause_db / 20) * rng.standard_normal(len(t))
+    return x.astype(np.float32)
+
+
+def test_hidden_pause_is_put_back_between_words_joined_over_it():
+    x = _two_words_with_a_pause(-30.0, 0.4)  # words 0.05-0.45 and 0.85-1.25 s
+    # PocketSphinx gave the whole pause to the first word
+    segments = [
+        ("<sil>", 0.0, 0.05),
+        ("one", 0.05, 0.84),
+        ("two", 0.84, 1.25),
+        ("<sil>", 1.25, 1.3),
+    ]
+    out = sphinx_hidden(segments, x)
+    assert [s[0] for s in out] == ["<sil>", "one", "<sil>", "two", "<sil>"], out
+    assert abs(out[1][2] - 0.45) < 0.03 and abs(out[3][1] - 0.85) < 0.03, out
+    words = refine_edges(segments, x, ["one", "two"], 0.2, 0.35, hidden_pause=0.25)
+    assert abs(words[0].end - 0.45) < 0.03 and abs(words[1].start - 0.85) < 0.03, words
+    # a short gap (a stop closure) or a pause that is not much quieter stays with the word
+    short = _two_words_with_a_pause(-30.0, 0.15)
+    seg = [("<sil>", 0.0, 0.05), ("one", 0.05, 0.58), ("two", 0.58, 1.0), ("<sil>", 1.0, 1.05)]
+    assert len(sphinx_hidden(seg, short)) == len(seg)
+    loud = _two_words_with_a_pause(-12.0, 0.4)
+    assert len(sphinx_hidden(segments, loud)) == len(segments)
+
+
+def sphinx_hidden(segments, x):
+    from mmalign.speech.sphinx import hidden_pauses
+
+    return hidden_pauses(segments, x, 0.25, 21.0)

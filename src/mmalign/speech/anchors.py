@@ -366,7 +366,7 @@ def _cuts(tokens, found) -> list[tuple[int, float, float]]:
 
 def align_anchored(samples: np.ndarray, tokens: list[str], cfg, *, language: str = "en"):
     """Stretch-by-stretch alignment between recognition anchors (see the module docstring)."""
-    from .sphinx import force_align, phone_spans, refine_edges
+    from .sphinx import force_align, phone_spans, refine_edges, refine_options
 
     duration = len(samples) / SR
     rec = recognise(samples, tokens, downsample=_ANCHOR_DOWNSAMPLE)
@@ -407,10 +407,7 @@ def align_anchored(samples: np.ndarray, tokens: list[str], cfg, *, language: str
         if seg is not None:
             held = [tokens[i] for i in keep]
             ws = (
-                refine_edges(
-                    seg, x, held, cfg.max_move, cfg.end_level, cfg.hidden_pause,
-                    cfg.hidden_pause_db,
-                )
+                refine_edges(seg, x, held, **refine_options(cfg))
                 if cfg.refine
                 else [
                     Span(held[i], a, b)

@@ -196,7 +196,13 @@ class SphinxConfig:
     min_coverage: float = 0.8
 
     def __post_init__(self) -> None:
-        for name in ("max_move", "dither", "long_seconds", "hidden_pause", "hidden_pause_db"):
+        for name in (
+            "max_move",
+            "dither",
+            "long_seconds",
+            "hidden_pause",
+            "hidden_pause_db",
+        ):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or v < 0:
                 raise ValueError(f"{name} must be a number >= 0, got {v!r}.")
@@ -365,16 +371,22 @@ def hidden_pauses(
                         while t_ < n and low[t_]:
                             t_ += 1
                         g0, g1 = s_ / FRAME_RATE - 0.01, t_ / FRAME_RATE
-                        if (
-                            g1 - g0 >= min_pause
-                            and g0 >= a + 0.03
-                            and g1 <= d - 0.03
-                        ):
+                        if g1 - g0 >= min_pause and g0 >= a + 0.03 and g1 <= d - 0.03:
                             res[-1] = (la, a, g0)
                             res.append(("<sil>", g0, g1))
                             out[k + 1] = (lb, g1, d)
         k += 1
     return res
+
+
+def refine_options(cfg: SphinxConfig) -> dict:
+    """Keyword arguments of :func:`refine_edges` from a :class:`SphinxConfig`."""
+    return {
+        "max_move": cfg.max_move,
+        "end_level": cfg.end_level,
+        "hidden_pause": cfg.hidden_pause,
+        "hidden_pause_db": cfg.hidden_pause_db,
+    }
 
 
 def refine_edges(
@@ -548,9 +560,7 @@ def align_sphinx(
         result.info["retried"] = True
         return result
     words = (
-        refine_edges(
-            seg, x, tokens, cfg.max_move, cfg.end_level, cfg.hidden_pause, cfg.hidden_pause_db
-        )
+        refine_edges(seg, x, tokens, **refine_options(cfg))
         if cfg.refine
         else [
             Span(tokens[k], a, b)
