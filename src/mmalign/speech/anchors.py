@@ -6,9 +6,9 @@ so memory stays bounded; for long recordings only every second frame is scored).
 hypothesis is matched back to the transcript with a diff (:class:`difflib.SequenceMatcher`);
 runs of at least ``_MIN_RUN`` words found in order are anchors.
 
-Long recordings are then aligned like short clips: cut at the first pause recognition found
-between two anchors once a stretch is ``_MIN_STRETCH`` seconds long (at any anchor after
-``_MAX_STRETCH``), every stretch padded with the real pause around it (up to ``_MAX_PAD``)
+Long recordings are then aligned like short clips: cut at a pause recognition found
+between two anchors once a stretch is ``_MIN_STRETCH`` seconds long (:func:`_cuts`; at any
+anchor after ``_MAX_STRETCH``), every stretch padded with the real pause around it (up to ``_MAX_PAD``)
 and force-aligned on its own (:func:`mmalign.speech.sphinx.force_align`), which keeps the
 cost linear in the recording's length. Where a stretch's alignment swallows a pause that
 recognition found (a word edge more than ``_EDGE_SLACK`` past recognition's), the stretch is
@@ -43,12 +43,14 @@ _MIN_RUN = 3  # words found in order that make an anchor
 _MIN_STRETCH = 5.0  # seconds before a stretch may end at a pause
 _MAX_STRETCH = 15.0  # seconds after which a stretch ends at any anchored word boundary
 _MIN_PAUSE = 0.15  # seconds of recognised pause where a stretch may end
+_LONG_PAUSE = 0.5  # a stretch ends at the first such pause in its window, else the longest
 _ABSENT_GAIN = 0.1  # log-score gain that marks a skipped word as absent from the audio
 _ABSENT_WINDOWS = ((2, 0.1), (4, 0.3))  # (anchored words a side, seconds around them)
 _EDGE_SLACK = 0.15  # seconds an edge word may reach past recognition's time into the padding
 _EDGE_PAD = 0.1  # seconds of padding kept where the aligner took the rest for speech
 _MAX_PAD = 1.0  # seconds of the neighbouring pause a stretch carries at each end
 _PAD_MARGIN = 0.02  # seconds kept clear of the recognised neighbouring word
+_CONTEXT_PAD = 0.3  # seconds around a stretch aligned again with its neighbouring words
 _RECOGNITION = {"fwdflat": False, "bestpath": False, "maxhmmpf": 2000}
 _RECOGNITION_BEAM = 1e-30
 # long recordings: acoustic scores computed every second frame (PocketSphinx's ``ds``), which
@@ -189,9 +191,20 @@ def _support(tokens, rec):
     hyp = [(lab, a, b) for lab, a, b in rec if not lab.startswith(("<", "[", "+", "_"))]
     found: list[tuple[float, float] | None] = [None] * len(tokens)
     runs = match_runs(tokens, [h[0] for h in hyp])
+    matched = {hb + k for _, hb, size in runs for k in range(size)}
     for ta, hb, size in runs:
         for k in range(size):
             found[ta + k] = (hyp[hb + k][1], hyp[hb + k][2])
+        # a run's edge word that recognition also heard right outside the run (the same word
+        # twice, once unmatched: often a word heard in a noisy pause) is no anchor: either
+        # copy may be the one in the transcript
+        for edge, out in ((hb, hb - 1), (hb + size - 1, hb + size)):
+            if (
+                0 <= out < len(hyp)
+                and out not in matched
+                and _norm(hyp[out][0]) == _norm(hyp[edge][0])
+            ):
+                found[ta + (edge - hb)] = None
     return found, runs, hyp
 
 
@@ -247,7 +260,8 @@ def _inserted(tokens, found, runs, rec) -> set[int]:
     at = {}
     for ta, hb, size in runs:
         for k in range(size):
-            at[ta + k] = hb + k
+            if found[ta + k] is not None:
+                at[ta + k] = hb + k
     out = set()
     for i in range(1, len(tokens) - 1):
         if found[i] is not None or i - 1 not in at or i + 1 not in at:
@@ -328,10 +342,12 @@ def _cuts(tokens, found) -> list[tuple[int, float, float]]:
     """Cut points ``(first token of the next stretch, pause start, pause end)`` between
     anchored words.
 
-    A stretch ends at the first recognised pause of at least ``_MIN_PAUSE`` seconds between
-    two anchored words once it is ``_MIN_STRETCH`` seconds long, so stretches have the
-    length of short clips; where no such pause comes within ``_MAX_STRETCH`` seconds, the
-    longest gap between anchored words in that window is taken.
+    A stretch ends in a recognised pause between two anchored words once it is
+    ``_MIN_STRETCH`` seconds long and before it is ``_MAX_STRETCH`` seconds long, so
+    stretches have the length of short clips: at the first pause of at least
+    ``_LONG_PAUSE`` seconds in that window (a break between sentences more than a breath),
+    else at its longest pause of at least ``_MIN_PAUSE`` seconds, else at its longest gap
+    between anchored words.
     """
     cands = []
     run = 0
@@ -350,7 +366,8 @@ def _cuts(tokens, found) -> list[tuple[int, float, float]]:
         window = [c for c in cands[i:] if last + _MIN_STRETCH <= c[1] <= last + _MAX_STRETCH]
         paused = [c for c in window if c[2] - c[1] >= _MIN_PAUSE]
         if paused:
-            pick = paused[0]
+            long_ = [c for c in paused if c[2] - c[1] >= _LONG_PAUSE]
+            pick = long_[0] if long_ else max(paused, key=lambda c: c[2] - c[1])
         elif window:
             pick = max(window, key=lambda c: c[2] - c[1])
         else:
@@ -481,6 +498,8 @@ def align_anchored(samples: np.ndarray, tokens: list[str], cfg, *, language: str
             stretch(k0, k, t0, t)
             stretch(k, k1, t, t1)
             return
+        if _in_context(k0, k1, t0, t1):
+            return
         fallbacks[0] += 1
         for i, tok in enumerate(part, start=k0):
             r = found[i]
@@ -496,6 +515,44 @@ def align_anchored(samples: np.ndarray, tokens: list[str], cfg, *, language: str
                         f"(neither forced alignment of the stretch nor recognition holds it)",
                     }
                 )
+
+    def _in_context(k0: int, k1: int, t0: float, t1: float) -> bool:
+        """Align tokens k0..k1-1 together with the word on each side, over their audio and
+        up to ``_CONTEXT_PAD`` seconds more: a short stretch cut between two anchors with no
+        pause between them can leave a word no room to end in. Words only, no phones."""
+        c0, c1 = max(0, k0 - 1), min(len(tokens), k1 + 1)
+        keep = [i for i in range(c0, c1) if i not in dropped]
+        if not any(k0 <= i < k1 for i in keep):
+            return False
+        a = found[c0][0] if c0 < k0 and found[c0] is not None else t0
+        b = found[c1 - 1][1] if c1 > k1 and found[c1 - 1] is not None else t1
+        u0, u1 = max(0.0, min(a, t0) - _CONTEXT_PAD), min(duration, max(b, t1) + _CONTEXT_PAD)
+        x = samples[int(round(u0 * SR)) : int(round(u1 * SR))]
+        seg, _, _, _ = force_align(x, [tokens[i] for i in keep], cfg)
+        if seg is None:
+            return False
+        held = [tokens[i] for i in keep]
+        ws = (
+            refine_edges(seg, x, held, **refine_options(cfg))
+            if cfg.refine
+            else [
+                Span(held[i], a_, b_)
+                for i, (_, a_, b_) in enumerate(
+                    y for y in seg if not y[0].startswith(("<", "[", "+"))
+                )
+            ]
+        )
+        by_index = dict(zip(keep, ws))
+        for i in range(k0, k1):
+            w = by_index.get(i)
+            if w is None:
+                words.append(Span(tokens[i], float("nan"), float("nan")))
+                unaligned.append({"index": i, "word": tokens[i], "reason": dropped[i]})
+            else:
+                words.append(Span(w.label, w.start + u0, w.end + u0))
+        spans.append((k0, k1, round(u0, 3), round(u1, 3)))
+        no_phones.append((round(t0, 2), round(t1, 2)))
+        return True
 
     def pad(p0: float, p1: float) -> float:
         return float(np.clip(p1 - p0 - _PAD_MARGIN, 0.0, _MAX_PAD))
