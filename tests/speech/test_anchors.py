@@ -123,3 +123,24 @@ def sphinx_hidden(segments, x):
     from mmalign.speech.sphinx import hidden_pauses
 
     return hidden_pauses(segments, x, 0.25, 21.0)
+
+
+def test_a_word_recognition_heard_twice_at_a_run_edge_is_no_anchor():
+    # "now" heard in the pause before the real one: either copy could be the transcript's
+    tokens = ["made", "him", "now", "move", "the"]
+    hyp = [
+        ("made", 0.0, 0.3),
+        ("him", 0.3, 0.6),
+        ("now", 0.6, 0.8),
+        ("<sil>", 0.8, 1.5),
+        ("now", 1.5, 1.8),
+        ("move", 1.8, 2.1),
+        ("the", 2.1, 2.2),
+    ]
+    found, _, _ = anchors._support(tokens, hyp)
+    assert found[2] is None
+    assert all(found[k] is not None for k in (0, 1, 3, 4)), found
+    # heard once: an anchor as before
+    once = [h for k, h in enumerate(hyp) if k != 4]
+    found, _, _ = anchors._support(tokens, once)
+    assert found[2] == (0.6, 0.8)

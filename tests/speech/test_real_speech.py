@@ -89,8 +89,8 @@ def test_transcript_of_other_speech_is_flagged(items, tmp_path, capsys):
 
 
 def test_anchored_path_on_real_speech_reports_a_word_the_audio_lacks():
-    """Four real items end to end, aligned stretch by stretch (long_seconds=5), once with the
-    matching transcript and once with a word the audio does not hold."""
+    """Three real items end to end, aligned stretch by stretch (long_seconds=5): with the
+    matching transcript, with a word the audio does not hold, with a word repeated."""
     from mmalign.speech import Span, SphinxConfig, speech_dev
     from mmalign.speech.evaluate import boundary_errors
 
@@ -117,6 +117,11 @@ def test_anchored_path_on_real_speech_reports_a_word_the_audio_lacks():
     assert [u["word"] for u in a.unaligned] == ["tomorrow"], a.unaligned
     assert "not in the audio" in a.unaligned[0]["reason"]
     assert not np.isfinite(a.words[12].start)
-    for result in (plain, a):
+    # a repeated word the audio holds once ("consider consider"): one copy comes back unaligned
+    k = words.index("consider")
+    repeated = align(audio, " ".join(words[: k + 1] + words[k:]), sample_rate=16000, options=cfg)
+    assert [u["word"] for u in repeated.unaligned] == ["consider"], repeated.unaligned
+    assert "repeats the next word" in repeated.unaligned[0]["reason"]
+    for result in (plain, a, repeated):
         r = boundary_errors([w for w in result.words if w.aligned], ref)
         assert r.n_unmatched == 0 and r.mae < 0.025 and r.within[0.05] > 0.9, r.summary()
