@@ -51,6 +51,7 @@ _EDGE_PAD = 0.1  # seconds of padding kept where the aligner took the rest for s
 _MAX_PAD = 1.0  # seconds of the neighbouring pause a stretch carries at each end
 _PAD_MARGIN = 0.02  # seconds kept clear of the recognised neighbouring word
 _CONTEXT_PAD = 0.3  # seconds around a stretch aligned again with its neighbouring words
+_FAR = 0.3  # seconds between an anchored word's aligned and recognised start that cut there
 _RECOGNITION = {"fwdflat": False, "bestpath": False, "maxhmmpf": 2000}
 _RECOGNITION_BEAM = 1e-30
 # long recordings: acoustic scores computed every second frame (PocketSphinx's ``ds``), which
@@ -459,6 +460,18 @@ def align_anchored(samples: np.ndarray, tokens: list[str], cfg, *, language: str
                     pad = min(b[0] - a[1] - _PAD_MARGIN, _MAX_PAD)
                     retry = [(k0, i, t0, a[1] + pad, False), (i, k1, b[0] - pad, t1, False)]
                     break
+            # and anywhere: a word in a run of anchors put far from where recognition heard
+            # it (a transcript word the audio lacks pushed it there); cut just before it
+            for i in keep[1:] if retry is None else ():
+                b = found[i]
+                if b is None or abs(by_index[i].start + t0 - b[0]) <= _FAR or not _in_run(i):
+                    continue
+                prev = next((found[j] for j in range(i - 1, k0 - 1, -1) if found[j]), None)
+                p0 = max(t0, prev[1]) if prev is not None else t0
+                pad = float(np.clip(b[0] - p0 - _PAD_MARGIN, 0.0, _MAX_PAD))
+                if t0 < b[0] < t1:
+                    retry = [(k0, i, t0, b[0], False), (i, k1, b[0] - pad, t1, False)]
+                    break
             if retry is not None:
                 # kept only where every part aligns; otherwise this alignment stands
                 sizes = len(words), len(phones), len(unaligned), len(no_phones), fallbacks[0]
@@ -516,20 +529,35 @@ def align_anchored(samples: np.ndarray, tokens: list[str], cfg, *, language: str
                     }
                 )
 
+    def _in_run(i: int) -> bool:
+        """Token i is one of at least ``_MIN_RUN`` consecutive anchored tokens."""
+        lo = hi = i
+        while lo > 0 and found[lo - 1] is not None:
+            lo -= 1
+        while hi + 1 < len(tokens) and found[hi + 1] is not None:
+            hi += 1
+        return hi - lo + 1 >= _MIN_RUN
+
     def _in_context(k0: int, k1: int, t0: float, t1: float) -> bool:
-        """Align tokens k0..k1-1 together with the word on each side, over their audio and
-        up to ``_CONTEXT_PAD`` seconds more: a short stretch cut between two anchors with no
-        pause between them can leave a word no room to end in. Words only, no phones."""
-        c0, c1 = max(0, k0 - 1), min(len(tokens), k1 + 1)
-        keep = [i for i in range(c0, c1) if i not in dropped]
-        if not any(k0 <= i < k1 for i in keep):
-            return False
-        a = found[c0][0] if c0 < k0 and found[c0] is not None else t0
-        b = found[c1 - 1][1] if c1 > k1 and found[c1 - 1] is not None else t1
-        u0, u1 = max(0.0, min(a, t0) - _CONTEXT_PAD), min(duration, max(b, t1) + _CONTEXT_PAD)
-        x = samples[int(round(u0 * SR)) : int(round(u1 * SR))]
-        seg, _, _, _ = force_align(x, [tokens[i] for i in keep], cfg)
-        if seg is None:
+        """Align tokens k0..k1-1 together with one, else three, words on each side, over
+        their audio and ``_CONTEXT_PAD`` seconds more: a short stretch cut between two
+        anchors with no pause between them can leave a word no room to end in. Words only,
+        no phones."""
+        for n in (1, 3):
+            c0, c1 = max(0, k0 - n), min(len(tokens), k1 + n)
+            keep = [i for i in range(c0, c1) if i not in dropped]
+            if not any(k0 <= i < k1 for i in keep):
+                return False
+            left = [found[i][0] for i in range(c0, k0) if found[i] is not None]
+            right = [found[i][1] for i in range(k1, c1) if found[i] is not None]
+            a = min([t0, *left]) - _CONTEXT_PAD
+            b = max([t1, *right]) + _CONTEXT_PAD
+            u0, u1 = max(0.0, a), min(duration, b)
+            x = samples[int(round(u0 * SR)) : int(round(u1 * SR))]
+            seg, _, _, _ = force_align(x, [tokens[i] for i in keep], cfg)
+            if seg is not None:
+                break
+        else:
             return False
         held = [tokens[i] for i in keep]
         ws = (
