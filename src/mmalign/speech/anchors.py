@@ -4,19 +4,25 @@ The recording is recognised by PocketSphinx with a bigram language model built f
 transcript's own words (in blocks of at most ``_BLOCK_SECONDS`` cut at the quietest moment,
 so memory stays bounded; for long recordings only every second frame is scored). The
 hypothesis is matched back to the transcript with a diff (:class:`difflib.SequenceMatcher`);
-runs of at least ``_MIN_RUN`` words found in order are anchors.
+runs of at least ``_MIN_RUN`` words found in order are anchors. A run's edge word that
+recognition heard twice in a row (once unmatched, often in a noisy pause) is no anchor.
 
-Long recordings are then aligned like short clips: cut at a pause recognition found
-between two anchors once a stretch is ``_MIN_STRETCH`` seconds long (:func:`_cuts`; at any
-anchor after ``_MAX_STRETCH``), every stretch padded with the real pause around it (up to ``_MAX_PAD``)
-and force-aligned on its own (:func:`mmalign.speech.sphinx.force_align`), which keeps the
-cost linear in the recording's length. Where a stretch's alignment swallows a pause that
-recognition found (a word edge more than ``_EDGE_SLACK`` past recognition's), the stretch is
-cut in that pause and each part aligned again; where a stretch does not align, it is split
-at the anchor pair nearest its middle. A word recognition skipped although it found both
-neighbours next to each other is dropped when the neighbours align only, or clearly better,
-without it (:func:`_absent`); it is returned unaligned with a reason, as are words no
-stretch can hold, except those recognition itself found (they keep recognition's times).
+Long recordings are then aligned like short clips: cut in a pause recognition found between
+two anchors once a stretch is ``_MIN_STRETCH`` seconds long (:func:`_cuts`; at any anchor
+after ``_MAX_STRETCH``), every stretch padded with the real pause around it (up to
+``_MAX_PAD``) and force-aligned on its own (:func:`mmalign.speech.sphinx.force_align`),
+which keeps the cost linear in the recording's length. Where a stretch's alignment
+swallows a pause that recognition found (a word edge more than ``_EDGE_SLACK`` past
+recognition's), or puts an anchored word more than ``_FAR`` seconds from where recognition
+heard it, the stretch is cut there and each part aligned again (kept where every part
+aligns). Where a stretch does not align, it is split at the anchor pair nearest its middle;
+where it cannot be split, it is aligned together with its neighbouring words.
+
+Words the transcript has and the audio lacks (:func:`_inserted`, :func:`_absent`): a word
+recognition skipped although it found both neighbours next to each other, or the first of
+a repeated word recognition did not hear twice, is dropped when its neighbours align only,
+or clearly better, without it. Dropped words come back unaligned with a reason, as do words
+no stretch can hold, except those recognition itself found (they keep recognition's times).
 
 This is the recipe of Gentle (R. Ochshorn, M. Hawkins, https://github.com/lowerquality/gentle)
 and of Moreno et al. (1998), "A recursive algorithm for the forced alignment of very long
