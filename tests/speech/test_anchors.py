@@ -144,3 +144,20 @@ def test_a_word_recognition_heard_twice_at_a_run_edge_is_no_anchor():
     once = [h for k, h in enumerate(hyp) if k != 4]
     found, _, _ = anchors._support(tokens, once)
     assert found[2] == (0.6, 0.8)
+
+
+def test_cuts_prefer_a_long_pause_in_the_window_else_the_longest():
+    # words of 0.5 s; pauses before word 12 (0.2 s), 14 (0.6 s) and 16 (0.3 s): all in the
+    # first stretch's window (5-15 s); the first pause of at least _LONG_PAUSE wins
+    def times(pauses):
+        out, t = [], 0.0
+        for k in range(30):
+            t += pauses.get(k, 0.0)
+            out.append((t, t + 0.5))
+            t += 0.5
+        return _found(out)
+
+    tokens = [f"w{k}" for k in range(30)]
+    assert anchors._cuts(tokens, times({12: 0.2, 14: 0.6, 16: 0.3}))[0][0] == 14
+    # no pause that long: the longest one
+    assert anchors._cuts(tokens, times({12: 0.2, 14: 0.16, 16: 0.3}))[0][0] == 16
