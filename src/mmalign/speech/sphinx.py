@@ -155,8 +155,9 @@ class SphinxConfig:
         to the pause's, which then gets the pause-side refinement above. Where pauses come
         from another recording than the words around them (louder or differently coloured
         background), PocketSphinx's silence model loses them to the word before. Chosen on
-        the 1- and 5-minute benchmark cases from {0.2, 0.25, 0.3} x {15, 18, 21} dB (0.15
-        and 0.12 s caught stop closures); it changes no speech-dev boundary.
+        the 1- and 5-minute long benchmark cases (seed 0) from {0.2, 0.25, 0.3} s x {15, 18,
+        21} dB (0.12 and 0.15 s, tried at 18 dB, cut into stop closures); it changes no
+        speech-dev boundary.
     hidden_pause_db : float
         How far (dB) below the 95th percentile of the frame energy within 1 s such a pause
         lies.
