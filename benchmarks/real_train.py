@@ -60,7 +60,8 @@ def blank(ds, keep: str):
                 lens[m] = np.ones(len(s), np.int64)
         extras = {k: v for k, v in s.extras.items() if k != "times"}
         splits[name] = MultimodalSplit(feats, lens, s.labels, s.ids, extras)
-    return MultimodalDataset(splits, ds.task, ds.n_outputs, ds.name)
+    # the corpus's online augmentation jitters the kept stream and leaves the blank frame as is
+    return MultimodalDataset(splits, ds.task, ds.n_outputs, ds.name, augment=ds.augment)
 
 
 def attention_scores(checkpoint, ds, out_png: Path | None, caption: str) -> dict:
@@ -200,6 +201,17 @@ def baseline(ds, mods: str, seed: int) -> dict:
     return {"accuracy": best[2], "best_val": best[0], "C": best[1]}
 
 
+def split_text(name: str, options: dict) -> str:
+    """The split of a run in words (the default one, or without a validation split)."""
+    if name == "utd-mhad" and options.get("valid_subjects") == [] and not options.get(
+        "valid_trials"
+    ):
+        return "cross-subject (train s1,3,5,7, no validation: fixed epochs; test s2,4,6,8)"
+    if name == "avletters" and options.get("valid_speakers") == []:
+        return "speaker-independent (test Kate, Stephen; 8 speakers train, no validation)"
+    return SPLITS[name]
+
+
 def run(args) -> None:
     import torch
 
@@ -210,6 +222,7 @@ def run(args) -> None:
     torch.set_num_threads(args.threads)
     data_opts = _options(args.data_opt, "--data-opt")
     model_opts = _options(args.model_opt, "--model-opt")
+    train_opts = _options(args.train_opt, "--train-opt")
     results_path = OUT / "results.json"
     ds = None
     for seed in [int(x) for x in args.seeds.split(",")]:
@@ -232,7 +245,7 @@ def run(args) -> None:
                     "accuracy": b["accuracy"],
                     "epochs": 0,
                     "best_val": b["best_val"],
-                    "split": SPLITS[name],
+                    "split": split_text(name, recipe),
                     "alignment": {},
                     "wall_s": time.perf_counter() - t0,
                     "data_options": recipe,
@@ -257,6 +270,7 @@ def run(args) -> None:
                     seed=seed,
                     threads=args.threads,
                     n_plots=0,
+                    **train_opts,
                 )
                 t0 = time.perf_counter()
                 res = fit(data, cfg, model_options=model_opts, out_dir=OUT / "runs" / tag,
@@ -271,7 +285,7 @@ def run(args) -> None:
                         res.best_checkpoint,
                         ds,
                         png,
-                        f"{model} on {name}, test split {SPLITS[name]}, seed {seed}",
+                        f"{model} on {name}, test split {split_text(name, recipe)}, seed {seed}",
                     )
                 resolved = cfg.resolved(name)
                 row = {
@@ -282,8 +296,8 @@ def run(args) -> None:
                     "seed": seed,
                     "accuracy": res.test.metrics["accuracy"],
                     "epochs": res.epochs,
-                    "best_val": max(h["val_score"] for h in res.history) if res.history else None,
-                    "split": SPLITS[name],
+                    "best_val": _best_val(res.history),
+                    "split": split_text(name, recipe),
                     "alignment": align,
                     "parameters": res.n_parameters,
                     "wall_s": wall,
@@ -296,6 +310,7 @@ def run(args) -> None:
                         "batch_size": args.batch_size,
                         "max_epochs": args.epochs,
                         "patience": args.patience,
+                        **train_opts,
                     },
                 }
                 _save(row, results_path)
@@ -305,6 +320,12 @@ def run(args) -> None:
                     f"in {wall:.0f} s {al}",
                     flush=True,
                 )
+
+
+def _best_val(history: list[dict]) -> float | None:
+    """The best validation score of a run (None without a validation split)."""
+    vals = [h["val_score"] for h in history if np.isfinite(h["val_score"])]
+    return max(vals) if vals else None
 
 
 def _save(row: dict, path: Path) -> None:
@@ -373,6 +394,8 @@ def main() -> None:
                     help="a loader option over the corpus recipe, e.g. augment=0")  # fmt: skip
     ap.add_argument("--model-opt", action="append", default=[], metavar="KEY=VALUE",
                     help="a model option over its preset, e.g. dropout=0.1")  # fmt: skip
+    ap.add_argument("--train-opt", action="append", default=[], metavar="KEY=VALUE",
+                    help="a TrainConfig field, e.g. modality_dropout=0.3")  # fmt: skip
     ap.add_argument("--variant", default="", help="name of the ablation (empty: the recipe)")
     ap.add_argument(
         "--baseline",
@@ -386,8 +409,11 @@ def main() -> None:
         table()
     elif not args.corpus:
         ap.error("--corpus avletters:PATH or utd-mhad:PATH is required (or --table)")
-    elif (args.data_opt or args.model_opt) and not args.variant:
-        ap.error("--data-opt / --model-opt change the recipe: name the change with --variant")
+    elif (args.data_opt or args.model_opt or args.train_opt) and not args.variant:
+        ap.error(
+            "--data-opt / --model-opt / --train-opt change the recipe: name the change with "
+            "--variant"
+        )
     else:
         run(args)
 
