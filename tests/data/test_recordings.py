@@ -402,3 +402,20 @@ def test_avletters_eigenlips_no_validation_and_online_augmentation(avl_root):
     assert not np.allclose(out["video"], sample["video"])
     pca = load_avletters(avl_root, n_frames=6, augment="online", video_pca=5)
     assert pca.augment.grid is None  # coefficients are scaled, never shifted as images
+
+
+def test_cli_trains_without_validation_with_online_augmentation(tmp_path, utd_root, capsys):
+    from mmalign.cli import main
+
+    out = tmp_path / "run"
+    args = ["train", "--model", "mult", "--data", f"utd-mhad:{utd_root}", "--out", str(out)]
+    args += ["--quiet", "--set", "max_epochs=2", "--set", "d_model=8", "--set", "n_heads=2"]
+    args += ["--set", "n_layers=1", "--set", "data.valid_subjects=[]"]
+    args += ["--set", "data.augment=online", "--set", "modality_dropout=0.2"]
+    assert main(args) == 0
+    capsys.readouterr()
+    ckpt = out / "checkpoints" / "last.ckpt"
+    assert ckpt.is_file() and not (out / "checkpoints" / "best.ckpt").exists()
+    # evaluate reloads the corpus without a validation split, with the same options
+    assert main(["evaluate", str(ckpt)]) == 0
+    assert "on utd-mhad/test" in capsys.readouterr().out
