@@ -26,7 +26,11 @@ Split: the cross-subject protocol of the UTD-MHAD paper, odd subjects (1, 3, 5, 
 even subjects (2, 4, 6, 8) test; validation is carved from the training subjects: by default
 all trials of subject 7 (``valid_subjects``), so that model selection is cross-subject too (a
 held-out trial of the training subjects is recognised perfectly long before unseen subjects
-are; ``valid_trials`` selects that instead).
+are; ``valid_trials`` selects that instead). ``valid_subjects=()`` keeps no validation split
+and trains on all four odd subjects, as the paper does, for a number of epochs chosen beforehand
+(:func:`mmalign.train.fit` then trains exactly ``max_epochs`` and scores the last checkpoint).
+``augment="online"`` stores no copies and jitters every training sequence afresh every epoch
+(:class:`UtdMhadAugment`).
 
 The corpus is distributed by its authors for research use and is never part of mmalign: it is
 read from the folder the user points to. A copy is in ``github:woo-chia-wei/kinect-sequence-classification``,
