@@ -222,8 +222,10 @@ def baseline(ds, mods: str, seed: int, c: float | None = None) -> dict:
 
 def split_text(name: str, options: dict) -> str:
     """The split of a run in words (the default one, or without a validation split)."""
-    if name == "utd-mhad" and options.get("valid_subjects") == [] and not options.get(
-        "valid_trials"
+    if (
+        name == "utd-mhad"
+        and options.get("valid_subjects") == []
+        and not options.get("valid_trials")
     ):
         return "cross-subject (train s1,3,5,7, no validation: fixed epochs; test s2,4,6,8)"
     if name == "avletters" and options.get("valid_speakers") == []:

@@ -338,7 +338,9 @@ def test_utd_mhad_without_validation_and_online_augmentation(utd_root):
     assert sorted(set(ds["train"].extras["subject"].tolist())) == [1, 3, 5, 7]
     plain = load_utd_mhad(utd_root, valid_subjects=(), n_frames=8)
     assert len(ds["train"]) == len(plain["train"])  # no copies stored
-    np.testing.assert_array_equal(ds["train"].features["skeleton"], plain["train"].features["skeleton"])
+    np.testing.assert_array_equal(
+        ds["train"].features["skeleton"], plain["train"].features["skeleton"]
+    )
     assert isinstance(ds.augment, UtdMhadAugment) and plain.augment is None
     # a sample that stands still: the time warp leaves it, the turn about the vertical axis
     # and the scale act on every 3-D vector alike, the inertial tilt keeps each sensor's norm
@@ -366,7 +368,9 @@ def test_utd_mhad_without_validation_and_online_augmentation(utd_root):
     b = aug({"inertial": ramp, "skeleton": np.zeros((1, 60))}, np.random.default_rng(1))
     np.testing.assert_array_equal(a["inertial"], b["inertial"])
     assert a["skeleton"].shape == (1, 60)
-    assert not np.allclose(a["inertial"], aug({"inertial": ramp}, np.random.default_rng(2))["inertial"])
+    assert not np.allclose(
+        a["inertial"], aug({"inertial": ramp}, np.random.default_rng(2))["inertial"]
+    )
     free = UtdMhadAugment({}, keep_length=False)({"inertial": resample(ramp, np.linspace(0, 1, 40))},
                                                  np.random.default_rng(3))  # fmt: skip
     assert len(free["inertial"]) != 40  # without a fixed length the stretch changes it
@@ -383,7 +387,9 @@ def test_avletters_eigenlips_no_validation_and_online_augmentation(avl_root):
     # fitted on the training speakers' frames: their coefficients have zero mean there, and
     # the components are orthonormal
     tr = ds["train"]
-    frames = np.concatenate([tr.features["video"][i, : n] for i, n in enumerate(tr.lengths["video"])])
+    frames = np.concatenate(
+        [tr.features["video"][i, :n] for i, n in enumerate(tr.lengths["video"])]
+    )
     np.testing.assert_allclose(frames.mean(0), 0, atol=1e-4)
     x = np.random.default_rng(0).normal(size=(50, 12)) @ np.diag(np.arange(12, 0, -1.0))
     mean, comps = eigenlips(x, 4)

@@ -169,9 +169,7 @@ class MultimodalDataset:
             for name, s in self.splits.items()
         }
         source = {**self.source, "modalities": mods} if self.source else {}
-        return MultimodalDataset(
-            splits, self.task, self.n_outputs, self.name, source, self.augment
-        )
+        return MultimodalDataset(splits, self.task, self.n_outputs, self.name, source, self.augment)
 
     def __getitem__(self, split: str) -> MultimodalSplit:
         if split not in self.splits:

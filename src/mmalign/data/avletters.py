@@ -341,7 +341,9 @@ def load_avletters(
             d["rep"].append(rep)
     grid = (60 // pool, 80 // pool)
     if video_pca is not None:
-        own = np.concatenate([v for v, i in zip(per["train"]["video"], per["train"]["id"]) if "~" not in i])
+        own = np.concatenate(
+            [v for v, i in zip(per["train"]["video"], per["train"]["id"]) if "~" not in i]
+        )
         if video_pca > min(own.shape):
             raise ValueError(
                 f"video_pca={video_pca} exceeds the {min(own.shape)} components the training "

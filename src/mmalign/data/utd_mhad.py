@@ -370,5 +370,7 @@ def load_utd_mhad(
                 "stats": stats,
             },
         )
-    online = UtdMhadAugment(stats, keep_length=n_frames is not None) if augment == "online" else None
+    online = (
+        UtdMhadAugment(stats, keep_length=n_frames is not None) if augment == "online" else None
+    )
     return MultimodalDataset(splits, "classification", 27, "utd-mhad", augment=online)

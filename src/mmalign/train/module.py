@@ -76,7 +76,9 @@ class collate:  # noqa: N801 - used like a function
             samples = [self._augmented(int(i)) for i in idx]
             for m in s.features:
                 n = np.array([len(x[m]) for x in samples], np.int64)
-                batch = np.zeros((len(idx), max(int(n.max()), 1), s.features[m].shape[2]), np.float32)
+                batch = np.zeros(
+                    (len(idx), max(int(n.max()), 1), s.features[m].shape[2]), np.float32
+                )
                 for b, x in enumerate(samples):
                     batch[b, : len(x[m])] = x[m]
                 inputs[m] = torch.from_numpy(batch)
