@@ -119,7 +119,7 @@ def test_avletters_bad_folders(tmp_path, avl_root):
         load_avletters(tmp_path)
     with pytest.raises(FileNotFoundError, match="no Lips"):
         load_dataset(f"avletters:{tmp_path}")
-    with pytest.raises(ValueError, match="disjoint, non-empty subsets"):
+    with pytest.raises(ValueError, match="must be disjoint subsets"):
         load_avletters(avl_root, test_speakers=("Kate",), valid_speakers=("Kate",))
     with pytest.raises(ValueError, match="disjoint"):
         load_avletters(avl_root, test_speakers=("Nobody",))
@@ -189,7 +189,7 @@ def test_utd_mhad_bad_input(tmp_path, utd_root):
         load_utd_mhad(utd_root, train_subjects=(1, 2), test_subjects=(2, 3))
     with pytest.raises(ValueError, match="valid_trials must be a proper subset"):
         load_utd_mhad(utd_root, valid_subjects=(), valid_trials=(1, 2, 3, 4))
-    with pytest.raises(ValueError, match="exactly one of valid_subjects and valid_trials"):
+    with pytest.raises(ValueError, match="at most one of valid_subjects and valid_trials"):
         load_utd_mhad(utd_root, valid_trials=(4,))
     with pytest.raises(ValueError, match="valid_subjects must be a proper subset"):
         load_utd_mhad(utd_root, valid_subjects=(2,))
@@ -327,3 +327,101 @@ def test_avletters_recipe_options(avl_root):
     assert ds["train"].ids[1].endswith("~1")
     with pytest.raises(ValueError, match="augment must be an int >= 0"):
         load_avletters(avl_root, augment=1.5)
+
+
+def test_utd_mhad_without_validation_and_online_augmentation(utd_root):
+    from mmalign.data._recordings import resample
+    from mmalign.data.utd_mhad import UtdMhadAugment
+
+    ds = load_utd_mhad(utd_root, valid_subjects=(), n_frames=8, augment="online")
+    assert set(ds.splits) == {"train", "test"}  # the paper's protocol: all odd subjects train
+    assert sorted(set(ds["train"].extras["subject"].tolist())) == [1, 3, 5, 7]
+    plain = load_utd_mhad(utd_root, valid_subjects=(), n_frames=8)
+    assert len(ds["train"]) == len(plain["train"])  # no copies stored
+    np.testing.assert_array_equal(
+        ds["train"].features["skeleton"], plain["train"].features["skeleton"]
+    )
+    assert isinstance(ds.augment, UtdMhadAugment) and plain.augment is None
+    # a sample that stands still: the time warp leaves it, the turn about the vertical axis
+    # and the scale act on every 3-D vector alike, the inertial tilt keeps each sensor's norm
+    rng = np.random.default_rng(0)
+    skel = np.tile(rng.normal(size=(1, 60)), (8, 1))
+    iner = np.tile(rng.normal(size=(1, 6)), (8, 1))
+    aug = UtdMhadAugment({}, keep_length=True)
+    out = aug({"skeleton": skel, "inertial": iner}, np.random.default_rng(5))
+    assert out["skeleton"].shape == (8, 60) and out["inertial"].shape == (8, 6)
+    v0, v1 = skel.reshape(8, 20, 3), out["skeleton"].reshape(8, 20, 3)
+    ratio = np.linalg.norm(v1, axis=2) / np.linalg.norm(v0, axis=2)
+    np.testing.assert_allclose(ratio, ratio[0, 0], rtol=1e-6)
+    assert 0.9 <= ratio[0, 0] <= 1.1
+    np.testing.assert_allclose(v1[..., 1] / v0[..., 1], ratio[0, 0], rtol=1e-6)  # vertical
+    acc = np.linalg.norm(out["inertial"][:, :3], axis=1) / np.linalg.norm(iner[:, :3], axis=1)
+    gyro = np.linalg.norm(out["inertial"][:, 3:], axis=1) / np.linalg.norm(iner[:, 3:], axis=1)
+    np.testing.assert_allclose(acc, gyro, rtol=1e-6)
+    # standardised features: the same jitter, in the original units
+    stats = {"skeleton": {"mean": np.full(60, 2.0), "std": np.full(60, 3.0)}}
+    std_out = UtdMhadAugment(stats)({"skeleton": (skel - 2) / 3}, np.random.default_rng(5))
+    np.testing.assert_allclose(std_out["skeleton"] * 3 + 2, out["skeleton"], atol=1e-9)
+    # a moving sample is warped in time (same seed, same draw), a blank control frame is not
+    ramp = np.repeat(np.linspace(0, 1, 8)[:, None], 6, axis=1)
+    a = aug({"inertial": ramp, "skeleton": np.zeros((1, 60))}, np.random.default_rng(1))
+    b = aug({"inertial": ramp, "skeleton": np.zeros((1, 60))}, np.random.default_rng(1))
+    np.testing.assert_array_equal(a["inertial"], b["inertial"])
+    assert a["skeleton"].shape == (1, 60)
+    assert not np.allclose(
+        a["inertial"], aug({"inertial": ramp}, np.random.default_rng(2))["inertial"]
+    )
+    free = UtdMhadAugment({}, keep_length=False)({"inertial": resample(ramp, np.linspace(0, 1, 40))},
+                                                 np.random.default_rng(3))  # fmt: skip
+    assert len(free["inertial"]) != 40  # without a fixed length the stretch changes it
+    with pytest.raises(ValueError, match="or 'online'"):
+        load_utd_mhad(utd_root, augment="sometimes")
+
+
+def test_avletters_eigenlips_no_validation_and_online_augmentation(avl_root):
+    from mmalign.data.avletters import AvlettersAugment, eigenlips
+
+    ds = load_avletters(avl_root, video_pca=5, valid_speakers=(), standardize=False)
+    assert set(ds.splits) == {"train", "test"} and ds.input_dims == {"audio": 26, "video": 5}
+    assert len(ds["train"]) == 2 * 8
+    # fitted on the training speakers' frames: their coefficients have zero mean there, and
+    # the components are orthonormal
+    tr = ds["train"]
+    frames = np.concatenate(
+        [tr.features["video"][i, :n] for i, n in enumerate(tr.lengths["video"])]
+    )
+    np.testing.assert_allclose(frames.mean(0), 0, atol=1e-4)
+    x = np.random.default_rng(0).normal(size=(50, 12)) @ np.diag(np.arange(12, 0, -1.0))
+    mean, comps = eigenlips(x, 4)
+    np.testing.assert_allclose(comps @ comps.T, np.eye(4), atol=1e-10)
+    var = ((x - mean) @ comps.T).var(0)
+    assert np.all(np.diff(var) < 0)  # by decreasing variance
+    with pytest.raises(ValueError, match="video_pca must be None or an int >= 1"):
+        load_avletters(avl_root, video_pca=0)
+    # online: a shift of the pooled lip image (a fraction of a pooled pixel) and a gain
+    on = load_avletters(avl_root, n_frames=6, augment="online", standardize=False)
+    assert isinstance(on.augment, AvlettersAugment) and on.augment.grid == (15, 20)
+    s = on["train"]
+    sample = {m: s.features[m][0, : s.lengths[m][0]] for m in s.features}
+    out = on.augment(sample, np.random.default_rng(0))
+    assert out["video"].shape == sample["video"].shape and out["audio"].shape == (6, 26)
+    assert not np.allclose(out["video"], sample["video"])
+    pca = load_avletters(avl_root, n_frames=6, augment="online", video_pca=5)
+    assert pca.augment.grid is None  # coefficients are scaled, never shifted as images
+
+
+def test_cli_trains_without_validation_with_online_augmentation(tmp_path, utd_root, capsys):
+    from mmalign.cli import main
+
+    out = tmp_path / "run"
+    args = ["train", "--model", "mult", "--data", f"utd-mhad:{utd_root}", "--out", str(out)]
+    args += ["--quiet", "--set", "max_epochs=2", "--set", "d_model=8", "--set", "n_heads=2"]
+    args += ["--set", "n_layers=1", "--set", "data.valid_subjects=[]"]
+    args += ["--set", "data.augment=online", "--set", "modality_dropout=0.2"]
+    assert main(args) == 0
+    capsys.readouterr()
+    ckpt = out / "checkpoints" / "last.ckpt"
+    assert ckpt.is_file() and not (out / "checkpoints" / "best.ckpt").exists()
+    # evaluate reloads the corpus without a validation split, with the same options
+    assert main(["evaluate", str(ckpt)]) == 0
+    assert "on utd-mhad/test" in capsys.readouterr().out

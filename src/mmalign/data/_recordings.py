@@ -164,8 +164,10 @@ def random_time_warp(
     Returns
     -------
     callable
-        ``warp(n_frames) -> (positions, n_out)``: the ``n_out`` output frames of a stream of
-        ``n_frames`` frames, as positions for :func:`resample`.
+        ``warp(n_frames, n_out=None) -> (positions, n_out)``: the ``n_out`` output frames of a
+        stream of ``n_frames`` frames, as positions for :func:`resample`; ``n_out`` None: the
+        stream's length changed by the drawn factor, else that many frames (the same warp in
+        time, e.g. for streams resampled to a fixed length).
     """
     kept = rng.uniform(*keep)
     start = rng.uniform(0.0, 1.0 - kept)
@@ -174,20 +176,36 @@ def random_time_warp(
     cum = start + kept * cum / cum[-1]
     factor = kept * rng.uniform(*stretch)
 
-    def warp(n_frames: int) -> tuple[np.ndarray, int]:
-        n_out = max(2, int(round(n_frames * factor)))
+    def warp(n_frames: int, n_out: int | None = None) -> tuple[np.ndarray, int]:
+        if n_out is None:
+            n_out = max(2, int(round(n_frames * factor)))
         return np.interp((np.arange(n_out) + 0.5) / n_out, knots, cum), n_out
 
     return warp
 
 
 def check_recipe_options(n_frames, augment) -> None:
-    """The loaders' ``n_frames`` (None or an int >= 2) and ``augment`` (an int >= 0)."""
+    """The loaders' ``n_frames`` (None or an int >= 2) and ``augment`` (an int >= 0, or
+    ``"online"``)."""
     if n_frames is not None and (
         not isinstance(n_frames, int) or isinstance(n_frames, bool) or n_frames < 2
     ):
         raise ValueError(f"n_frames must be None or an int >= 2, got {n_frames!r}.")
+    if augment == "online":
+        return
     if not isinstance(augment, int) or isinstance(augment, bool) or augment < 0:
         raise ValueError(
-            f"augment must be an int >= 0 (jittered copies per training sample), got {augment!r}."
+            f"augment must be an int >= 0 (jittered copies per training sample, drawn once) or "
+            f"'online' (a fresh jitter of every training sample every epoch), got {augment!r}."
         )
+
+
+def standardized_transform(stats: dict, modality: str, x: np.ndarray, fn) -> np.ndarray:
+    """``fn`` applied to the features ``x`` (T, D) of ``modality`` in their original units:
+    undo the standardisation of :func:`standardize_splits` (``stats``; none: ``x`` as is),
+    apply ``fn``, standardise again."""
+    st = stats.get(modality) if stats else None
+    if st is None:
+        return fn(np.asarray(x, np.float64))
+    raw = np.asarray(x, np.float64) * st["std"] + st["mean"]
+    return (fn(raw) - st["mean"]) / st["std"]

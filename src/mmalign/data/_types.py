@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -109,6 +110,12 @@ class MultimodalDataset:
         How to load the same data again, for a checkpoint to carry: ``{"data": "digits-av",
         "options": {...every DigitsAVConfig field}}`` or ``{"data": "/abs/path.pkl"}``, plus
         ``"modalities"`` after :meth:`select`; empty for data built by hand.
+    augment : callable or None
+        Augmentation of training samples, drawn afresh every epoch by
+        :func:`mmalign.train.fit`: ``augment({modality: (n_frames, n_features)}, rng) ->
+        {modality: (n_frames', n_features)}`` for one sample's valid frames and a seeded
+        ``numpy.random.Generator`` (the corpus loaders set one with ``augment="online"``, e.g.
+        :class:`mmalign.data.utd_mhad.UtdMhadAugment`). None (default): the samples as stored.
     """
 
     splits: dict[str, MultimodalSplit]
@@ -116,8 +123,14 @@ class MultimodalDataset:
     n_outputs: int
     name: str = ""
     source: dict[str, Any] = field(default_factory=dict)
+    augment: Callable[[dict[str, np.ndarray], np.random.Generator], dict] | None = None
 
     def __post_init__(self) -> None:
+        if self.augment is not None and not callable(self.augment):
+            raise TypeError(
+                f"augment must be None or a callable (sample, rng) -> sample, got "
+                f"{type(self.augment).__name__}."
+            )
         if self.task not in TASKS:
             raise ValueError(f"Unknown task {self.task!r}; valid options are: {', '.join(TASKS)}.")
         if not self.splits:
@@ -156,7 +169,7 @@ class MultimodalDataset:
             for name, s in self.splits.items()
         }
         source = {**self.source, "modalities": mods} if self.source else {}
-        return MultimodalDataset(splits, self.task, self.n_outputs, self.name, source)
+        return MultimodalDataset(splits, self.task, self.n_outputs, self.name, source, self.augment)
 
     def __getitem__(self, split: str) -> MultimodalSplit:
         if split not in self.splits:

@@ -27,6 +27,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -37,12 +38,15 @@ from mmalign.data._recordings import (
     recording_split,
     resample,
     standardize_splits,
+    standardized_transform,
 )
 from mmalign.data._types import MultimodalDataset
 
 __all__ = [
     "load_avletters",
     "jitter_utterance",
+    "eigenlips",
+    "AvlettersAugment",
     "read_htk",
     "AVLETTERS_SPEAKERS",
     "AVLETTERS_TEST_SPEAKERS",
@@ -132,6 +136,86 @@ def jitter_utterance(
     return resample(audio, at_a), v * rng.uniform(0.9, 1.1)
 
 
+@dataclass(frozen=True)
+class AvlettersAugment:
+    """The jitter of :func:`jitter_utterance`, applied to a loaded sample's features, for
+    ``augment="online"`` (a fresh copy of every training utterance every epoch,
+    :attr:`MultimodalDataset.augment`).
+
+    Both streams get the same random time warp; the lip images' brightness is scaled by 0.9-1.1
+    and, while the video is pooled pixels (``grid`` set), they are shifted by up to 3 pixels each
+    way (a fraction of a pooled pixel, by linear interpolation). Eigenlip coefficients
+    (``video_pca``) are scaled, not shifted. In the features' original units (``stats`` undone,
+    then redone).
+
+    Attributes
+    ----------
+    stats : dict
+        The loader's standardisation statistics (empty: none).
+    keep_length : bool
+        Keep every stream's number of frames (the recipe's fixed ``n_frames``).
+    grid : tuple of int or None
+        ``(height, width)`` of the pooled lip image of a video frame; None: not pixels.
+    pool : int
+        The pooling factor (pixels per pooled pixel).
+    """
+
+    stats: dict = field(default_factory=dict, repr=False)
+    keep_length: bool = True
+    grid: tuple[int, int] | None = None
+    pool: int = 4
+
+    def __call__(self, sample: dict[str, np.ndarray], rng: np.random.Generator) -> dict:
+        from scipy.ndimage import shift as nd_shift
+
+        warp = random_time_warp(rng)
+        dy, dx = rng.uniform(-3, 3, size=2) / self.pool
+        gain = rng.uniform(0.9, 1.1)
+
+        def video(x: np.ndarray) -> np.ndarray:
+            if self.grid is not None:
+                img = x.reshape(len(x), *self.grid)
+                x = nd_shift(img, (0, dy, dx), order=1, mode="nearest").reshape(len(x), -1)
+            return x * gain
+
+        out = {}
+        for m, x in sample.items():
+            if len(x) < 2:  # a blank control stream
+                out[m] = x
+                continue
+            at, _ = warp(len(x), len(x) if self.keep_length else None)
+            x = resample(x, at)
+            out[m] = standardized_transform(self.stats, m, x, video) if m == "video" else x
+        return out
+
+
+def eigenlips(frames: np.ndarray, n_components: int) -> tuple[np.ndarray, np.ndarray]:
+    """Principal components of lip images ("eigenlips", Bregler & Konig, ICASSP 1994).
+
+    Parameters
+    ----------
+    frames : ndarray of shape (n_frames, n_pixels)
+        The training speakers' frames only, so that nothing of the held-out speakers is seen.
+    n_components : int
+
+    Returns
+    -------
+    mean : ndarray of shape (n_pixels,)
+    components : ndarray of shape (n_components, n_pixels)
+        Orthonormal rows, by decreasing variance; a frame's features are
+        ``(frame - mean) @ components.T``.
+    """
+    x = np.asarray(frames, np.float64)
+    mean = x.mean(0)
+    cov = np.cov(x - mean, rowvar=False)
+    vals, vecs = np.linalg.eigh(cov)
+    order = np.argsort(vals)[::-1][:n_components]
+    comps = vecs[:, order].T
+    # a sign convention, so that the same frames always give the same components
+    comps *= np.where(comps[np.arange(len(comps)), np.abs(comps).argmax(1)] < 0, -1.0, 1.0)[:, None]
+    return mean, comps
+
+
 def load_avletters(
     root: str | os.PathLike,
     *,
@@ -139,6 +223,7 @@ def load_avletters(
     valid_speakers: Sequence[str] = AVLETTERS_VALID_SPEAKERS,
     pool: int = 4,
     center_video: bool = True,
+    video_pca: int | None = None,
     n_frames: int | None = None,
     augment: int = 0,
     seed: int = 0,
@@ -152,7 +237,8 @@ def load_avletters(
         The ``avletters`` folder: ``Lips/*.mat`` and ``Audio/mfcc/Clean/*.mfcc``.
     test_speakers, valid_speakers : sequence of str
         Held-out speakers (disjoint); the others train. Defaults: test Kate and Stephen,
-        validation Nicola and Bill.
+        validation Nicola and Bill. ``valid_speakers=()``: no validation split (train for a
+        fixed number of epochs chosen beforehand, :func:`mmalign.train.fit`).
     pool : int
         Average-pool the 60 x 80 lip images by ``pool`` x ``pool`` (default 4: 300 features;
         1 keeps all 4,800 pixels).
@@ -160,12 +246,18 @@ def load_avletters(
         Subtract each utterance's mean image from its frames (default): what is left is how
         the lips move, not how the speaker looks, which is what carries over to unseen
         speakers.
+    video_pca : int, optional
+        Replace every (pooled, centred) lip image by its first ``video_pca`` principal
+        components, fitted on the training speakers' frames only (:func:`eigenlips`, the
+        lip-reading literature's compact appearance features); default: the pixels.
     n_frames : int, optional
         Resample both streams of every utterance to this many frames (linear interpolation
         over the utterance); default: keep each stream's own frames.
-    augment : int
+    augment : int or "online"
         Jittered copies of every training utterance added to the training split
-        (:func:`jitter_utterance`; default 0). Validation and test are never augmented.
+        (:func:`jitter_utterance`; default 0), or ``"online"``: the dataset's ``augment`` is an
+        :class:`AvlettersAugment`, a fresh jitter of every training utterance every epoch.
+        Validation and test are never augmented.
     seed : int
         Seeds the augmentation.
     standardize : bool
@@ -190,15 +282,23 @@ def load_avletters(
     check_recipe_options(n_frames, augment)
     held = list(test_speakers) + list(valid_speakers)
     unknown = [s for s in held if s not in AVLETTERS_SPEAKERS]
-    if unknown or len(set(held)) != len(held) or not test_speakers or not valid_speakers:
+    if unknown or len(set(held)) != len(held) or not test_speakers or len(held) >= 10:
         raise ValueError(
-            f"test_speakers and valid_speakers must be disjoint, non-empty subsets of "
-            f"{list(AVLETTERS_SPEAKERS)}; got {list(test_speakers)} and {list(valid_speakers)}."
+            f"test_speakers (non-empty) and valid_speakers must be disjoint subsets of "
+            f"{list(AVLETTERS_SPEAKERS)} that leave speakers to train on; got "
+            f"{list(test_speakers)} and {list(valid_speakers)}."
         )
+    if video_pca is not None and (
+        not isinstance(video_pca, int) or isinstance(video_pca, bool) or video_pca < 1
+    ):
+        raise ValueError(f"video_pca must be None or an int >= 1, got {video_pca!r}.")
     per: dict[str, dict[str, list]] = {
         s: {k: [] for k in ("audio", "video", "label", "id", "speaker", "rep", "duration")}
         for s in ("train", "valid", "test")
     }
+    if not valid_speakers:
+        del per["valid"]
+    offline = 0 if augment == "online" else augment
     rng = np.random.default_rng(seed)
     rate = None
     for path in videos:
@@ -222,7 +322,7 @@ def load_avletters(
             else "train"
         )
         frames = _read_video(path)
-        n_copies = augment if split == "train" else 0
+        n_copies = offline if split == "train" else 0
         copies = [(audio, frames)] + [jitter_utterance(audio, frames, rng) for _ in range(n_copies)]
         for c, (a, f) in enumerate(copies):
             video = _pool(f, pool)
@@ -239,6 +339,20 @@ def load_avletters(
             d["id"].append(stem if c == 0 else f"{stem}~{c}")
             d["speaker"].append(speaker)
             d["rep"].append(rep)
+    grid = (60 // pool, 80 // pool)
+    if video_pca is not None:
+        own = np.concatenate(
+            [v for v, i in zip(per["train"]["video"], per["train"]["id"]) if "~" not in i]
+        )
+        if video_pca > min(own.shape):
+            raise ValueError(
+                f"video_pca={video_pca} exceeds the {min(own.shape)} components the training "
+                "frames can give; pass a smaller number."
+            )
+        mean, comps = eigenlips(own, video_pca)
+        for d in per.values():
+            d["video"] = [((v - mean) @ comps.T).astype(np.float32) for v in d["video"]]
+        grid = None
     feats = {s: {"audio": d["audio"], "video": d["video"]} for s, d in per.items()}
     stats = standardize_splits(feats) if standardize else {}
     splits = {}
@@ -260,4 +374,9 @@ def load_avletters(
                 "stats": stats,
             },
         )
-    return MultimodalDataset(splits, "classification", 26, "avletters")
+    online = (
+        AvlettersAugment(stats, keep_length=n_frames is not None, grid=grid, pool=pool)
+        if augment == "online"
+        else None
+    )
+    return MultimodalDataset(splits, "classification", 26, "avletters", augment=online)

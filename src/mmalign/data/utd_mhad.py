@@ -26,7 +26,11 @@ Split: the cross-subject protocol of the UTD-MHAD paper, odd subjects (1, 3, 5, 
 even subjects (2, 4, 6, 8) test; validation is carved from the training subjects: by default
 all trials of subject 7 (``valid_subjects``), so that model selection is cross-subject too (a
 held-out trial of the training subjects is recognised perfectly long before unseen subjects
-are; ``valid_trials`` selects that instead).
+are; ``valid_trials`` selects that instead). ``valid_subjects=()`` keeps no validation split
+and trains on all four odd subjects, as the paper does, for a number of epochs chosen beforehand
+(:func:`mmalign.train.fit` then trains exactly ``max_epochs`` and scores the last checkpoint).
+``augment="online"`` stores no copies and jitters every training sequence afresh every epoch
+(:class:`UtdMhadAugment`).
 
 The corpus is distributed by its authors for research use and is never part of mmalign: it is
 read from the folder the user points to. A copy is in ``github:woo-chia-wei/kinect-sequence-classification``,
@@ -41,6 +45,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -51,10 +56,11 @@ from mmalign.data._recordings import (
     recording_split,
     resample,
     standardize_splits,
+    standardized_transform,
 )
 from mmalign.data._types import MultimodalDataset
 
-__all__ = ["load_utd_mhad", "read_utd_mhad_trials", "UTD_MHAD_ACTIONS"]
+__all__ = ["load_utd_mhad", "read_utd_mhad_trials", "UTD_MHAD_ACTIONS", "UtdMhadAugment"]
 
 UTD_MHAD_ACTIONS = (
     "swipe_left", "swipe_right", "wave", "clap", "throw", "arm_cross", "basketball_shoot",
@@ -183,6 +189,56 @@ def jitter_trial(trial: dict, rng: np.random.Generator) -> dict:
     return {**trial, "inertial": i, "skeleton": s}
 
 
+@dataclass(frozen=True)
+class UtdMhadAugment:
+    """The jitter of :func:`jitter_trial`, applied to a loaded sample's features, for
+    ``augment="online"`` (a fresh copy of every training sample every epoch,
+    :attr:`MultimodalDataset.augment`).
+
+    Both streams get the same random time warp (:func:`~mmalign.data._recordings.
+    random_time_warp`); the skeleton's 3-D vectors (joints relative to the hip centre, the hip
+    centre's displacement, their velocities) are turned about the vertical axis by up to
+    +-20 degrees and scaled by 0.9-1.1; the inertial axes are tilted by up to 10 degrees about a
+    random axis and the readings scaled by 0.9-1.1. Turning and scaling happen in the
+    features' original units (the standardisation ``stats`` undone, then redone).
+
+    Attributes
+    ----------
+    stats : dict
+        The loader's standardisation statistics (``extras["stats"]``; empty: none).
+    keep_length : bool
+        Keep every stream's number of frames (the recipe's fixed ``n_frames``); else the
+        length changes with the warp's stretch, as the offline copies do.
+    """
+
+    stats: dict = field(default_factory=dict, repr=False)
+    keep_length: bool = True
+
+    def __call__(self, sample: dict[str, np.ndarray], rng: np.random.Generator) -> dict:
+        warp = random_time_warp(rng)
+        turn = _rotation(np.array([0.0, 1.0, 0.0]), np.deg2rad(rng.uniform(-20, 20)))
+        skel_scale = rng.uniform(0.9, 1.1)
+        axis = rng.normal(size=3)
+        tilt = _rotation(axis / np.linalg.norm(axis), np.deg2rad(rng.uniform(0, 10)))
+        iner_scale = rng.uniform(0.9, 1.1)
+
+        def skeleton(x: np.ndarray) -> np.ndarray:
+            return (x.reshape(len(x), -1, 3) @ turn.T * skel_scale).reshape(len(x), -1)
+
+        def inertial(x: np.ndarray) -> np.ndarray:
+            return np.concatenate([x[:, :3] @ tilt.T, x[:, 3:] @ tilt.T], axis=1) * iner_scale
+
+        out = {}
+        for m, x in sample.items():
+            at, _ = warp(len(x), len(x) if self.keep_length else None)
+            fn = {"skeleton": skeleton, "inertial": inertial}.get(m)
+            if fn is None or len(x) < 2:  # another stream, or a blank control stream
+                out[m] = x if len(x) < 2 else resample(x, at)
+                continue
+            out[m] = standardized_transform(self.stats, m, resample(x, at), fn)
+        return out
+
+
 def load_utd_mhad(
     root: str | os.PathLike,
     *,
@@ -210,16 +266,20 @@ def load_utd_mhad(
         Training subjects whose sequences form the validation split (default (7,)).
     valid_trials : sequence of int
         Instead of ``valid_subjects`` (pass ``valid_subjects=()``): these trials (1-4) of every
-        training subject form the validation split.
+        training subject form the validation split. With both empty there is no validation
+        split: every training subject trains (the paper's protocol), for a fixed number of
+        epochs chosen beforehand (:func:`mmalign.train.fit`).
     center, scale, velocity : bool
         Skeleton joints relative to the hip centre (default), divided by the spine length, with
         their velocities (see :func:`skeleton_features`).
     n_frames : int, optional
         Resample both streams of every sequence to this many frames (linear interpolation
         over the recording's interval); default: keep each stream's own frames.
-    augment : int
+    augment : int or "online"
         Jittered copies of every training sequence added to the training split
-        (:func:`jitter_trial`; default 0). Validation and test are never augmented.
+        (:func:`jitter_trial`; default 0), or ``"online"``: the dataset's ``augment`` is a
+        :class:`UtdMhadAugment`, a fresh jitter of every training sequence every epoch.
+        Validation and test are never augmented.
     seed : int
         Seeds the augmentation.
     standardize : bool
@@ -247,10 +307,10 @@ def load_utd_mhad(
             f"train_subjects and test_subjects must be disjoint, non-empty subsets of 1-8; got "
             f"{train_s} and {test_s}."
         )
-    if bool(valid_s) == bool(valid_t):
+    if valid_s and valid_t:
         raise ValueError(
-            f"give exactly one of valid_subjects and valid_trials, got {valid_s} and {valid_t}; "
-            "e.g. valid_subjects=() with valid_trials=(4,)."
+            f"give at most one of valid_subjects and valid_trials, got {valid_s} and {valid_t}; "
+            "e.g. valid_subjects=() with valid_trials=(4,) (both empty: no validation split)."
         )
     if valid_s and not set(valid_s) < set(train_s):
         raise ValueError(
@@ -262,6 +322,9 @@ def load_utd_mhad(
         s: {k: [] for k in ("inertial", "skeleton", "label", "id", "subject", "trial", "duration")}
         for s in ("train", "valid", "test")
     }
+    if not valid_s and not valid_t:
+        del per["valid"]
+    offline = 0 if augment == "online" else augment
     rng = np.random.default_rng(seed)
     for r in read_utd_mhad_trials(root):
         if r["subject"] in test_s:
@@ -271,7 +334,7 @@ def load_utd_mhad(
             split = "valid" if held else "train"
         else:
             continue
-        copies = [r] + [jitter_trial(r, rng) for _ in range(augment if split == "train" else 0)]
+        copies = [r] + [jitter_trial(r, rng) for _ in range(offline if split == "train" else 0)]
         for c, rc in enumerate(copies):
             iner = rc["inertial"]
             skel = skeleton_features(rc["skeleton"], center=center, scale=scale, velocity=velocity)
@@ -307,4 +370,7 @@ def load_utd_mhad(
                 "stats": stats,
             },
         )
-    return MultimodalDataset(splits, "classification", 27, "utd-mhad")
+    online = (
+        UtdMhadAugment(stats, keep_length=n_frames is not None) if augment == "online" else None
+    )
+    return MultimodalDataset(splits, "classification", 27, "utd-mhad", augment=online)

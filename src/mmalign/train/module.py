@@ -28,6 +28,7 @@ __all__ = [
     "task_loss",
     "decode",
     "lr_factor",
+    "drop_modalities",
 ]
 
 
@@ -49,26 +50,72 @@ class collate:  # noqa: N801 - used like a function
 
     Returns a dict with ``inputs`` {modality: (B, T_m, D_m) float32}, ``lengths``
     {modality: (B,) int64}, ``labels`` and ``index`` (B,).
+
+    With ``augment`` (a dataset's :attr:`~mmalign.data.MultimodalDataset.augment`), every
+    sample is replaced by ``augment({modality: (T_m, D_m) frames}, rng)`` before padding; the
+    generator is seeded by ``(seed, epoch, index)``, so each epoch sees a fresh draw and a run
+    is reproducible (and a resumed one too). :class:`MultimodalDataModule` sets ``epoch``.
     """
 
-    def __init__(self, split: MultimodalSplit) -> None:
+    def __init__(
+        self,
+        split: MultimodalSplit,
+        augment: Callable[[dict[str, np.ndarray], np.random.Generator], dict] | None = None,
+        seed: int = 0,
+    ) -> None:
         self.split = split
+        self.augment = augment
+        self.seed = int(seed)
+        self.epoch = 0
 
     def __call__(self, indices: list[int]) -> dict[str, Any]:
         idx = np.asarray(indices, dtype=np.int64)
         s = self.split
         inputs, lengths = {}, {}
-        for m, x in s.features.items():
-            n = s.lengths[m][idx]
-            t = max(int(n.max()), 1)
-            inputs[m] = torch.from_numpy(np.ascontiguousarray(x[idx, :t]))
-            lengths[m] = torch.from_numpy(np.maximum(n, 1).astype(np.int64))
+        if self.augment is not None:
+            samples = [self._augmented(int(i)) for i in idx]
+            for m in s.features:
+                n = np.array([len(x[m]) for x in samples], np.int64)
+                batch = np.zeros(
+                    (len(idx), max(int(n.max()), 1), s.features[m].shape[2]), np.float32
+                )
+                for b, x in enumerate(samples):
+                    batch[b, : len(x[m])] = x[m]
+                inputs[m] = torch.from_numpy(batch)
+                lengths[m] = torch.from_numpy(np.maximum(n, 1))
+        else:
+            for m, x in s.features.items():
+                n = s.lengths[m][idx]
+                t = max(int(n.max()), 1)
+                inputs[m] = torch.from_numpy(np.ascontiguousarray(x[idx, :t]))
+                lengths[m] = torch.from_numpy(np.maximum(n, 1).astype(np.int64))
         return {
             "inputs": inputs,
             "lengths": lengths,
             "labels": torch.from_numpy(np.asarray(s.labels[idx])),
             "index": torch.from_numpy(idx),
         }
+
+    def _augmented(self, i: int) -> dict[str, np.ndarray]:
+        s = self.split
+        sample = {m: s.features[m][i, : max(int(s.lengths[m][i]), 1)] for m in s.features}
+        rng = np.random.default_rng([self.seed, self.epoch, i])
+        out = self.augment(sample, rng)
+        bad = [
+            m
+            for m in s.features
+            if m not in out
+            or np.ndim(out[m]) != 2
+            or np.shape(out[m])[1] != s.features[m].shape[2]
+            or len(out[m]) < 1
+        ]
+        if bad:
+            raise ValueError(
+                f"the dataset's augment returned no (n_frames >= 1, {s.features[bad[0]].shape[2]}) "
+                f"array for modality {bad[0]!r}; it must return every modality with its feature "
+                "dimension unchanged."
+            )
+        return {m: np.asarray(out[m], np.float32) for m in s.features}
 
 
 class MultimodalDataModule(L.LightningDataModule):
@@ -77,10 +124,13 @@ class MultimodalDataModule(L.LightningDataModule):
     Parameters
     ----------
     dataset : MultimodalDataset
+        Needs a ``train`` split; without a ``valid`` split there is no validation loader
+        (train for a fixed number of epochs). Its ``augment``, when set, is applied to every
+        training sample, drawn afresh every epoch (see :class:`collate`).
     batch_size : int, default 32
     num_workers : int, default 0
     seed : int, default 0
-        Seeds the shuffling of the training loader.
+        Seeds the shuffling of the training loader and the augmentation.
     """
 
     def __init__(
@@ -94,17 +144,21 @@ class MultimodalDataModule(L.LightningDataModule):
         super().__init__()
         if not isinstance(dataset, MultimodalDataset):
             raise TypeError(f"dataset must be a MultimodalDataset, got {type(dataset).__name__}.")
-        for name in ("train", "valid"):
-            if name not in dataset.splits:
-                raise ValueError(
-                    f"dataset needs a {name!r} split for training, it has {list(dataset.splits)}."
-                )
+        if "train" not in dataset.splits:
+            raise ValueError(
+                f"dataset needs a 'train' split for training, it has {list(dataset.splits)}."
+            )
         if not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}.")
         self.dataset = dataset
         self.batch_size = batch_size
         self.num_workers = num_workers
         self.seed = seed
+        self._train_collate = collate(dataset["train"], dataset.augment, seed)
+
+    def set_epoch(self, epoch: int) -> None:
+        """Draw the augmentation of epoch ``epoch`` (called at the start of every epoch)."""
+        self._train_collate.epoch = int(epoch)
 
     def _loader(self, split: str, shuffle: bool) -> DataLoader:
         s = self.dataset[split]
@@ -113,20 +167,44 @@ class MultimodalDataModule(L.LightningDataModule):
             _SplitDataset(s),
             batch_size=self.batch_size,
             shuffle=shuffle,
-            collate_fn=collate(s),
+            collate_fn=self._train_collate if split == "train" else collate(s),
             num_workers=self.num_workers,
             generator=gen,
-            persistent_workers=self.num_workers > 0,
+            # workers keep a copy of the collate function: with augmentation they are started
+            # afresh every epoch, so that they see its new epoch
+            persistent_workers=self.num_workers > 0 and self.dataset.augment is None,
         )
 
     def train_dataloader(self) -> DataLoader:
         return self._loader("train", True)
 
-    def val_dataloader(self) -> DataLoader:
-        return self._loader("valid", False)
+    def val_dataloader(self) -> DataLoader | list:
+        return self._loader("valid", False) if "valid" in self.dataset.splits else []
 
     def test_dataloader(self) -> DataLoader:
         return self._loader("test" if "test" in self.dataset.splits else "valid", False)
+
+
+def drop_modalities(
+    inputs: dict[str, Tensor], p: float, generator: torch.Generator | None = None
+) -> dict[str, Tensor]:
+    """Modality dropout: each sample, with probability ``p``, has one of its streams (chosen
+    uniformly) replaced by zeros, so that a fused model cannot lean on one stream alone
+    (Neverova et al., "ModDrop", TPAMI 2016). Never more than one stream of a sample, so one
+    always remains. ``inputs`` {modality: (B, T_m, D_m)}; returns new tensors (the inputs are
+    not changed); drawn from ``generator`` (torch's global generator when None)."""
+    mods = list(inputs)
+    if len(mods) < 2 or p <= 0:
+        return dict(inputs)
+    first = inputs[mods[0]]
+    b = first.shape[0]
+    drop = torch.rand(b, generator=generator) < p  # (B,)
+    which = torch.randint(len(mods), (b,), generator=generator)  # (B,)
+    out = {}
+    for k, m in enumerate(mods):
+        keep = ~(drop & (which == k))  # (B,)
+        out[m] = inputs[m] * keep.to(inputs[m].dtype).to(inputs[m].device)[:, None, None]
+    return out
 
 
 def task_loss(predictions: Tensor, labels: Tensor, task: str) -> Tensor:
@@ -206,6 +284,9 @@ class MultimodalModule(L.LightningModule):
         (the pre-training objectives, :mod:`mmalign.train.objectives`).
     mask_prob, mask_span, token_columns
         Options of ``"masked"`` (see :class:`mmalign.train.TrainConfig`).
+    modality_dropout : float, default 0.0
+        Probability that a training sample loses one of its streams, drawn at random (its
+        frames set to zero, the mean of standardised features); see :func:`drop_modalities`.
     """
 
     def __init__(
@@ -224,8 +305,11 @@ class MultimodalModule(L.LightningModule):
         mask_prob: float = 0.15,
         mask_span: int = 1,
         token_columns: dict[str, int] | None = None,
+        modality_dropout: float = 0.0,
     ) -> None:
         super().__init__()
+        if not 0.0 <= float(modality_dropout) < 1.0:
+            raise ValueError(f"modality_dropout must be in [0, 1), got {modality_dropout!r}.")
         from mmalign._utils import check_option
         from mmalign.data._types import TASKS
         from mmalign.implicit import build_model
@@ -302,6 +386,9 @@ class MultimodalModule(L.LightningModule):
         return loss, terms, out
 
     def training_step(self, batch: dict[str, Any], batch_idx: int) -> Tensor:
+        p = float(self.hparams.get("modality_dropout", 0.0))
+        if p > 0:
+            batch = {**batch, "inputs": drop_modalities(batch["inputs"], p)}
         loss, terms, _ = self.losses(batch)
         n = len(batch["labels"])
         self.log("train_loss", loss, prog_bar=True, batch_size=n)

@@ -150,6 +150,7 @@ class TrainConfig:
     mask_prob: float = 0.15
     mask_span: int | None = None
     token_columns: dict[str, int] | None = None
+    modality_dropout: float = 0.0
 
     def __post_init__(self) -> None:
         from mmalign._utils import check_option
@@ -200,6 +201,14 @@ class TrainConfig:
             v = getattr(self, name)
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"{name} must be a positive int, got {v!r}.")
+        if (
+            isinstance(self.modality_dropout, bool)
+            or not isinstance(self.modality_dropout, (int, float))
+            or not 0.0 <= self.modality_dropout < 1.0
+        ):
+            raise ValueError(
+                f"modality_dropout must be a probability in [0, 1), got {self.modality_dropout!r}."
+            )
         if self.lr is not None and not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr!r}.")
 
@@ -360,7 +369,13 @@ def fit(
     Parameters
     ----------
     dataset : MultimodalDataset
-        Needs ``train`` and ``valid`` splits; ``test`` is used for the final scores when present.
+        Needs a ``train`` split; ``test`` is used for the final scores when present. With a
+        ``valid`` split, the checkpoint of the best validation score is kept and training stops
+        early (``patience``). Without one, training runs exactly ``max_epochs`` epochs and the
+        last checkpoint is the result (``best_checkpoint`` is ``last.ckpt``): the recipe must
+        then be chosen beforehand, e.g. on a validation split of the training data, and
+        ``lr_schedule`` cannot be ``"plateau"`` (it watches the validation loss). A dataset's
+        ``augment`` is applied to the training samples, drawn afresh every epoch.
     config : TrainConfig, optional
     model_options : dict, optional
         Overrides of the model's config fields (``mmalign.implicit.CONFIG_CLASSES[model]``), over
@@ -402,6 +417,17 @@ def fit(
         raise TypeError(f"dataset must be a MultimodalDataset, got {type(dataset).__name__}.")
     check_model_task(config.model, dataset)
     config = config.resolved(dataset.name)
+    has_valid = "valid" in dataset.splits
+    if "train" not in dataset.splits or not ({"valid", "test"} & set(dataset.splits)):
+        raise ValueError(
+            f"fit needs a 'train' split and a 'valid' or 'test' split to score on; the dataset "
+            f"has {list(dataset.splits)}."
+        )
+    if not has_valid and config.lr_schedule == "plateau":
+        raise ValueError(
+            "lr_schedule 'plateau' watches the validation loss, and the dataset has no 'valid' "
+            "split; use lr_schedule='cosine' (or 'constant') to train a fixed number of epochs."
+        )
     model_options = {
         **(model_preset(config.model, dataset.name) if config.presets else {}),
         **dict(model_options or {}),
@@ -428,6 +454,7 @@ def fit(
         mask_prob=config.mask_prob,
         mask_span=config.mask_span,
         token_columns=config.token_columns,
+        modality_dropout=float(config.modality_dropout),
     )
     if config.init_from is not None and not resumed:
         load_pretrained(module, config.init_from)
@@ -448,13 +475,9 @@ def fit(
         dirpath=ckpt_dir, filename="last", monitor=None, enable_version_counter=False
     )
     speed = _TrainLog(echo=not config.progress_bar, max_epochs=config.max_epochs)
-    cbs = [
-        best_cb,
-        last_cb,
-        EarlyStopping(monitor="val_score", mode="max", patience=config.patience),
-        speed,
-        _RunRecord(record),
-    ]
+    cbs = [last_cb, speed, _RunRecord(record), _AugmentEpoch()]
+    if has_valid:
+        cbs += [best_cb, EarlyStopping(monitor="val_score", mode="max", patience=config.patience)]
     last = ckpt_dir / "last.ckpt"
     if resume is False:  # start afresh: the old run's checkpoints must not be mixed in
         for old in (last, ckpt_dir / "best.ckpt"):
@@ -473,11 +496,13 @@ def fit(
             enable_model_summary=False,
             logger=False,
             limit_train_batches=config.limit_train_batches,
+            limit_val_batches=1.0 if has_valid else 0,
+            num_sanity_val_steps=None if has_valid else 0,
             default_root_dir=str(out),
             callbacks=cbs + list(callbacks or []),
         )
         trainer.fit(module, datamodule=data, ckpt_path=str(last) if resumed else None)
-    best = Path(best_cb.best_model_path) if best_cb.best_model_path else last
+    best = Path(best_cb.best_model_path) if has_valid and best_cb.best_model_path else last
     n_params = sum(p.numel() for p in module.model.parameters())
     result = TrainResult(
         best_checkpoint=best,
@@ -494,7 +519,7 @@ def fit(
         return result
     split = "test" if "test" in dataset.splits else "valid"
     chosen = None
-    if split == "test" and "segments" in dataset["valid"].extras:
+    if split == "test" and has_valid and "segments" in dataset["valid"].extras:
         # pick, per pair, the single attention map that aligns best on VALIDATION data
         val = evaluate(best, dataset, split="valid", batch_size=config.batch_size, n_examples=0)
         chosen = {
@@ -548,6 +573,7 @@ _SAME_RUN = (
     "mask_prob",
     "mask_span",
     "token_columns",
+    "modality_dropout",
 )
 _RUN_KEY = "mmalign_run"
 
@@ -690,6 +716,22 @@ def _resume_decision(
             flush=True,
         )
     return True
+
+
+class _AugmentEpoch:
+    """Lightning callback: tells the data module which epoch starts, so that a dataset's
+    ``augment`` draws that epoch's samples (seeded by seed, epoch and sample)."""
+
+    def __new__(cls):
+        from lightning.pytorch.callbacks import Callback
+
+        class _Impl(Callback):
+            def on_train_epoch_start(self, trainer, pl_module) -> None:
+                dm = trainer.datamodule
+                if dm is not None and hasattr(dm, "set_epoch"):
+                    dm.set_epoch(trainer.current_epoch)
+
+        return _Impl()
 
 
 class _RunRecord:

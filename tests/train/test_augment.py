@@ -1,0 +1,102 @@
+"""Training without a validation split, augmentation drawn every epoch, modality dropout."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from mmalign.data import MultimodalDataset, load_digits_av
+from mmalign.train import TrainConfig, fit
+from mmalign.train.module import collate, drop_modalities
+
+TINY_DATA = dict(n_train=24, n_valid=8, n_test=8, n_digits=2)
+TINY_MULT = dict(d_model=8, n_heads=2, n_layers=1, n_mem_layers=1)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    torch.set_num_threads(1)
+    return load_digits_av(cache_dir=tmp_path_factory.mktemp("cache"), **TINY_DATA)
+
+
+class Recorder:
+    """An augmentation that adds its draw to every frame and records every call."""
+
+    def __init__(self):
+        self.calls = []
+
+    def __call__(self, sample, rng):
+        shift = float(rng.normal())
+        self.calls.append(shift)
+        return {m: x + shift for m, x in sample.items()}
+
+
+def test_collate_draws_a_fresh_augmentation_every_epoch(tiny):
+    split = tiny["train"]
+    c = collate(split, Recorder(), seed=3)
+    a = c([0, 1])["inputs"]["audio"]
+    again = collate(split, Recorder(), seed=3)([0, 1])["inputs"]["audio"]
+    torch.testing.assert_close(a, again)  # seeded by (seed, epoch, index)
+    c.epoch = 1
+    b = c([0, 1])["inputs"]["audio"]
+    assert not torch.allclose(a, b)
+    # one shift per sample, the same for every frame of the sample
+    n = int(split.lengths["audio"][0])
+    plain = torch.from_numpy(split.features["audio"][0, :n])
+    d = a[0, :n] - plain
+    torch.testing.assert_close(d, torch.full_like(d, float(d[0, 0])))
+    # a sample that loses its feature dimension is refused, naming the modality
+    bad = collate(split, lambda s, rng: {**s, "audio": s["audio"][:, :2]})
+    with pytest.raises(ValueError, match="modality 'audio'"):
+        bad([0])
+
+
+def test_fit_without_validation_trains_fixed_epochs_with_fresh_augmentation(tiny, tmp_path):
+    no_valid = {k: v for k, v in tiny.splits.items() if k != "valid"}
+    rec = Recorder()
+    ds = MultimodalDataset(no_valid, tiny.task, tiny.n_outputs, tiny.name, augment=rec)
+    cfg = TrainConfig(max_epochs=3, batch_size=8, progress_bar=False, n_plots=0, patience=1)
+    res = fit(ds, cfg, model_options=TINY_MULT, out_dir=tmp_path / "run")
+    assert res.epochs == 3 and len(res.history) == 3  # no early stopping without validation
+    assert res.best_checkpoint == res.last_checkpoint
+    assert all(np.isnan(h["val_score"]) for h in res.history)
+    assert 0.0 <= res.test.metrics["accuracy"] <= 1.0
+    # every training sample once per epoch, each epoch a new draw
+    n = len(tiny["train"])
+    assert len(rec.calls) == 3 * n
+    assert len(set(np.round(rec.calls, 12))) == 3 * n
+    # the same run again draws the same augmentation
+    rec2 = Recorder()
+    ds2 = dataclasses.replace(ds, augment=rec2)
+    fit(ds2, cfg, model_options=TINY_MULT, out_dir=tmp_path / "again")
+    assert sorted(rec2.calls) == sorted(rec.calls)
+    with pytest.raises(ValueError, match="lr_schedule 'plateau' watches the validation loss"):
+        fit(ds, dataclasses.replace(cfg, lr_schedule="plateau"), out_dir=tmp_path / "p")
+    train_only = MultimodalDataset({"train": tiny["train"]}, tiny.task, tiny.n_outputs)
+    with pytest.raises(ValueError, match="'valid' or 'test' split"):
+        fit(train_only, cfg, out_dir=tmp_path / "t")
+
+
+def test_modality_dropout_blanks_at_most_one_stream():
+    g = torch.Generator().manual_seed(0)
+    inputs = {m: torch.ones(200, 4, 3) for m in ("a", "b", "c")}
+    out = drop_modalities(inputs, 0.5, generator=g)
+    kept = torch.stack([out[m].flatten(1).abs().sum(1) > 0 for m in inputs], 1)  # (B, 3)
+    dropped = (~kept).sum(1)
+    assert dropped.max() == 1  # never two streams of a sample
+    assert 0.35 < dropped.float().mean() < 0.65  # about half the samples lose one
+    assert torch.equal(inputs["a"], torch.ones(200, 4, 3))  # the inputs are left as they were
+    same = drop_modalities(inputs, 0.0)
+    assert all(torch.equal(same[m], inputs[m]) for m in inputs)
+    with pytest.raises(ValueError, match="modality_dropout must be a probability"):
+        TrainConfig(modality_dropout=1.0)
+
+
+def test_fit_with_modality_dropout_records_it(tiny, tmp_path):
+    cfg = TrainConfig(max_epochs=1, batch_size=8, progress_bar=False, n_plots=0,
+                      modality_dropout=0.3)  # fmt: skip
+    res = fit(tiny, cfg, model_options=TINY_MULT, out_dir=tmp_path / "run")
+    ckpt = torch.load(res.last_checkpoint, weights_only=False)
+    assert ckpt["hyper_parameters"]["modality_dropout"] == 0.3
+    assert ckpt["mmalign_run"]["train"]["modality_dropout"] == 0.3
