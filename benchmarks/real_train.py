@@ -59,6 +59,13 @@ def blank(ds, keep: str):
     """``ds`` with every modality but ``keep`` replaced by one all-zero frame per sample."""
     from mmalign.data import MultimodalDataset, MultimodalSplit
 
+    if keep not in ds.modalities:
+        # an unknown name would blank every stream and record a chance-level row
+        raise SystemExit(
+            f"real_train.py: error: --modalities takes 'both' or one of "
+            f"{', '.join(ds.modalities)}; got {keep!r}."
+        )
+
     splits = {}
     for name, s in ds.splits.items():
         feats, lens = {}, {}
@@ -250,6 +257,9 @@ def run(args) -> None:
         # the augmentation is drawn with the run's seed too (unless --data-opt seed=... fixes it)
         if ds is None or ("seed" not in data_opts and ds.source["options"].get("augment")):
             ds = load_dataset(args.corpus, **{"seed": seed, **data_opts})
+            for mods in args.modalities.split(","):
+                if mods != "both":
+                    blank(ds, mods)  # fails at once on a name the corpus lacks
         name = ds.name
         recipe = ds.source.get("options", {})
         if args.baseline:
