@@ -34,6 +34,75 @@ import time
 from pathlib import Path
 
 
+def _print_done(r: dict) -> None:
+    print(
+        f"done {r['label']}-{r['model']}-{r['modalities']}-s{r['seed']}: acc "
+        f"{r['accuracy']:.3f} in {r['wall_s']:.0f} s",
+        flush=True,
+    )
+
+
+def _run_row(job: dict) -> dict:
+    """Train and test one row (one model, label, streams and seed); in its own process with
+    ``--jobs``."""
+    import torch
+
+    from mmalign.data import load_digits_av
+    from mmalign.train import TrainConfig, fit
+
+    torch.set_num_threads(job["threads"])
+    label, model, run_mods, seed = job["label"], job["model"], job["run_mods"], job["seed"]
+    data = load_digits_av(label=label, audio_fps=job["audio_fps"], **job["size"]).select(run_mods)
+    epochs, pretrain_epochs, extra, out = (
+        job["epochs"],
+        job["pretrain"],
+        job["extra"],
+        Path(job["out"]),
+    )
+    cfg = TrainConfig(
+        model=model, max_epochs=epochs, patience=epochs, progress_bar=False, seed=seed
+    )
+    tag = f"{label}-{model}-{'+'.join(run_mods)}-s{seed}"
+    t0 = time.perf_counter()
+    pre = None
+    if pretrain_epochs:
+        pre = fit(
+            data,
+            dataclasses.replace(
+                cfg,
+                objectives=("matching", "masked"),
+                max_epochs=pretrain_epochs,
+                patience=pretrain_epochs,
+            ),
+            model_options=extra,
+            out_dir=out / "runs" / f"{tag}-pretrain",
+            resume=False,
+        )
+        cfg = dataclasses.replace(cfg, init_from=str(pre.best_checkpoint))
+    res = fit(data, cfg, model_options=extra, out_dir=out / "runs" / tag, resume=False)
+    head = res.test.selected_heads.get("text<-vision")
+    return {
+        "label": label,
+        "model": model,
+        "modalities": "+".join(run_mods),
+        "seed": seed,
+        "accuracy": res.test.metrics["accuracy"],
+        "chance": job["chance"],
+        "text<-vision_head": head,
+        "text<-vision_all_heads": res.test.alignment.get("text<-vision", {}).get("peak_accuracy"),
+        "pretrain_epochs": pretrain_epochs if pre is not None else 0,
+        "pretrain_metrics": pre.test.metrics if pre is not None else None,
+        "pretrain_text<-vision_head": (
+            pre.test.selected_heads.get("text<-vision") if pre is not None else None
+        ),
+        "parameters": res.n_parameters,
+        "epochs": res.epochs,
+        "n_train": len(data["train"]),
+        "train_samples_per_s": res.train_samples_per_s,
+        "wall_s": time.perf_counter() - t0,
+    }
+
+
 def main() -> None:
     from mmalign.implicit.registry import MODELS
 
@@ -56,7 +125,13 @@ def main() -> None:
         default=0,
         help="pre-train every model this many epochs (matching + masked modelling) first",
     )
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2, help="torch threads per process")
+    ap.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="rows trained at once, one process each (e.g. --jobs 2 --threads 1 on 2 cores)",
+    )
     ap.add_argument("--n-train", type=int, default=2000)
     ap.add_argument("--n-valid", type=int, default=300)
     ap.add_argument("--n-test", type=int, default=500)
@@ -83,7 +158,6 @@ def main() -> None:
     import torch
 
     from mmalign.data import load_digits_av
-    from mmalign.train import TrainConfig, fit
     from mmalign.train._cli import _parse_value
 
     t_start = time.perf_counter()
@@ -102,65 +176,56 @@ def main() -> None:
             ap.error(f"--set expects KEY=VALUE, got {pair!r}")
         extra[key] = _parse_value(value)
     out = Path(args.out)
-    rows = []
+    jobs = []
+    chances = {}
     for label in [x for x in args.labels.split(",") if x]:
         full = load_digits_av(label=label, audio_fps=args.audio_fps, **size)
         ds = full.select(mods)
-        chance = max(float((ds["test"].labels == c).mean()) for c in range(ds.n_outputs))
+        chances[label] = max(float((ds["test"].labels == c).mean()) for c in range(ds.n_outputs))
         runs = [(m, mods) for m in args.models.split(",") if m]
         for dropped in [c for c in args.controls.split(",") if c]:
             # models take >= 2 streams: a control keeps the two streams other than `dropped`
             runs.append((args.control_model, tuple(m for m in full.modalities if m != dropped)))
         for model, run_mods in runs:
-            data = ds if run_mods == mods else full.select(run_mods)
             for seed in seeds if run_mods == mods else seeds[:1]:
-                cfg = TrainConfig(
-                    model=model, max_epochs=epochs, patience=epochs, progress_bar=False, seed=seed
-                )
-                tag = f"{label}-{model}-{'+'.join(run_mods)}-s{seed}"
-                t0 = time.perf_counter()
-                pre = None
-                if pretrain_epochs and run_mods == mods:
-                    pre = fit(
-                        data,
-                        dataclasses.replace(
-                            cfg,
-                            objectives=("matching", "masked"),
-                            max_epochs=pretrain_epochs,
-                            patience=pretrain_epochs,
-                        ),
-                        model_options=extra,
-                        out_dir=out / "runs" / f"{tag}-pretrain",
-                        resume=False,
+                jobs.append(
+                    dict(
+                        label=label,
+                        model=model,
+                        run_mods=run_mods,
+                        seed=seed,
+                        pretrain=pretrain_epochs if run_mods == mods else 0,
+                        epochs=epochs,
+                        size=size,
+                        audio_fps=args.audio_fps,
+                        threads=args.threads,
+                        extra=extra,
+                        out=str(out),
+                        chance=chances[label],
                     )
-                    cfg = dataclasses.replace(cfg, init_from=str(pre.best_checkpoint))
-                res = fit(data, cfg, model_options=extra, out_dir=out / "runs" / tag, resume=False)
-                head = res.test.selected_heads.get("text<-vision")
-                rows.append(
-                    {
-                        "label": label,
-                        "model": model,
-                        "modalities": "+".join(run_mods),
-                        "seed": seed,
-                        "accuracy": res.test.metrics["accuracy"],
-                        "chance": chance,
-                        "text<-vision_head": head,
-                        "text<-vision_all_heads": res.test.alignment.get("text<-vision", {}).get(
-                            "peak_accuracy"
-                        ),
-                        "pretrain_epochs": pretrain_epochs if pre is not None else 0,
-                        "pretrain_metrics": pre.test.metrics if pre is not None else None,
-                        "pretrain_text<-vision_head": (
-                            pre.test.selected_heads.get("text<-vision") if pre is not None else None
-                        ),
-                        "parameters": res.n_parameters,
-                        "epochs": res.epochs,
-                        "n_train": len(data["train"]),
-                        "train_samples_per_s": res.train_samples_per_s,
-                        "wall_s": time.perf_counter() - t0,
-                    }
                 )
-                print(f"done {tag}: acc {rows[-1]['accuracy']:.3f} in {rows[-1]['wall_s']:.0f} s")
+    rows = []
+    if args.jobs > 1:
+        # one process per row, ``args.threads`` torch threads each (rows are independent;
+        # the cached dataset is read by every process)
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        with ProcessPoolExecutor(args.jobs, mp_context=mp.get_context("spawn")) as pool:
+            futures = [pool.submit(_run_row, job) for job in jobs]
+            for f in as_completed(futures):
+                rows.append(f.result())
+                _print_done(rows[-1])
+        # back in the order of the jobs (the table groups them)
+        place = {
+            (j["label"], j["model"], "+".join(j["run_mods"]), j["seed"]): i
+            for i, j in enumerate(jobs)
+        }
+        rows.sort(key=lambda r: place[(r["label"], r["model"], r["modalities"], r["seed"])])
+    else:
+        for job in jobs:
+            rows.append(_run_row(job))
+            _print_done(rows[-1])
     wall = time.perf_counter() - t_start
     print(
         f"\ndigits-av: {size['n_train']} / {size['n_valid']} / {size['n_test']} samples, audio "
