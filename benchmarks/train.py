@@ -14,10 +14,13 @@ of the whole run (aim: under 60 minutes on 2 cores at the default size).
 Every run is ``mmalign.train.fit(dataset, TrainConfig(model=...))``: the digits-av recipe and
 each model's preset come from the library (the model registry), as with ``mmalign train``.
 
-``--pretrain-epochs N`` first pre-trains every model (not the controls) for N epochs on the
-same training inputs without their labels (``TrainConfig(objectives="matching,masked")``:
-cross-modal matching and masked multimodal modelling, as ``mmalign pretrain``), then fine-tunes
-it on the label from those weights (``init_from``); its wall time counts in the row's.
+Each model trains with its digits-av recipe from the registry (epochs, objectives beside the
+label, pre-training; ``mmalign.train.presets.train_preset``). ``--epochs N`` and
+``--pretrain-epochs N`` override it for every run: pre-training is N epochs on the same training
+inputs without their labels (``objectives=("matching", "masked")``: cross-modal matching and
+masked multimodal modelling, as ``mmalign pretrain``), then the label from those weights; its
+wall time counts in the row's. ``--jobs N`` trains N rows at once, one process each (with
+``--threads 1`` on N cores).
 
 Run: ``python benchmarks/train.py [--models mult,lxmert] [--labels text_vision] [--seeds 0,1,2]
 [--epochs N] [--pretrain-epochs N] [--n-train N] [--modalities text,vision] [--quick]``. Prints a
@@ -59,27 +62,24 @@ def _run_row(job: dict) -> dict:
         job["extra"],
         Path(job["out"]),
     )
+    # epochs and pre-training epochs: the recipe's (the model registry's) unless given; the
+    # whole schedule runs (no early stop)
     cfg = TrainConfig(
-        model=model, max_epochs=epochs, patience=epochs, progress_bar=False, seed=seed
-    )
+        model=model,
+        max_epochs=epochs,
+        pretrain_epochs=pretrain_epochs,
+        progress_bar=False,
+        seed=seed,
+    ).resolved(data.name)
+    if job["quick"] and cfg.pretrain_epochs:
+        cfg = dataclasses.replace(cfg, pretrain_epochs=1)
+    cfg = dataclasses.replace(cfg, patience=cfg.max_epochs)
     tag = f"{label}-{model}-{'+'.join(run_mods)}-s{seed}"
     t0 = time.perf_counter()
-    pre = None
-    if pretrain_epochs:
-        pre = fit(
-            data,
-            dataclasses.replace(
-                cfg,
-                objectives=("matching", "masked"),
-                max_epochs=pretrain_epochs,
-                patience=pretrain_epochs,
-            ),
-            model_options=extra,
-            out_dir=out / "runs" / f"{tag}-pretrain",
-            resume=False,
-        )
-        cfg = dataclasses.replace(cfg, init_from=str(pre.best_checkpoint))
     res = fit(data, cfg, model_options=extra, out_dir=out / "runs" / tag, resume=False)
+    pre = None
+    if cfg.pretrain_epochs and "label" in cfg.objectives:
+        pre = json.loads((out / "runs" / tag / "pretrain" / "metrics.json").read_text())
     head = res.test.selected_heads.get("text<-vision")
     return {
         "label": label,
@@ -90,10 +90,11 @@ def _run_row(job: dict) -> dict:
         "chance": job["chance"],
         "text<-vision_head": head,
         "text<-vision_all_heads": res.test.alignment.get("text<-vision", {}).get("peak_accuracy"),
-        "pretrain_epochs": pretrain_epochs if pre is not None else 0,
-        "pretrain_metrics": pre.test.metrics if pre is not None else None,
+        "pretrain_epochs": cfg.pretrain_epochs if pre is not None else 0,
+        "objectives": list(cfg.objectives),
+        "pretrain_metrics": pre["metrics"] if pre is not None else None,
         "pretrain_text<-vision_head": (
-            pre.test.selected_heads.get("text<-vision") if pre is not None else None
+            pre.get("alignment_selected_head", {}).get("text<-vision") if pre is not None else None
         ),
         "parameters": res.n_parameters,
         "epochs": res.epochs,
@@ -118,12 +119,15 @@ def main() -> None:
     )
     ap.add_argument("--control-model", default="mult")
     ap.add_argument("--seeds", default="0", help="e.g. 0,1,2 (mean and spread per row)")
-    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument(
+        "--epochs", type=int, default=None, help="default: each model's digits-av recipe"
+    )
     ap.add_argument(
         "--pretrain-epochs",
         type=int,
-        default=0,
-        help="pre-train every model this many epochs (matching + masked modelling) first",
+        default=None,
+        help="pre-train every model this many epochs (matching + masked modelling) first; "
+        "default: each model's digits-av recipe (0 = none)",
     )
     ap.add_argument("--threads", type=int, default=2, help="torch threads per process")
     ap.add_argument(
@@ -166,7 +170,9 @@ def main() -> None:
     if args.quick:
         size = dict(n_train=64, n_valid=16, n_test=32)
     epochs = 1 if args.quick else args.epochs
-    pretrain_epochs = min(1, args.pretrain_epochs) if args.quick else args.pretrain_epochs
+    pretrain_epochs = args.pretrain_epochs
+    if args.quick and pretrain_epochs:
+        pretrain_epochs = 1
     seeds = [int(s) for s in args.seeds.split(",") if s]
     mods = tuple(m for m in args.modalities.split(",") if m)
     extra = {}
@@ -194,7 +200,8 @@ def main() -> None:
                         model=model,
                         run_mods=run_mods,
                         seed=seed,
-                        pretrain=pretrain_epochs if run_mods == mods else 0,
+                        pretrain=pretrain_epochs,
+                        quick=args.quick,
                         epochs=epochs,
                         size=size,
                         audio_fps=args.audio_fps,
@@ -229,16 +236,18 @@ def main() -> None:
     wall = time.perf_counter() - t_start
     print(
         f"\ndigits-av: {size['n_train']} / {size['n_valid']} / {size['n_test']} samples, audio "
-        f"{args.audio_fps} frames/s, streams {'+'.join(mods)}, {epochs} epochs"
+        f"{args.audio_fps} frames/s, streams {'+'.join(mods)}, "
+        + (f"{epochs} epochs" if epochs else "epochs of each model's recipe")
         + (f" after {pretrain_epochs} of pre-training" if pretrain_epochs else "")
         + f", seeds {seeds}, "
         f"{args.threads} threads; whole run {wall / 60:.1f} min\n"
     )
     print(
-        "| label | model | streams | test acc (mean ± sd over seeds) | text<-video chosen head "
-        "| params | epochs | train samples/s | wall s (per seed) |"
+        "| label | model | streams | test acc (mean ± sd over seeds; per seed) | text<-video "
+        "chosen head (per seed) | params | epochs (+ pre-training) | objectives "
+        "| train samples/s | wall s (per seed) |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         groups.setdefault((r["label"], r["model"], r["modalities"]), []).append(r)
@@ -246,12 +255,16 @@ def main() -> None:
         accs = [r["accuracy"] for r in rs]
         acc = f"{statistics.mean(accs):.1%}"
         if len(accs) > 1:
-            acc += f" ± {statistics.stdev(accs):.1%} (n={len(accs)})"
+            acc += f" ± {statistics.stdev(accs):.1%} ({', '.join(f'{a:.1%}' for a in accs)})"
         heads = [r["text<-vision_head"]["peak_accuracy"] for r in rs if r["text<-vision_head"]]
         head = f"{statistics.mean(heads):.1%}" if heads else "-"
+        if len(heads) > 1:
+            head += f" ({', '.join(f'{h:.1%}' for h in heads)})"
+        pre = f" + {rs[0]['pretrain_epochs']}" if rs[0]["pretrain_epochs"] else ""
         print(
             f"| {label} | {model} | {streams} | {acc} | {head} | {rs[0]['parameters']:,} | "
-            f"{rs[0]['epochs']} | {statistics.mean(r['train_samples_per_s'] for r in rs):.0f} | "
+            f"{rs[0]['epochs']}{pre} | {','.join(rs[0]['objectives'])} | "
+            f"{statistics.mean(r['train_samples_per_s'] for r in rs):.0f} | "
             f"{statistics.mean(r['wall_s'] for r in rs):.0f} |"
         )
     chances = sorted({f"{r['label']} {r['chance']:.1%}" for r in rows})

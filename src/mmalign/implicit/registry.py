@@ -55,6 +55,10 @@ class ModelSpec:
     tasks : tuple of str
         The dataset tasks it trains on (:data:`mmalign.data.TASKS`); default those with a
         prediction head (regression, classification, multilabel).
+    recipes : dict of str to dict
+        Dataset name -> training options (fields of :class:`mmalign.train.TrainConfig`, e.g.
+        ``max_epochs``, ``objectives``, ``pretrain_epochs``) this model needs there, over the
+        dataset's recipe (:func:`mmalign.train.presets.train_preset`); the user's options win.
     """
 
     name: str
@@ -63,6 +67,7 @@ class ModelSpec:
     summary: str
     presets: dict[str, dict[str, Any]] = field(default_factory=dict)
     tasks: tuple[str, ...] = PREDICTION_TASKS
+    recipes: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not re.fullmatch(r"[a-z][a-z0-9-]*", self.name):

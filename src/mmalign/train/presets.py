@@ -13,6 +13,9 @@ DEFAULT_RECIPE: dict[str, Any] = {
     "lr": 1e-3,
     "lr_schedule": "plateau",
     "warmup_steps": 0,
+    "max_epochs": 30,
+    "objectives": ("label",),
+    "pretrain_epochs": 0,
     "mask_span": 1,
     "token_columns": {},
 }
@@ -39,10 +42,18 @@ TRAIN_PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def train_preset(dataset_name: str) -> dict[str, Any]:
-    """The training recipe (``lr``, ``lr_schedule``, ``warmup_steps``, ``mask_span``,
-    ``token_columns``) for ``dataset_name``: its preset over :data:`DEFAULT_RECIPE`."""
-    return {**DEFAULT_RECIPE, **TRAIN_PRESETS.get(dataset_name, {})}
+def train_preset(dataset_name: str, model: str | None = None) -> dict[str, Any]:
+    """The training recipe (``lr``, ``lr_schedule``, ``warmup_steps``, ``max_epochs``,
+    ``objectives``, ``pretrain_epochs``, ``mask_span``, ``token_columns``) for ``dataset_name``:
+    :data:`DEFAULT_RECIPE`, under the dataset's preset (:data:`TRAIN_PRESETS`), under the
+    model's own recipe for that dataset (``ModelSpec.recipes`` in the model registry)."""
+    recipe = {**DEFAULT_RECIPE, **TRAIN_PRESETS.get(dataset_name, {})}
+    if model is not None:
+        from mmalign.implicit.registry import MODELS
+
+        if model in MODELS:
+            recipe.update(MODELS[model].recipes.get(dataset_name, {}))
+    return recipe
 
 
 def model_preset(model: str, dataset_name: str) -> dict[str, Any]:
