@@ -243,7 +243,13 @@ def test_a_model_recipe_sets_objectives_epochs_and_pre_training(tiny, tmp_path, 
     assert (cfg.max_epochs, cfg.objectives, cfg.pretrain_epochs) == (2, ("label", "matching"), 1)
     mine = TrainConfig(max_epochs=1, objectives="label", pretrain_epochs=0).resolved("digits-av")
     assert (mine.max_epochs, mine.objectives, mine.pretrain_epochs) == (1, ("label",), 0)
-    assert TrainConfig(model="lxmert").resolved("digits-av").pretrain_epochs == 0
+    # the registry's recipes: LXMERT pre-trains on digits-av, on another dataset nothing is added
+    lx = TrainConfig(model="lxmert")
+    assert (
+        lx.resolved("digits-av").pretrain_epochs
+        == MODELS["lxmert"].recipes["digits-av"]["pretrain_epochs"]
+    )
+    assert (lx.resolved("mosi").pretrain_epochs, lx.resolved("mosi").objectives) == (0, ("label",))
     with pytest.raises(ValueError, match="pretrain_epochs must be an int >= 0"):
         TrainConfig(pretrain_epochs=-1)
     # fit pre-trains first (matching + masked, no labels), then trains from those weights
