@@ -429,6 +429,12 @@ def fit(
     if config.pretrain_epochs and config.init_from is None and "label" in config.objectives:
         # the recipe's pre-training (matching + masked modelling, no labels), then the label
         # from its best weights
+        if not config.progress_bar:
+            print(
+                f"pre-training {config.pretrain_epochs} epochs first (matching + masked, no "
+                f"labels) into {out / 'pretrain'}",
+                flush=True,
+            )
         pre = fit(
             dataset,
             dataclasses.replace(
@@ -443,6 +449,8 @@ def fit(
             resume=resume,
         )
         config = dataclasses.replace(config, init_from=str(pre.best_checkpoint))
+        if not config.progress_bar:
+            print(f"then {config.max_epochs} epochs on {', '.join(config.objectives)}", flush=True)
     ckpt_dir = out / "checkpoints"
     record = run_record(dataset, config, model_options)
     resumed = _resume_decision(out, record, resume, max_epochs=config.max_epochs)
