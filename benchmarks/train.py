@@ -52,6 +52,7 @@ def _run_row(job: dict) -> dict:
 
     from mmalign.data import load_digits_av
     from mmalign.train import TrainConfig, fit
+    from mmalign.train.presets import preset_name
 
     torch.set_num_threads(job["threads"])
     label, model, run_mods, seed = job["label"], job["model"], job["run_mods"], job["seed"]
@@ -70,7 +71,7 @@ def _run_row(job: dict) -> dict:
         pretrain_epochs=pretrain_epochs,
         progress_bar=False,
         seed=seed,
-    ).resolved(data.name)
+    ).resolved(preset_name(data))
     if job["quick"] and cfg.pretrain_epochs:
         cfg = dataclasses.replace(cfg, pretrain_epochs=1)
     cfg = dataclasses.replace(cfg, patience=cfg.max_epochs)

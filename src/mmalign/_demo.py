@@ -130,10 +130,6 @@ def mult_on_digits_av(ctx: DemoContext) -> Section:
         model="mult",
         max_epochs=2 if ctx.quick else DEMO_EPOCHS,
         patience=DEMO_EPOCHS,  # the cosine schedule ends the run; the plateau must not
-        # from scratch on the label alone: MulT learns text_vision without the digits-av
-        # recipe's pre-training and matching (98 %), which would double the demo's time
-        pretrain_epochs=0,
-        objectives=("label",),
         seed=ctx.seed,
         # a progress bar on a terminal; one line per epoch (time elapsed and left) in a log
         progress_bar=not ctx.quick and sys.stdout.isatty(),

@@ -239,17 +239,26 @@ def test_a_model_recipe_sets_objectives_epochs_and_pre_training(tiny, tmp_path, 
     monkeypatch.setitem(MODELS["mult"].recipes, "digits-av", recipe)
     assert {k: train_preset("digits-av", "mult")[k] for k in recipe} == recipe
     assert train_preset("digits-av")["pretrain_epochs"] == 0  # no model: the dataset's
-    cfg = TrainConfig().resolved("digits-av")
+    cfg = TrainConfig().resolved("digits-av/text_vision")
     assert (cfg.max_epochs, cfg.objectives, cfg.pretrain_epochs) == (2, ("label", "matching"), 1)
     mine = TrainConfig(max_epochs=1, objectives="label", pretrain_epochs=0).resolved("digits-av")
     assert (mine.max_epochs, mine.objectives, mine.pretrain_epochs) == (1, ("label",), 0)
-    # the registry's recipes: LXMERT pre-trains on digits-av, on another dataset nothing is added
+    # the registry's recipes: a label's apply over its dataset's (LXMERT pre-trains on
+    # digits-av's ink_pair, not on text_vision); another dataset adds nothing
+    from mmalign.train.presets import preset_name
+
     lx = TrainConfig(model="lxmert")
-    assert (
-        lx.resolved("digits-av").pretrain_epochs
-        == MODELS["lxmert"].recipes["digits-av"]["pretrain_epochs"]
-    )
+    ink = lx.resolved("digits-av/ink_pair")
+    assert (ink.pretrain_epochs, ink.objectives) == (20, ("label", "matching"))
+    assert ink.lr == 3e-3 and ink.mask_span == 5  # the dataset's recipe below the label's
+    assert lx.resolved("digits-av/text_vision").pretrain_epochs == 0
+    assert TrainConfig(model="mtag").resolved("digits-av/text_vision").pretrain_epochs == 20
     assert (lx.resolved("mosi").pretrain_epochs, lx.resolved("mosi").objectives) == (0, ("label",))
+    assert model_preset("lxmert", "digits-av/ink_pair") == {
+        **model_preset("lxmert", "digits-av"),
+        "pooling": "last-mean",
+    }
+    assert preset_name(tiny) == "digits-av/text_vision"
     with pytest.raises(ValueError, match="pretrain_epochs must be an int >= 0"):
         TrainConfig(pretrain_epochs=-1)
     # fit pre-trains first (matching + masked, no labels), then trains from those weights

@@ -411,7 +411,7 @@ def fit(
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
     from mmalign.train.module import MultimodalDataModule, MultimodalModule
-    from mmalign.train.presets import model_preset
+    from mmalign.train.presets import model_preset, preset_name
 
     config = config or TrainConfig()
     if not isinstance(config, TrainConfig):
@@ -419,10 +419,11 @@ def fit(
     if not isinstance(dataset, MultimodalDataset):
         raise TypeError(f"dataset must be a MultimodalDataset, got {type(dataset).__name__}.")
     check_model_task(config.model, dataset)
-    config = config.resolved(dataset.name)
+    name = preset_name(dataset)  # "digits-av/ink_pair": a label may have presets of its own
+    config = config.resolved(name)
     user_options = dict(model_options or {})
     model_options = {
-        **(model_preset(config.model, dataset.name) if config.presets else {}),
+        **(model_preset(config.model, name) if config.presets else {}),
         **user_options,
     }
     out = Path(out_dir)
