@@ -1,6 +1,6 @@
 """Diagnostic: does a digits-av label pull each word's attention toward its own image?
 
-For every model (its digits-av preset), on the training split of a label (text + video):
+For every model (its preset for the label, e.g. ``"digits-av/ink_pair"``), on the training split of a label (text + video):
 
 * **pull** -- minus the gradient of the sample's cross-entropy on the first layer's
   text<-video attention *scores* (before the softmax), summed over the frames of each word's
@@ -121,19 +121,18 @@ def _text_vision_grads(kind, rec, t_text: int, t_vision: int, bsz: int):
     raise RuntimeError("no text<-vision attention scores were recorded")
 
 
-def measure(model_name: str, label: str, seed: int, checkpoint: str | None, data):
+def measure(model_name: str, label: str, seed: int, checkpoint: str | None, data, extra=None):
     import numpy as np
     import torch
     import torch.nn.functional as F
 
     from mmalign.implicit.registry import build_model
-    from mmalign.train.presets import model_preset
+    from mmalign.train.presets import model_preset, preset_name
 
     torch.manual_seed(seed)
     ds = data
-    net = build_model(
-        model_name, ds.input_dims, ds.n_outputs, **model_preset(model_name, "digits-av")
-    )
+    options = {**model_preset(model_name, preset_name(ds)), **(extra or {})}
+    net = build_model(model_name, ds.input_dims, ds.n_outputs, **options)
     if checkpoint:
         from mmalign.train.trainer import read_checkpoint
 
@@ -221,15 +220,11 @@ def main() -> None:
     data = load_digits_av(label=args.label, n_train=2000, n_valid=300, n_test=500).select(
         ("text", "vision")
     )
+    extra = {}
     if args.model_set:
-        from mmalign.implicit import registry
         from mmalign.train._cli import _parse_value
 
-        extra = dict(kv.split("=", 1) for kv in args.model_set)
-        for spec in registry.MODELS.values():
-            spec.presets.setdefault("digits-av", {}).update(
-                {k: _parse_value(v) for k, v in extra.items()}
-            )
+        extra = {k: _parse_value(v) for k, v in (kv.split("=", 1) for kv in args.model_set)}
     print(
         f"{args.label}, {'checkpoint ' + args.checkpoint if args.checkpoint else 'initialisation'}"
     )
@@ -241,7 +236,7 @@ def main() -> None:
     for model in args.models.split(","):
         rows = []
         for seed in [int(s) for s in args.seeds.split(",")]:
-            r = measure(model, args.label, seed, args.checkpoint, data)
+            r = measure(model, args.label, seed, args.checkpoint, data, extra)
             rows.append(r)
             probe = (
                 f"{r['probe_ink_first']:.0%} / {r['probe_ink_last']:.0%} / {r['probe_label']:.0%}"
