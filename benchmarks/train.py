@@ -14,10 +14,13 @@ of the whole run (aim: under 60 minutes on 2 cores at the default size).
 Every run is ``mmalign.train.fit(dataset, TrainConfig(model=...))``: the digits-av recipe and
 each model's preset come from the library (the model registry), as with ``mmalign train``.
 
-``--pretrain-epochs N`` first pre-trains every model (not the controls) for N epochs on the
-same training inputs without their labels (``TrainConfig(objectives="matching,masked")``:
-cross-modal matching and masked multimodal modelling, as ``mmalign pretrain``), then fine-tunes
-it on the label from those weights (``init_from``); its wall time counts in the row's.
+Each model trains with its digits-av recipe from the registry (epochs, objectives beside the
+label, pre-training; ``mmalign.train.presets.train_preset``). ``--epochs N`` and
+``--pretrain-epochs N`` override it for every run: pre-training is N epochs on the same training
+inputs without their labels (``objectives=("matching", "masked")``: cross-modal matching and
+masked multimodal modelling, as ``mmalign pretrain``), then the label from those weights; its
+wall time counts in the row's. ``--jobs N`` trains N rows at once, one process each (with
+``--threads 1`` on N cores).
 
 Run: ``python benchmarks/train.py [--models mult,lxmert] [--labels text_vision] [--seeds 0,1,2]
 [--epochs N] [--pretrain-epochs N] [--n-train N] [--modalities text,vision] [--quick]``. Prints a
@@ -32,6 +35,74 @@ import json
 import statistics
 import time
 from pathlib import Path
+
+
+def _print_done(r: dict) -> None:
+    print(
+        f"done {r['label']}-{r['model']}-{r['modalities']}-s{r['seed']}: acc "
+        f"{r['accuracy']:.3f} in {r['wall_s']:.0f} s",
+        flush=True,
+    )
+
+
+def _run_row(job: dict) -> dict:
+    """Train and test one row (one model, label, streams and seed); in its own process with
+    ``--jobs``."""
+    import torch
+
+    from mmalign.data import load_digits_av
+    from mmalign.train import TrainConfig, fit
+    from mmalign.train.presets import preset_name
+
+    torch.set_num_threads(job["threads"])
+    label, model, run_mods, seed = job["label"], job["model"], job["run_mods"], job["seed"]
+    data = load_digits_av(label=label, audio_fps=job["audio_fps"], **job["size"]).select(run_mods)
+    epochs, pretrain_epochs, extra, out = (
+        job["epochs"],
+        job["pretrain"],
+        job["extra"],
+        Path(job["out"]),
+    )
+    # epochs and pre-training epochs: the recipe's (the model registry's) unless given; the
+    # whole schedule runs (no early stop)
+    cfg = TrainConfig(
+        model=model,
+        max_epochs=epochs,
+        pretrain_epochs=pretrain_epochs,
+        progress_bar=False,
+        seed=seed,
+    ).resolved(preset_name(data))
+    if job["quick"] and cfg.pretrain_epochs:
+        cfg = dataclasses.replace(cfg, pretrain_epochs=1)
+    cfg = dataclasses.replace(cfg, patience=cfg.max_epochs)
+    tag = f"{label}-{model}-{'+'.join(run_mods)}-s{seed}"
+    t0 = time.perf_counter()
+    res = fit(data, cfg, model_options=extra, out_dir=out / "runs" / tag, resume=False)
+    pre = None
+    if cfg.pretrain_epochs and "label" in cfg.objectives:
+        pre = json.loads((out / "runs" / tag / "pretrain" / "metrics.json").read_text())
+    head = res.test.selected_heads.get("text<-vision")
+    return {
+        "label": label,
+        "model": model,
+        "modalities": "+".join(run_mods),
+        "seed": seed,
+        "accuracy": res.test.metrics["accuracy"],
+        "chance": job["chance"],
+        "text<-vision_head": head,
+        "text<-vision_all_heads": res.test.alignment.get("text<-vision", {}).get("peak_accuracy"),
+        "pretrain_epochs": cfg.pretrain_epochs if pre is not None else 0,
+        "objectives": list(cfg.objectives),
+        "pretrain_metrics": pre["metrics"] if pre is not None else None,
+        "pretrain_text<-vision_head": (
+            pre.get("alignment_selected_head", {}).get("text<-vision") if pre is not None else None
+        ),
+        "parameters": res.n_parameters,
+        "epochs": res.epochs,
+        "n_train": len(data["train"]),
+        "train_samples_per_s": res.train_samples_per_s,
+        "wall_s": time.perf_counter() - t0,
+    }
 
 
 def main() -> None:
@@ -49,14 +120,23 @@ def main() -> None:
     )
     ap.add_argument("--control-model", default="mult")
     ap.add_argument("--seeds", default="0", help="e.g. 0,1,2 (mean and spread per row)")
-    ap.add_argument("--epochs", type=int, default=30)
+    ap.add_argument(
+        "--epochs", type=int, default=None, help="default: each model's digits-av recipe"
+    )
     ap.add_argument(
         "--pretrain-epochs",
         type=int,
-        default=0,
-        help="pre-train every model this many epochs (matching + masked modelling) first",
+        default=None,
+        help="pre-train every model this many epochs (matching + masked modelling) first; "
+        "default: each model's digits-av recipe (0 = none)",
     )
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2, help="torch threads per process")
+    ap.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="rows trained at once, one process each (e.g. --jobs 2 --threads 1 on 2 cores)",
+    )
     ap.add_argument("--n-train", type=int, default=2000)
     ap.add_argument("--n-valid", type=int, default=300)
     ap.add_argument("--n-test", type=int, default=500)
@@ -83,7 +163,6 @@ def main() -> None:
     import torch
 
     from mmalign.data import load_digits_av
-    from mmalign.train import TrainConfig, fit
     from mmalign.train._cli import _parse_value
 
     t_start = time.perf_counter()
@@ -92,7 +171,9 @@ def main() -> None:
     if args.quick:
         size = dict(n_train=64, n_valid=16, n_test=32)
     epochs = 1 if args.quick else args.epochs
-    pretrain_epochs = min(1, args.pretrain_epochs) if args.quick else args.pretrain_epochs
+    pretrain_epochs = args.pretrain_epochs
+    if args.quick and pretrain_epochs:
+        pretrain_epochs = 1
     seeds = [int(s) for s in args.seeds.split(",") if s]
     mods = tuple(m for m in args.modalities.split(",") if m)
     extra = {}
@@ -102,78 +183,72 @@ def main() -> None:
             ap.error(f"--set expects KEY=VALUE, got {pair!r}")
         extra[key] = _parse_value(value)
     out = Path(args.out)
-    rows = []
+    jobs = []
+    chances = {}
     for label in [x for x in args.labels.split(",") if x]:
         full = load_digits_av(label=label, audio_fps=args.audio_fps, **size)
         ds = full.select(mods)
-        chance = max(float((ds["test"].labels == c).mean()) for c in range(ds.n_outputs))
+        chances[label] = max(float((ds["test"].labels == c).mean()) for c in range(ds.n_outputs))
         runs = [(m, mods) for m in args.models.split(",") if m]
         for dropped in [c for c in args.controls.split(",") if c]:
             # models take >= 2 streams: a control keeps the two streams other than `dropped`
             runs.append((args.control_model, tuple(m for m in full.modalities if m != dropped)))
         for model, run_mods in runs:
-            data = ds if run_mods == mods else full.select(run_mods)
             for seed in seeds if run_mods == mods else seeds[:1]:
-                cfg = TrainConfig(
-                    model=model, max_epochs=epochs, patience=epochs, progress_bar=False, seed=seed
-                )
-                tag = f"{label}-{model}-{'+'.join(run_mods)}-s{seed}"
-                t0 = time.perf_counter()
-                pre = None
-                if pretrain_epochs and run_mods == mods:
-                    pre = fit(
-                        data,
-                        dataclasses.replace(
-                            cfg,
-                            objectives=("matching", "masked"),
-                            max_epochs=pretrain_epochs,
-                            patience=pretrain_epochs,
-                        ),
-                        model_options=extra,
-                        out_dir=out / "runs" / f"{tag}-pretrain",
-                        resume=False,
+                jobs.append(
+                    dict(
+                        label=label,
+                        model=model,
+                        run_mods=run_mods,
+                        seed=seed,
+                        pretrain=pretrain_epochs,
+                        quick=args.quick,
+                        epochs=epochs,
+                        size=size,
+                        audio_fps=args.audio_fps,
+                        threads=args.threads,
+                        extra=extra,
+                        out=str(out),
+                        chance=chances[label],
                     )
-                    cfg = dataclasses.replace(cfg, init_from=str(pre.best_checkpoint))
-                res = fit(data, cfg, model_options=extra, out_dir=out / "runs" / tag, resume=False)
-                head = res.test.selected_heads.get("text<-vision")
-                rows.append(
-                    {
-                        "label": label,
-                        "model": model,
-                        "modalities": "+".join(run_mods),
-                        "seed": seed,
-                        "accuracy": res.test.metrics["accuracy"],
-                        "chance": chance,
-                        "text<-vision_head": head,
-                        "text<-vision_all_heads": res.test.alignment.get("text<-vision", {}).get(
-                            "peak_accuracy"
-                        ),
-                        "pretrain_epochs": pretrain_epochs if pre is not None else 0,
-                        "pretrain_metrics": pre.test.metrics if pre is not None else None,
-                        "pretrain_text<-vision_head": (
-                            pre.test.selected_heads.get("text<-vision") if pre is not None else None
-                        ),
-                        "parameters": res.n_parameters,
-                        "epochs": res.epochs,
-                        "n_train": len(data["train"]),
-                        "train_samples_per_s": res.train_samples_per_s,
-                        "wall_s": time.perf_counter() - t0,
-                    }
                 )
-                print(f"done {tag}: acc {rows[-1]['accuracy']:.3f} in {rows[-1]['wall_s']:.0f} s")
+    rows = []
+    if args.jobs > 1:
+        # one process per row, ``args.threads`` torch threads each (rows are independent;
+        # the cached dataset is read by every process)
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+
+        with ProcessPoolExecutor(args.jobs, mp_context=mp.get_context("spawn")) as pool:
+            futures = [pool.submit(_run_row, job) for job in jobs]
+            for f in as_completed(futures):
+                rows.append(f.result())
+                _print_done(rows[-1])
+        # back in the order of the jobs (the table groups them)
+        place = {
+            (j["label"], j["model"], "+".join(j["run_mods"]), j["seed"]): i
+            for i, j in enumerate(jobs)
+        }
+        rows.sort(key=lambda r: place[(r["label"], r["model"], r["modalities"], r["seed"])])
+    else:
+        for job in jobs:
+            rows.append(_run_row(job))
+            _print_done(rows[-1])
     wall = time.perf_counter() - t_start
     print(
         f"\ndigits-av: {size['n_train']} / {size['n_valid']} / {size['n_test']} samples, audio "
-        f"{args.audio_fps} frames/s, streams {'+'.join(mods)}, {epochs} epochs"
+        f"{args.audio_fps} frames/s, streams {'+'.join(mods)}, "
+        + (f"{epochs} epochs" if epochs else "epochs of each model's recipe")
         + (f" after {pretrain_epochs} of pre-training" if pretrain_epochs else "")
         + f", seeds {seeds}, "
         f"{args.threads} threads; whole run {wall / 60:.1f} min\n"
     )
     print(
-        "| label | model | streams | test acc (mean ± sd over seeds) | text<-video chosen head "
-        "| params | epochs | train samples/s | wall s (per seed) |"
+        "| label | model | streams | test acc (mean ± sd over seeds; per seed) | text<-video "
+        "chosen head (per seed) | params | epochs (+ pre-training) | objectives "
+        "| train samples/s | wall s (per seed) |"
     )
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     groups: dict[tuple, list[dict]] = {}
     for r in rows:
         groups.setdefault((r["label"], r["model"], r["modalities"]), []).append(r)
@@ -181,12 +256,16 @@ def main() -> None:
         accs = [r["accuracy"] for r in rs]
         acc = f"{statistics.mean(accs):.1%}"
         if len(accs) > 1:
-            acc += f" ± {statistics.stdev(accs):.1%} (n={len(accs)})"
+            acc += f" ± {statistics.stdev(accs):.1%} ({', '.join(f'{a:.1%}' for a in accs)})"
         heads = [r["text<-vision_head"]["peak_accuracy"] for r in rs if r["text<-vision_head"]]
         head = f"{statistics.mean(heads):.1%}" if heads else "-"
+        if len(heads) > 1:
+            head += f" ({', '.join(f'{h:.1%}' for h in heads)})"
+        pre = f" + {rs[0]['pretrain_epochs']}" if rs[0]["pretrain_epochs"] else ""
         print(
             f"| {label} | {model} | {streams} | {acc} | {head} | {rs[0]['parameters']:,} | "
-            f"{rs[0]['epochs']} | {statistics.mean(r['train_samples_per_s'] for r in rs):.0f} | "
+            f"{rs[0]['epochs']}{pre} | {','.join(rs[0]['objectives'])} | "
+            f"{statistics.mean(r['train_samples_per_s'] for r in rs):.0f} | "
             f"{statistics.mean(r['wall_s'] for r in rs):.0f} |"
         )
     chances = sorted({f"{r['label']} {r['chance']:.1%}" for r in rows})

@@ -167,7 +167,7 @@ def test_learned_and_sinusoidal_positions(name):
 @pytest.mark.parametrize("cls", [CoAttentionConfig, LXMERTConfig])
 def test_stream_config_validation(cls):
     with pytest.raises(
-        ValueError, match="Unknown pooling 'max'; valid options are: cls, mean, last"
+        ValueError, match="Unknown pooling 'max'; valid options are: cls, mean, last, last-mean"
     ):
         cls({"t": 3, "a": 2}, pooling="max")
     with pytest.raises(ValueError, match="n_self_layers"):
@@ -202,6 +202,29 @@ def test_last_step_pooling_and_pre_ln(name, norm_first):
     assert n_norms == sum(isinstance(m, torch.nn.LayerNorm) for m in plain.modules())
     out.predictions.sum().backward()
     assert all(p.grad is not None for p in model.parameters())
+
+
+@pytest.mark.parametrize("name", ["early-fusion", "coattention", "lxmert", "mtag"])
+def test_last_mean_pooling_reads_the_last_step_and_the_mean_of_each_stream(name):
+    torch.manual_seed(0)
+    dims = {"t": 3, "v": 5}
+    x = {"t": torch.randn(2, 4, 3), "v": torch.randn(2, 7, 5)}
+    lengths = {"t": torch.tensor([4, 2]), "v": torch.tensor([7, 5])}
+    model = build_model(name, dims, 2, d_model=8, n_heads=2, pooling="last-mean").eval()
+    out = model(x, lengths)
+    assert out.pooled.shape == (2, 2 * 2 * 8)  # (last, mean) of each of the two streams
+    seq = out.sequences  # the final states the read-out pools
+    for i, m in enumerate(("t", "v")):
+        n = int(lengths[m][1])
+        last, mean = out.pooled[1, 16 * i : 16 * i + 8], out.pooled[1, 16 * i + 8 : 16 * (i + 1)]
+        torch.testing.assert_close(last, seq[m][1, n - 1])
+        torch.testing.assert_close(mean, seq[m][1, :n].mean(0))
+    # padding cannot reach it
+    x2 = {m: v.clone() for m, v in x.items()}
+    x2["t"][1, 2:] = 50.0
+    x2["v"][1, 5:] = -50.0
+    torch.testing.assert_close(model(x2, lengths).pooled, out.pooled)
+    out.predictions.sum().backward()
 
 
 @pytest.mark.parametrize("name", ["coattention", "lxmert"])

@@ -231,6 +231,52 @@ def test_pretrain_then_fine_tune(tiny, tmp_path):
         )
 
 
+def test_a_model_recipe_sets_objectives_epochs_and_pre_training(tiny, tmp_path, monkeypatch):
+    from mmalign.train.presets import train_preset
+
+    # the recipe of a model on a dataset comes from its registry entry, under the user's options
+    recipe = {"max_epochs": 2, "objectives": ("label", "matching"), "pretrain_epochs": 1}
+    monkeypatch.setitem(MODELS["mult"].recipes, "digits-av", recipe)
+    assert {k: train_preset("digits-av", "mult")[k] for k in recipe} == recipe
+    assert train_preset("digits-av")["pretrain_epochs"] == 0  # no model: the dataset's
+    cfg = TrainConfig().resolved("digits-av/text_vision")
+    assert (cfg.max_epochs, cfg.objectives, cfg.pretrain_epochs) == (2, ("label", "matching"), 1)
+    mine = TrainConfig(max_epochs=1, objectives="label", pretrain_epochs=0).resolved("digits-av")
+    assert (mine.max_epochs, mine.objectives, mine.pretrain_epochs) == (1, ("label",), 0)
+    # the registry's recipes: a label's apply over its dataset's (LXMERT pre-trains on
+    # digits-av's ink_pair, not on text_vision); another dataset adds nothing
+    from mmalign.train.presets import preset_name
+
+    lx = TrainConfig(model="lxmert")
+    ink = lx.resolved("digits-av/ink_pair")
+    assert (ink.pretrain_epochs, ink.objectives) == (20, ("label", "matching"))
+    assert ink.lr == 3e-3 and ink.mask_span == 5  # the dataset's recipe below the label's
+    assert lx.resolved("digits-av/text_vision").pretrain_epochs == 0
+    assert TrainConfig(model="mtag").resolved("digits-av/text_vision").pretrain_epochs == 20
+    assert (lx.resolved("mosi").pretrain_epochs, lx.resolved("mosi").objectives) == (0, ("label",))
+    assert model_preset("lxmert", "digits-av/ink_pair") == {
+        **model_preset("lxmert", "digits-av"),
+        "pooling": "last-mean",
+    }
+    assert preset_name(tiny) == "digits-av/text_vision"
+    with pytest.raises(ValueError, match="pretrain_epochs must be an int >= 0"):
+        TrainConfig(pretrain_epochs=-1)
+    # fit pre-trains first (matching + masked, no labels), then trains from those weights
+    res = fit(
+        tiny,
+        TrainConfig(batch_size=8, progress_bar=False, seed=0),
+        model_options=TINY_MULT,
+        out_dir=tmp_path / "run",
+    )
+    pre = json.loads((tmp_path / "run" / "pretrain" / "metrics.json").read_text())
+    assert pre["train_config"]["objectives"] == ["matching", "masked"] and pre["epochs"] == 1
+    assert "accuracy" not in pre["metrics"] and 0 <= pre["metrics"]["matching_acc"] <= 1
+    doc = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    assert doc["train_config"]["init_from"] == pre["best_checkpoint"] and res.epochs == 2
+    assert doc["train_config"]["objectives"] == ["label", "matching"]
+    assert 0 <= doc["metrics"]["accuracy"] <= 1
+
+
 def test_objective_options_are_checked():
     assert TrainConfig(objectives="label, masked").objectives == ("label", "masked")
     with pytest.raises(ValueError, match="Unknown objective 'mlm'; valid options are: label"):

@@ -382,14 +382,21 @@ class ClassifierHead(nn.Module):
 def pool_stream(h: Tensor, mask: Tensor, lengths: Tensor, pooling: str, summary: bool) -> Tensor:
     """One stream (B, T, d) -> (B, d): its leading summary token (``"cls"``, ``summary`` says
     whether the stream has one), the mean of its valid steps (``"mean"``) or its last valid
-    step (``"last"``, MulT's read-out). ``mask`` and ``lengths`` describe the steps after the
-    summary token."""
+    step (``"last"``, MulT's read-out); ``"last-mean"``: both, concatenated (B, 2 d). ``mask``
+    and ``lengths`` describe the steps after the summary token."""
     if pooling == "cls":
         return h[:, 0]
     body = h[:, 1:] if summary else h
     if pooling == "last":
         return last_valid(body, lengths)
+    if pooling == "last-mean":
+        return torch.cat([last_valid(body, lengths), masked_mean(body, mask)], dim=-1)
     return masked_mean(body, mask)
+
+
+def pooled_width(pooling: str, d: int) -> int:
+    """Width of one stream's :func:`pool_stream` output."""
+    return 2 * d if pooling == "last-mean" else d
 
 
 class PretrainedMixin:

@@ -140,7 +140,7 @@ class ModelConfig:
         return cls(**data)
 
 
-POOLINGS = ("cls", "mean", "last")
+POOLINGS = ("cls", "mean", "last", "last-mean")
 POSITIONS = ("learned", "sinusoidal")
 
 

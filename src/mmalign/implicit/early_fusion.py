@@ -21,8 +21,9 @@ from mmalign.implicit._common import (
     PositionEmbedding,
     PretrainedMixin,
     key_padding_mask,
-    last_valid,
     masked_mean,
+    pool_stream,
+    pooled_width,
     prepare_inputs,
     sublayers,
 )
@@ -65,9 +66,12 @@ class EarlyFusionConfig(ModelConfig):
         Pre-LN sub-layers and ``sqrt(d_model)``-scaled embeddings without LayerNorm, plus a
         final LayerNorm per stream (MulT's layout) instead of the paper's post-LN (BERT) layout.
     n_layers : int, default 4
-    pooling : {"cls", "mean", "last"}, default "cls"
+    pooling : {"cls", "mean", "last", "last-mean"}, default "cls"
         ``"cls"``: the [CLS] output; ``"mean"``: the mean of every valid step of every
-        modality; ``"last"``: the last valid step of each modality, concatenated.
+        modality; ``"last"``: the last valid step of each modality, concatenated;
+        ``"last-mean"``: the last valid step and the mean of the valid steps of each
+        modality, concatenated (a label that needs every word, as ``ink_pair``, reads the
+        mean; a query word placed last, as ``text_vision``'s, the last step).
     """
 
     model_name: ClassVar[str] = "early-fusion"
@@ -141,9 +145,10 @@ class EarlyFusionTransformer(PretrainedMixin, nn.Module):
         self.layers = nn.ModuleList(EncoderLayer(config) for _ in range(config.n_layers))
         self.final_norm = nn.LayerNorm(d) if config.norm_first else None
         # pooling and head
-        n_pooled = len(mods) if config.pooling == "last" else 1
+        per_stream = config.pooling in ("last", "last-mean")
+        d_pooled = len(mods) * pooled_width(config.pooling, d) if per_stream else d
         self.pooler = nn.Linear(d, d) if config.pooling == "cls" else None
-        self.head = ClassifierHead(n_pooled * d, d, config.n_outputs)
+        self.head = ClassifierHead(d_pooled, d, config.n_outputs)
 
     def forward(
         self,
@@ -192,9 +197,13 @@ class EarlyFusionTransformer(PretrainedMixin, nn.Module):
             pooled = torch.tanh(self.pooler(h[:, 0]))  # (B, d)
         elif cfg.pooling == "mean":
             pooled = masked_mean(h[:, 1:], joint_mask[:, 1:])  # (B, d)
-        else:  # the last valid step of every modality, concatenated: (B, M d)
+        else:  # per modality (its last valid step, and its mean), concatenated: (B, M d | 2 M d)
             pooled = torch.cat(
-                [last_valid(h[:, slice(*bounds[m])], n) for m, n in zip(mods, lens)], dim=-1
+                [
+                    pool_stream(h[:, slice(*bounds[m])], mk, n, cfg.pooling, summary=False)
+                    for m, mk, n in zip(mods, masks, lens)
+                ],
+                dim=-1,
             )
         attentions: dict[tuple[str, str], list[Tensor]] = {}
         if return_attention:

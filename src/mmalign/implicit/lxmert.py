@@ -23,6 +23,7 @@ from mmalign.implicit._common import (
     PretrainedMixin,
     key_padding_mask,
     pool_stream,
+    pooled_width,
     prepare_inputs,
     sublayers,
 )
@@ -68,11 +69,12 @@ class LXMERTConfig(ModelConfig):
         final LayerNorm per stream (MulT's layout) instead of the paper's post-LN (BERT) layout.
     n_self_layers : int or dict of str to int, default 2
     n_cross_layers : int, default 2
-    pooling : {"cls", "mean", "last"}, default "cls"
+    pooling : {"cls", "mean", "last", "last-mean"}, default "cls"
         ``"cls"``: every stream starts with a learned summary token (BERT's [CLS]; ViLBERT's
         [IMG]) and the pooled vector is their final states through BERT's pooler
         (``tanh(Linear)``), concatenated; ``"mean"``: the masked means of the streams;
-        ``"last"``: each stream's last real step (MulT's read-out). Attention maps never include
+        ``"last"``: each stream's last real step (MulT's read-out); ``"last-mean"``: both
+        the last real step and the masked mean of each stream. Attention maps never include
         the summary tokens.
     """
 
@@ -190,7 +192,7 @@ class LXMERT(PretrainedMixin, nn.Module):
         self.pooler = (
             nn.ModuleDict({m: nn.Linear(d, d) for m in mods}) if config.pooling == "cls" else None
         )
-        self.head = ClassifierHead(len(mods) * d, d, config.n_outputs)
+        self.head = ClassifierHead(len(mods) * pooled_width(config.pooling, d), d, config.n_outputs)
 
     def embed(self, m: str, x: Tensor) -> Tensor:
         """(B, T, D_m) -> (B, T [+ 1 summary token], d)."""
@@ -264,9 +266,9 @@ class LXMERT(PretrainedMixin, nn.Module):
         # 3. pooling and head
         pooled = []
         for m, mask, n in zip(mods, step_masks, lens):
-            v = pool_stream(h[m], mask, n, cfg.pooling, summary=bool(lead))  # (B, d)
+            v = pool_stream(h[m], mask, n, cfg.pooling, summary=bool(lead))  # (B, d) or (B, 2 d)
             pooled.append(torch.tanh(self.pooler[m](v)) if self.pooler is not None else v)
-        pooled = torch.cat(pooled, dim=-1)  # (B, M d)
+        pooled = torch.cat(pooled, dim=-1)  # (B, M d), (B, 2 M d) for last-mean
         if lead:  # the maps describe the inputs only: drop the summary tokens' rows and columns
             attentions = {k: [w[..., 1:, 1:] for w in ws] for k, ws in attentions.items()}
         return ModelOutput(

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from mmalign._utils import check_option
-from mmalign.implicit._common import PretrainedMixin, prepare_inputs
+from mmalign.implicit._common import PretrainedMixin, pool_stream, prepare_inputs
 from mmalign.implicit.config import (
     ModelConfig,
     check_bool,
@@ -67,9 +67,10 @@ class MTAGConfig(ModelConfig):
     content_scale : bool, default False
         Scale the projected content by ``sqrt(d_model)`` against the unit-scale sinusoidal
         positions (as the original Transformer and MulT); the reference adds them unscaled.
-    pooling : {"mean", "last"}, default "mean"
+    pooling : {"mean", "last", "last-mean"}, default "mean"
         ``"mean"``: the reference's mean over all real nodes (d); ``"last"``: the last real node of
-        every modality, concatenated (M d), as MulT reads its last steps.
+        every modality, concatenated (M d), as MulT reads its last steps; ``"last-mean"``: the
+        last real node and the mean of the real nodes of every modality, concatenated (2 M d).
     head_hidden : int or None, default None
         Width of the MLP head's two hidden layers; None = the reference's ``d_model // 4``.
     residual : bool, default False
@@ -104,7 +105,7 @@ class MTAGConfig(ModelConfig):
         check_positive_int(self.n_layers, "n_layers")
         check_option(self.attention, "attention", ("gat", "dot"))
         check_bool(self.content_scale, "content_scale")
-        check_option(self.pooling, "pooling", ("mean", "last"))
+        check_option(self.pooling, "pooling", ("mean", "last", "last-mean"))
         check_bool(self.residual, "residual")
         check_bool(self.norm_first, "norm_first")
         if self.head_hidden is not None:
@@ -446,7 +447,7 @@ class MTAG(PretrainedMixin, nn.Module):
         )
         n_norms = config.n_layers + 1 if config.norm_first else 0
         self.norms = nn.ModuleList(nn.LayerNorm(d) for _ in range(n_norms))
-        n_in = d * n_mod if config.pooling == "last" else d
+        n_in = {"last": d * n_mod, "last-mean": 2 * d * n_mod}.get(config.pooling, d)
         hidden = config.head_hidden or (d // 4 or 1)
         self.head = nn.Sequential(
             nn.Linear(n_in, hidden),
@@ -498,11 +499,11 @@ class MTAG(PretrainedMixin, nn.Module):
                 graph, dst_step, src_step = _prune(graph, alpha, cfg.keep_ratio, dst_step, src_step)
         if cfg.norm_first:
             x = self.norms[-1](x)
-        if cfg.pooling == "last":  # the last real node of every modality, concatenated (B, M d)
+        if cfg.pooling in ("last", "last-mean"):  # per modality, concatenated (B, M d | 2 M d)
             pooled = torch.cat(
                 [
-                    x[sl].view(bsz, t, d)[torch.arange(bsz, device=x.device), (n - 1).clamp_min(0)]
-                    for sl, t, n in zip(slices, steps, lens)
+                    pool_stream(x[sl].view(bsz, t, d), mk, n, cfg.pooling, summary=False)
+                    for sl, t, n, mk in zip(slices, steps, lens, masks)
                 ],
                 dim=-1,
             )

@@ -10,13 +10,15 @@ _EPILOG = """\
 --set KEY=VALUE sets a training option (model, lr, batch_size, max_epochs, patience, seed, ...),
 a model option (model.KEY or any field of the model's config, e.g. d_model=32) or a digits-av
 option (data.KEY, e.g. data.n_train=500). Unknown keys are errors. On digits-av the defaults are
-small models and lr 3e-3 with 200 warm-up steps and a cosine decay (lr_schedule=cosine); MulT's own
+small models and lr 3e-3 with 200 warm-up steps and a cosine decay (lr_schedule=cosine); with
+data.label=ink_pair each model's recipe adds 20 epochs of pre-training first (pretrain_epochs=0
+skips it) and cross-modal matching beside the label (objectives=label,matching). MulT's own
 schedule is --set lr=1e-3 --set lr_schedule=plateau.
 
 A run already in --out is continued when it is the same run (model, model options, data and
 training options; max_epochs and patience may grow) and refused otherwise; --no-resume replaces
 it, --resume insists on continuing it. A run of about a minute on 2 CPU cores (too short to
-learn the label; drop the data.* options and use max_epochs=30 for the full recipe):
+learn the label; drop the data.* options and max_epochs for the full recipe):
   mmalign train --set data.n_train=300 --set data.n_valid=100 --set data.n_test=100 \\
     --set max_epochs=5 --out runs/quick
 """
@@ -295,6 +297,10 @@ def _train(args: argparse.Namespace) -> int:
     config = TrainConfig(model=args.model, **{k: v for k, v in train_opts.items() if k != "model"})
     # what fit will train with: the dataset's recipe and the model's preset (from the registry)
     name = _dataset_name(args.data)
+    if name == "digits-av":  # its label may have presets of its own (as fit looks them up)
+        from mmalign.data.digits_av import DigitsAVConfig
+
+        name += "/" + str(data_opts.get("label", DigitsAVConfig.label))
     resolved = config.resolved(name)
     options = {**(model_preset(config.model, name) if config.presets else {}), **model_opts}
     _check_model_options(config.model, options, args.data, data_opts)

@@ -6,13 +6,16 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["model_preset", "train_preset", "TRAIN_PRESETS", "DEFAULT_RECIPE"]
+__all__ = ["model_preset", "train_preset", "preset_name", "TRAIN_PRESETS", "DEFAULT_RECIPE"]
 
 # The recipe when a dataset has none: MulT's (lr 1e-3, ReduceLROnPlateau).
 DEFAULT_RECIPE: dict[str, Any] = {
     "lr": 1e-3,
     "lr_schedule": "plateau",
     "warmup_steps": 0,
+    "max_epochs": 30,
+    "objectives": ("label",),
+    "pretrain_epochs": 0,
     "mask_span": 1,
     "token_columns": {},
 }
@@ -39,16 +42,44 @@ TRAIN_PRESETS: dict[str, dict[str, Any]] = {
 }
 
 
-def train_preset(dataset_name: str) -> dict[str, Any]:
-    """The training recipe (``lr``, ``lr_schedule``, ``warmup_steps``, ``mask_span``,
-    ``token_columns``) for ``dataset_name``: its preset over :data:`DEFAULT_RECIPE`."""
-    return {**DEFAULT_RECIPE, **TRAIN_PRESETS.get(dataset_name, {})}
+def preset_name(dataset: Any) -> str:
+    """The name presets are looked up by: ``dataset.name``, plus ``/label`` when its source
+    names a label (``"digits-av/ink_pair"``), so that a label may have presets of its own."""
+    source = getattr(dataset, "source", None) or {}
+    label = (source.get("options") or {}).get("label") if isinstance(source, dict) else None
+    return f"{dataset.name}/{label}" if label else str(dataset.name)
+
+
+def _layers(name: str) -> list[str]:
+    """``"digits-av/ink_pair"`` -> ``["digits-av", "digits-av/ink_pair"]``: the dataset's
+    presets, then its label's over them."""
+    base = name.split("/", 1)[0]
+    return [base] if base == name else [base, name]
+
+
+def train_preset(dataset_name: str, model: str | None = None) -> dict[str, Any]:
+    """The training recipe (``lr``, ``lr_schedule``, ``warmup_steps``, ``max_epochs``,
+    ``objectives``, ``pretrain_epochs``, ``mask_span``, ``token_columns``) for ``dataset_name``
+    (a dataset, or ``dataset/label``, :func:`preset_name`): :data:`DEFAULT_RECIPE`, under the
+    dataset's preset (:data:`TRAIN_PRESETS`), under the model's own recipe for it
+    (``ModelSpec.recipes`` in the model registry), then the same for the label."""
+    from mmalign.implicit.registry import MODELS
+
+    recipe = dict(DEFAULT_RECIPE)
+    for key in _layers(dataset_name):
+        recipe.update(TRAIN_PRESETS.get(key, {}))
+        if model is not None and model in MODELS:
+            recipe.update(MODELS[model].recipes.get(key, {}))
+    return recipe
 
 
 def model_preset(model: str, dataset_name: str) -> dict[str, Any]:
-    """Model options for ``model`` on ``dataset_name`` from the registry (empty: the model's
-    own defaults)."""
+    """Model options for ``model`` on ``dataset_name`` (a dataset, or ``dataset/label``) from
+    the registry: the dataset's, under the label's (empty: the model's own defaults)."""
     from mmalign.implicit.registry import MODELS, config_class
 
     config_class(model)  # unknown names raise, listing the valid ones
-    return dict(MODELS[model].presets.get(dataset_name, {}))
+    out: dict[str, Any] = {}
+    for key in _layers(dataset_name):
+        out.update(MODELS[model].presets.get(key, {}))
+    return out

@@ -56,8 +56,9 @@ class TrainConfig:
         AdamW weight decay; 0 uses Adam (default 0).
     batch_size : int
         Default 32.
-    max_epochs : int
-        Default 30.
+    max_epochs : int or None
+        None (default): the recipe's (30; some models' recipes train longer, see
+        :func:`~mmalign.train.presets.train_preset`).
     patience : int
         Early stopping: epochs without a better validation score (default 8).
     lr_schedule : {"plateau", "cosine", "constant"} or None
@@ -97,14 +98,20 @@ class TrainConfig:
     presets : bool
         Apply the model's options for the dataset from the model registry (small widths on
         digits-av) under the ``model_options`` given to :func:`fit` (default True).
-    objectives : tuple of str or str
-        What the model is trained on, summed (a comma-separated string is accepted):
-        ``"label"`` (the dataset's labels; default), ``"matching"`` (cross-modal matching: is
+    objectives : tuple of str or str or None
+        What the model is trained on, summed (a comma-separated string is accepted); None
+        (default): the recipe's (``("label",)``, or e.g. ``("label", "matching")`` where a
+        model's recipe adds matching beside the label): ``"label"`` (the dataset's labels), ``"matching"`` (cross-modal matching: is
         every stream of this sample its own, or was one swapped with another sample's?) and
         ``"masked"`` (masked multimodal modelling: predict masked steps of every stream) and
         ``"replaced"`` (replaced-step detection: which steps hold another sample's features?).
         ``("matching", "masked")`` pre-trains without labels as ViLBERT and LXMERT do
         (``mmalign pretrain``); see :mod:`mmalign.train.objectives`.
+    pretrain_epochs : int or None
+        Pre-train this many epochs first (``objectives=("matching", "masked")`` on the same
+        training inputs, without labels, into ``out_dir/pretrain``), then train from those
+        weights, when ``init_from`` is None and ``"label"`` is an objective. None (default):
+        the recipe's (0, or the model's recipe, e.g. MTAG's on digits-av).
     init_from : str or None
         A checkpoint of :func:`fit` (e.g. a pre-training run's ``best.ckpt``) whose weights
         start this run: every weight of the same name and shape (the same model and model
@@ -125,7 +132,7 @@ class TrainConfig:
     lr: float | None = None
     weight_decay: float = 0.0
     batch_size: int = 32
-    max_epochs: int = 30
+    max_epochs: int | None = None
     patience: int = 8
     lr_schedule: str | None = None
     warmup_steps: int | None = None
@@ -145,7 +152,8 @@ class TrainConfig:
     n_plots: int = 3
     threads: int = 0
     presets: bool = True
-    objectives: tuple[str, ...] = ("label",)
+    objectives: tuple[str, ...] | None = None
+    pretrain_epochs: int | None = None
     init_from: str | None = None
     mask_prob: float = 0.15
     mask_span: int | None = None
@@ -158,18 +166,25 @@ class TrainConfig:
         from mmalign.train.objectives import OBJECTIVES
 
         check_option(self.model, "model", MODEL_NAMES)
-        if isinstance(self.objectives, str):
-            self.objectives = tuple(o.strip() for o in self.objectives.split(",") if o.strip())
-        self.objectives = tuple(self.objectives)
-        if not self.objectives:
-            raise ValueError(
-                f"objectives must name at least one of {', '.join(OBJECTIVES)}, got none; "
-                "e.g. objectives=matching,masked to pre-train."
-            )
-        for o in self.objectives:
-            check_option(o, "objective", OBJECTIVES)
-        if len(set(self.objectives)) != len(self.objectives):
-            raise ValueError(f"objectives are listed twice in {self.objectives!r}.")
+        if self.objectives is not None:
+            if isinstance(self.objectives, str):
+                self.objectives = tuple(o.strip() for o in self.objectives.split(",") if o.strip())
+            self.objectives = tuple(self.objectives)
+            if not self.objectives:
+                raise ValueError(
+                    f"objectives must name at least one of {', '.join(OBJECTIVES)}, got none; "
+                    "e.g. objectives=matching,masked to pre-train."
+                )
+            for o in self.objectives:
+                check_option(o, "objective", OBJECTIVES)
+            if len(set(self.objectives)) != len(self.objectives):
+                raise ValueError(f"objectives are listed twice in {self.objectives!r}.")
+        if self.pretrain_epochs is not None and (
+            not isinstance(self.pretrain_epochs, int)
+            or isinstance(self.pretrain_epochs, bool)
+            or self.pretrain_epochs < 0
+        ):
+            raise ValueError(f"pretrain_epochs must be an int >= 0, got {self.pretrain_epochs!r}.")
         if not 0.0 < float(self.mask_prob) < 1.0:
             raise ValueError(f"mask_prob must be in (0, 1), got {self.mask_prob!r}.")
         if self.mask_span is not None and (
@@ -199,6 +214,8 @@ class TrainConfig:
             raise ValueError(f"warmup_steps must be an int >= 0, got {self.warmup_steps!r}.")
         for name in ("batch_size", "max_epochs", "num_nodes"):
             v = getattr(self, name)
+            if v is None and name == "max_epochs":
+                continue
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"{name} must be a positive int, got {v!r}.")
         if (
@@ -213,12 +230,13 @@ class TrainConfig:
             raise ValueError(f"lr must be > 0, got {self.lr!r}.")
 
     def resolved(self, dataset_name: str) -> TrainConfig:
-        """A copy with ``lr``, ``lr_schedule``, ``warmup_steps``, ``mask_span`` and
-        ``token_columns`` left at None filled in from the dataset's training recipe
+        """A copy with the fields left at None (``lr``, ``lr_schedule``, ``warmup_steps``,
+        ``max_epochs``, ``objectives``, ``pretrain_epochs``, ``mask_span``, ``token_columns``)
+        filled in from the training recipe of this model on the dataset
         (:func:`mmalign.train.presets.train_preset`)."""
         from mmalign.train.presets import train_preset
 
-        recipe = train_preset(dataset_name)
+        recipe = train_preset(dataset_name, self.model)
         fill = {k: v for k, v in recipe.items() if getattr(self, k) is None}
         return dataclasses.replace(self, **fill)
 
@@ -408,7 +426,7 @@ def fit(
     from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
 
     from mmalign.train.module import MultimodalDataModule, MultimodalModule
-    from mmalign.train.presets import model_preset
+    from mmalign.train.presets import model_preset, preset_name
 
     config = config or TrainConfig()
     if not isinstance(config, TrainConfig):
@@ -416,7 +434,8 @@ def fit(
     if not isinstance(dataset, MultimodalDataset):
         raise TypeError(f"dataset must be a MultimodalDataset, got {type(dataset).__name__}.")
     check_model_task(config.model, dataset)
-    config = config.resolved(dataset.name)
+    name = preset_name(dataset)  # "digits-av/ink_pair": a label may have presets of its own
+    config = config.resolved(name)
     has_valid = "valid" in dataset.splits
     if "train" not in dataset.splits or not ({"valid", "test"} & set(dataset.splits)):
         raise ValueError(
@@ -428,11 +447,37 @@ def fit(
             "lr_schedule 'plateau' watches the validation loss, and the dataset has no 'valid' "
             "split; use lr_schedule='cosine' (or 'constant') to train a fixed number of epochs."
         )
+    user_options = dict(model_options or {})
     model_options = {
-        **(model_preset(config.model, dataset.name) if config.presets else {}),
-        **dict(model_options or {}),
+        **(model_preset(config.model, name) if config.presets else {}),
+        **user_options,
     }
     out = Path(out_dir)
+    if config.pretrain_epochs and config.init_from is None and "label" in config.objectives:
+        # the recipe's pre-training (matching + masked modelling, no labels), then the label
+        # from its best weights
+        if not config.progress_bar:
+            print(
+                f"pre-training {config.pretrain_epochs} epochs first (matching + masked, no "
+                f"labels) into {out / 'pretrain'}",
+                flush=True,
+            )
+        pre = fit(
+            dataset,
+            dataclasses.replace(
+                config,
+                objectives=("matching", "masked"),
+                max_epochs=config.pretrain_epochs,
+                patience=config.pretrain_epochs,
+                pretrain_epochs=0,
+            ),
+            model_options=user_options,
+            out_dir=out / "pretrain",
+            resume=resume,
+        )
+        config = dataclasses.replace(config, init_from=str(pre.best_checkpoint))
+        if not config.progress_bar:
+            print(f"then {config.max_epochs} epochs on {', '.join(config.objectives)}", flush=True)
     ckpt_dir = out / "checkpoints"
     record = run_record(dataset, config, model_options)
     resumed = _resume_decision(out, record, resume, max_epochs=config.max_epochs)
