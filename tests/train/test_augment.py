@@ -52,7 +52,7 @@ def test_collate_draws_a_fresh_augmentation_every_epoch(tiny):
         bad([0])
 
 
-def test_fit_without_validation_trains_fixed_epochs_with_fresh_augmentation(tiny, tmp_path):
+def test_fit_without_validation_trains_fixed_epochs_with_fresh_augmentation(tiny, tmp_path, capsys):
     no_valid = {k: v for k, v in tiny.splits.items() if k != "valid"}
     rec = Recorder()
     ds = MultimodalDataset(no_valid, tiny.task, tiny.n_outputs, tiny.name, augment=rec)
@@ -61,6 +61,8 @@ def test_fit_without_validation_trains_fixed_epochs_with_fresh_augmentation(tiny
     assert res.epochs == 3 and len(res.history) == 3  # no early stopping without validation
     assert res.best_checkpoint == res.last_checkpoint
     assert all(np.isnan(h["val_score"]) for h in res.history)
+    printed = capsys.readouterr().out
+    assert "epoch   3/3  train loss" in printed and "val loss" not in printed  # no "nan" column
     assert 0.0 <= res.test.metrics["accuracy"] <= 1.0
     # every training sample once per epoch, each epoch a new draw
     n = len(tiny["train"])

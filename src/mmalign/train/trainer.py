@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import math
 import os
 import time
 from collections.abc import Iterator
@@ -884,10 +885,14 @@ class _TrainLog:
                 if echo and trainer.global_rank == 0:
                     elapsed = time.perf_counter() - self._fit_t
                     left = elapsed / self._epochs_run * max(0, max_epochs - row["epoch"])
+                    val = (
+                        ""  # a run without a validation split (fixed epochs)
+                        if row["val_loss"] is None or math.isnan(row["val_loss"])
+                        else f"  val loss {row['val_loss']:.4f}  val score {row['val_score']:.4f}"
+                    )
                     print(
                         f"epoch {row['epoch']:3d}/{max_epochs}  train loss {row['train_loss']:.4f}"
-                        f"  val loss {row['val_loss']:.4f}  val score {row['val_score']:.4f}  "
-                        f"lr {row['lr']:.2e}  {row['seconds']:.1f} s  elapsed "
+                        f"{val}  lr {row['lr']:.2e}  {row['seconds']:.1f} s  elapsed "
                         f"{_clock(elapsed)}  left ~{_clock(left)}",
                         flush=True,
                     )
