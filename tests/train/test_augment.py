@@ -6,18 +6,11 @@ import numpy as np
 import pytest
 import torch
 
-from mmalign.data import MultimodalDataset, load_digits_av
+from mmalign.data import MultimodalDataset
 from mmalign.train import TrainConfig, fit
 from mmalign.train.module import collate, drop_modalities
 
-TINY_DATA = dict(n_train=24, n_valid=8, n_test=8, n_digits=2)
 TINY_MULT = dict(d_model=8, n_heads=2, n_layers=1, n_mem_layers=1)
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    torch.set_num_threads(1)
-    return load_digits_av(cache_dir=tmp_path_factory.mktemp("cache"), **TINY_DATA)
 
 
 class Recorder:

@@ -4,18 +4,10 @@ import numpy as np
 import pytest
 import torch
 
-from mmalign.data import load_digits_av
 from mmalign.train import TrainConfig, evaluate, fit
 from mmalign.train.module import MultimodalDataModule, MultimodalModule
 
-TINY_DATA = dict(n_train=24, n_valid=8, n_test=8, n_digits=2)
 TINY_MULT = dict(d_model=8, n_heads=2, n_layers=1, n_mem_layers=1)
-
-
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    torch.set_num_threads(1)
-    return load_digits_av(cache_dir=tmp_path_factory.mktemp("cache"), **TINY_DATA)
 
 
 def _config(**kw):

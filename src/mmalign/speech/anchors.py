@@ -388,9 +388,21 @@ def _cuts(tokens, found) -> list[tuple[int, float, float]]:
     return cuts
 
 
+def _word_spans(seg, x: np.ndarray, held: list[str], cfg) -> list[Span]:
+    """The words ``held`` of a forced alignment ``seg`` of the samples ``x``, as spans: their
+    edges refined when ``cfg.refine``, PocketSphinx's own word times otherwise (fillers and
+    pauses left out)."""
+    from .sphinx import refine_edges, refine_options
+
+    if cfg.refine:
+        return refine_edges(seg, x, held, **refine_options(cfg))
+    spoken = [y for y in seg if not y[0].startswith(("<", "[", "+"))]
+    return [Span(held[i], a, b) for i, (_, a, b) in enumerate(spoken)]
+
+
 def align_anchored(samples: np.ndarray, tokens: list[str], cfg, *, language: str = "en"):
     """Stretch-by-stretch alignment between recognition anchors (see the module docstring)."""
-    from .sphinx import force_align, phone_spans, refine_edges, refine_options
+    from .sphinx import force_align, phone_spans
 
     duration = len(samples) / SR
     rec = recognise(samples, tokens, downsample=_ANCHOR_DOWNSAMPLE)
@@ -430,16 +442,7 @@ def align_anchored(samples: np.ndarray, tokens: list[str], cfg, *, language: str
             retried |= r
         if seg is not None:
             held = [tokens[i] for i in keep]
-            ws = (
-                refine_edges(seg, x, held, **refine_options(cfg))
-                if cfg.refine
-                else [
-                    Span(held[i], a, b)
-                    for i, (lab, a, b) in enumerate(
-                        y for y in seg if not y[0].startswith(("<", "[", "+"))
-                    )
-                ]
-            )
+            ws = _word_spans(seg, x, held, cfg)
             by_index = dict(zip(keep, ws))
             # padding that the aligner took for speech: a stretch's first (last) word, an
             # anchor, starting (ending) far outside where recognition put it; align again
@@ -565,17 +568,7 @@ def align_anchored(samples: np.ndarray, tokens: list[str], cfg, *, language: str
                 break
         else:
             return False
-        held = [tokens[i] for i in keep]
-        ws = (
-            refine_edges(seg, x, held, **refine_options(cfg))
-            if cfg.refine
-            else [
-                Span(held[i], a_, b_)
-                for i, (_, a_, b_) in enumerate(
-                    y for y in seg if not y[0].startswith(("<", "[", "+"))
-                )
-            ]
-        )
+        ws = _word_spans(seg, x, [tokens[i] for i in keep], cfg)
         by_index = dict(zip(keep, ws))
         for i in range(k0, k1):
             w = by_index.get(i)
