@@ -400,6 +400,19 @@ def _word_spans(seg, x: np.ndarray, held: list[str], cfg) -> list[Span]:
     return [Span(held[i], a, b) for i, (_, a, b) in enumerate(spoken)]
 
 
+def _place(words, unaligned, tokens, indices, by_index, dropped, offset: float) -> None:
+    """Append the words ``indices`` of a stretch to ``words``, shifted by the stretch's start
+    ``offset`` (s); those its alignment left out (``by_index`` lacks them) get NaN times and an
+    entry in ``unaligned`` with their reason from ``dropped``."""
+    for i in indices:
+        w = by_index.get(i)
+        if w is None:
+            words.append(Span(tokens[i], float("nan"), float("nan")))
+            unaligned.append({"index": i, "word": tokens[i], "reason": dropped[i]})
+        else:
+            words.append(Span(w.label, w.start + offset, w.end + offset))
+
+
 def align_anchored(samples: np.ndarray, tokens: list[str], cfg, *, language: str = "en"):
     """Stretch-by-stretch alignment between recognition anchors (see the module docstring)."""
     from .sphinx import force_align, phone_spans
@@ -493,13 +506,7 @@ def align_anchored(samples: np.ndarray, tokens: list[str], cfg, *, language: str
                 del no_phones[sizes[3] :], spans[n_spans:]
                 fallbacks[0] = sizes[4]
                 seg, dec, pcm, _ = force_align(x, held, cfg)  # the decoder's state for phones
-            for i in range(k0, k1):
-                w = by_index.get(i)
-                if w is None:
-                    words.append(Span(tokens[i], float("nan"), float("nan")))
-                    unaligned.append({"index": i, "word": tokens[i], "reason": dropped[i]})
-                else:
-                    words.append(Span(w.label, w.start + t0, w.end + t0))
+            _place(words, unaligned, tokens, range(k0, k1), by_index, dropped, t0)
             # no wide-beam retry of the phone pass here: on long recordings it costs more
             # than the rest of the alignment (a stretch whose phone pass fails has no phones)
             spans.append((k0, k1, round(t0, 3), round(t1, 3)))
@@ -570,13 +577,7 @@ def align_anchored(samples: np.ndarray, tokens: list[str], cfg, *, language: str
             return False
         ws = _word_spans(seg, x, [tokens[i] for i in keep], cfg)
         by_index = dict(zip(keep, ws))
-        for i in range(k0, k1):
-            w = by_index.get(i)
-            if w is None:
-                words.append(Span(tokens[i], float("nan"), float("nan")))
-                unaligned.append({"index": i, "word": tokens[i], "reason": dropped[i]})
-            else:
-                words.append(Span(w.label, w.start + u0, w.end + u0))
+        _place(words, unaligned, tokens, range(k0, k1), by_index, dropped, u0)
         spans.append((k0, k1, round(u0, 3), round(u1, 3)))
         no_phones.append((round(t0, 2), round(t1, 2)))
         return True
