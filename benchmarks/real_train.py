@@ -43,6 +43,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -58,13 +59,6 @@ SPLITS = {
 def blank(ds, keep: str):
     """``ds`` with every modality but ``keep`` replaced by one all-zero frame per sample."""
     from mmalign.data import MultimodalDataset, MultimodalSplit
-
-    if keep not in ds.modalities:
-        # an unknown name would blank every stream and record a chance-level row
-        raise SystemExit(
-            f"real_train.py: error: --modalities takes 'both' or one of "
-            f"{', '.join(ds.modalities)}; got {keep!r}."
-        )
 
     splits = {}
     for name, s in ds.splits.items():
@@ -257,9 +251,15 @@ def run(args) -> None:
         # the augmentation is drawn with the run's seed too (unless --data-opt seed=... fixes it)
         if ds is None or ("seed" not in data_opts and ds.source["options"].get("augment")):
             ds = load_dataset(args.corpus, **{"seed": seed, **data_opts})
-            for mods in args.modalities.split(","):
-                if mods != "both":
-                    blank(ds, mods)  # fails at once on a name the corpus lacks
+            # an unknown name would blank every stream (blank) and record a chance-level row
+            unknown = [m for m in args.modalities.split(",") if m not in ("both", *ds.modalities)]
+            if unknown:
+                print(
+                    f"real_train.py: error: --modalities takes 'both' or one of "
+                    f"{', '.join(ds.modalities)}; got {', '.join(map(repr, unknown))}.",
+                    file=sys.stderr,
+                )
+                raise SystemExit(2)
         name = ds.name
         recipe = ds.source.get("options", {})
         if args.baseline:
