@@ -26,6 +26,19 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+def _assert_phones_fill_words(a) -> None:
+    """Every phone lies inside an aligned word, and each word with phones starts with its
+    first phone and ends with its last (after edge refinement moved the word edges)."""
+    words = [w for w in a.words if w.aligned]
+    assert a.phones
+    for p in a.phones:
+        assert any(w.start - 1e-9 <= p.start <= p.end <= w.end + 1e-9 for w in words), p
+    for w in words:
+        inside = [p for p in a.phones if w.start - 1e-9 <= p.start and p.end <= w.end + 1e-9]
+        if inside:
+            assert abs(inside[0].start - w.start) < 1e-9 and abs(inside[-1].end - w.end) < 1e-9
+
+
 @pytest.fixture(scope="module")
 def items():
     from mmalign.speech.evalsets import speech_dev
@@ -45,6 +58,7 @@ def test_default_backend_on_real_speech(items):
             [t for w in it.words for t in (w.start, w.end)]
         )
         errs.append(np.abs(e[edge_mask(it)]))
+        _assert_phones_fill_words(a)
         again = align(it.audio, it.transcript, sample_rate=it.sample_rate)
         assert [(w.start, w.end) for w in again.words] == [(w.start, w.end) for w in a.words]
     e = np.concatenate(errs)
@@ -123,5 +137,6 @@ def test_anchored_path_on_real_speech_reports_a_word_the_audio_lacks():
     assert [u["word"] for u in repeated.unaligned] == ["consider"], repeated.unaligned
     assert "repeats the next word" in repeated.unaligned[0]["reason"]
     for result in (plain, a, repeated):
+        _assert_phones_fill_words(result)
         r = boundary_errors([w for w in result.words if w.aligned], ref)
         assert r.n_unmatched == 0 and r.mae < 0.025 and r.within[0.05] > 0.9, r.summary()

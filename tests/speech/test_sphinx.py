@@ -26,3 +26,29 @@ def test_align_with_oov_word():
 def test_non_english_is_refused():
     with pytest.raises(ValueError, match="US English model only"):
         align_sphinx(np.zeros(16000, np.float32), "hallo", language="de")
+
+
+def test_phones_are_fitted_to_the_refined_word_edges():
+    from mmalign.speech import Span
+    from mmalign.speech.sphinx import fit_phones_to_words
+
+    words = [Span("a", 0.10, 0.40), Span("b", float("nan"), float("nan")), Span("c", 0.5, 0.52)]
+    phones = [
+        Span("AH", 0.08, 0.20),  # starts before the refined word start
+        Span("B", 0.20, 0.33),
+        Span("K", 0.33, 0.45),  # ends in the pause after it
+        Span("X", 0.9, 1.0),  # an unaligned word's phone: left alone
+        Span("S", 0.45, 0.50),  # a short word: clipping would collapse its inner phones
+        Span("IY", 0.50, 0.55),
+        Span("Z", 0.55, 0.60),
+    ]
+    fit_phones_to_words(words, phones, [0, 0, 0, 1, 2, 2, 2])
+    assert [(p.start, p.end) for p in phones[:3]] == [(0.10, 0.20), (0.20, 0.33), (0.33, 0.40)]
+    assert (phones[3].start, phones[3].end) == (0.9, 1.0)
+    # linear: the pass's 0.45-0.60 onto the word's 0.50-0.52, in the same proportions
+    assert np.allclose(
+        [p.start for p in phones[4:]] + [phones[-1].end],
+        [0.50, 0.50 + 0.02 / 3, 0.50 + 0.04 / 3, 0.52],
+    )
+    with pytest.raises(ValueError, match="owners"):
+        fit_phones_to_words(words, phones, [0])

@@ -415,7 +415,7 @@ def _place(words, unaligned, tokens, indices, by_index, dropped, offset: float) 
 
 def align_anchored(samples: np.ndarray, tokens: list[str], cfg, *, language: str = "en"):
     """Stretch-by-stretch alignment between recognition anchors (see the module docstring)."""
-    from .sphinx import force_align, phone_spans
+    from .sphinx import fit_phones_to_words, force_align, phone_spans
 
     duration = len(samples) / SR
     rec = recognise(samples, tokens, downsample=_ANCHOR_DOWNSAMPLE)
@@ -435,6 +435,7 @@ def align_anchored(samples: np.ndarray, tokens: list[str], cfg, *, language: str
     phones: list[Span] = []
     unaligned: list[dict] = []
     no_phones: list[tuple[float, float]] = []
+    owners: list[int] = []  # the token of each phone
     retried = False
     fallbacks = [0]  # stretches left to recognition's times
     spans: list[tuple[int, int, float, float]] = []  # stretches as finally aligned
@@ -502,7 +503,8 @@ def align_anchored(samples: np.ndarray, tokens: list[str], cfg, *, language: str
                     stretch(*part_args)
                 if fallbacks[0] == sizes[4]:
                     return
-                del words[sizes[0] :], phones[sizes[1] :], unaligned[sizes[2] :]
+                del words[sizes[0] :], phones[sizes[1] :], owners[sizes[1] :]
+                del unaligned[sizes[2] :]
                 del no_phones[sizes[3] :], spans[n_spans:]
                 fallbacks[0] = sizes[4]
                 seg, dec, pcm, _ = force_align(x, held, cfg)  # the decoder's state for phones
@@ -510,8 +512,11 @@ def align_anchored(samples: np.ndarray, tokens: list[str], cfg, *, language: str
             # no wide-beam retry of the phone pass here: on long recordings it costs more
             # than the rest of the alignment (a stretch whose phone pass fails has no phones)
             spans.append((k0, k1, round(t0, 3), round(t1, 3)))
-            ph = phone_spans(dec, pcm, offset=t0)
+            ph, at = phone_spans(dec, pcm, offset=t0)
+            if len(set(at)) != len(keep):  # the phone pass lost a word: no phones here
+                ph = []
             phones += ph
+            owners.extend(keep[g] for g in at[: len(ph)])
             if not ph:
                 no_phones.append((round(t0, 2), round(t1, 2)))
             return
@@ -597,6 +602,7 @@ def align_anchored(samples: np.ndarray, tokens: list[str], cfg, *, language: str
         w.score = _score(w, r)
         if np.isfinite(w.end):
             w.end = min(w.end, duration)
+    fit_phones_to_words(words, phones, owners)
     result = SpeechAlignment(
         words=words,
         phones=phones,

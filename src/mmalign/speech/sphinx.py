@@ -468,16 +468,21 @@ def _decay_end(t, env, a: float, b: float, max_move: float, threshold: float) ->
     return float(t[idx[-1]])
 
 
-def _phone_pass(dec, pcm: bytes, offset: float) -> list[Span] | None:
+def _phone_pass(dec, pcm: bytes, offset: float) -> tuple[list[Span], list[int]] | None:
+    """Phones of the decoder's last alignment and, for each, the position of its word among
+    the alignment's words (silences and fillers left out)."""
     try:
         dec.set_alignment()
         dec.start_utt()
         dec.process_raw(pcm, full_utt=True)
         dec.end_utt()
-        phones = []
+        phones, owners = [], []
+        k = -1
+        # one pass over the decoder's iterator (its entries do not outlive it)
         for w in dec.get_alignment():
             if w.name.startswith(_NOT_WORDS):
                 continue
+            k += 1
             for p in w:
                 phones.append(
                     Span(
@@ -486,21 +491,24 @@ def _phone_pass(dec, pcm: bytes, offset: float) -> list[Span] | None:
                         offset + (p.start + p.duration) / FRAME_RATE,
                     )
                 )
-        return phones
+                owners.append(k)
+        return phones, owners
     except RuntimeError:
         return None
 
 
 def phone_spans(
     dec, pcm: bytes, offset: float = 0.0, *, tokens: list[str] | None = None, wide_beam=None
-) -> list[Span]:
-    """Phones of the last forced alignment (a second pass with ``set_alignment``).
+) -> tuple[list[Span], list[int]]:
+    """Phones of the last forced alignment (a second pass with ``set_alignment``), and for
+    each phone the position of its word among the aligned words.
 
     Where that pass fails within the decoder's beams and ``tokens`` and ``wide_beam`` are
-    given, the words are aligned again with wide beams and the phone pass repeated.
+    given, the words are aligned again with wide beams and the phone pass repeated. Both
+    lists are empty where the pass fails.
     """
-    phones = _phone_pass(dec, pcm, offset)
-    if phones is None and tokens and wide_beam is not None:
+    out = _phone_pass(dec, pcm, offset)
+    if out is None and tokens and wide_beam is not None:
         wide = decoder(wide_beam)
         try:
             wide.set_align_text(" ".join(dict_word(wide, w) for w in tokens))
@@ -508,10 +516,42 @@ def phone_spans(
             wide.process_raw(pcm, full_utt=True)
             wide.end_utt()
             if wide.hyp() is not None:
-                phones = _phone_pass(wide, pcm, offset)
+                out = _phone_pass(wide, pcm, offset)
         except RuntimeError:
-            phones = None
-    return phones or []
+            out = None
+    return out if out is not None else ([], [])
+
+
+def fit_phones_to_words(words: list[Span], phones: list[Span], owners: list[int]) -> None:
+    """Move each word's phones (in place) so that they fill the word's final edges.
+
+    Edge refinement and the stretch joins move word edges after the phone pass; without this
+    a word's first phone would start before the word, or its last phone end in the pause
+    after it. ``owners[j]`` is the index in ``words`` of phone ``j``'s word. Inner phone
+    boundaries keep their times, clipped into the word; where clipping would leave a phone
+    under 10 ms (or under its share of a very short word), the word's phone boundaries are
+    instead stretched linearly from the phone pass's span onto the word's.
+    """
+    if len(owners) != len(phones):
+        raise ValueError(f"{len(phones)} phones but {len(owners)} owners")
+    by_word: dict[int, list[int]] = {}
+    for j, k in enumerate(owners):
+        by_word.setdefault(k, []).append(j)
+    for k, idx in by_word.items():
+        w = words[k]
+        if not w.aligned or w.end <= w.start:
+            continue
+        ps = [phones[j] for j in idx]
+        edges = np.array([p.start for p in ps] + [ps[-1].end], dtype=np.float64)
+        new = np.clip(edges, w.start, w.end)
+        new[0], new[-1] = w.start, w.end
+        least = min(0.01, (w.end - w.start) / len(ps))
+        if np.any(np.diff(new) < least - 1e-9):
+            span = edges[-1] - edges[0]
+            frac = (edges - edges[0]) / span if span > 0 else np.linspace(0, 1, len(edges))
+            new = w.start + frac * (w.end - w.start)
+        for i, p in enumerate(ps):
+            p.start, p.end = float(new[i]), float(new[i + 1])
 
 
 def align_sphinx(
@@ -568,9 +608,11 @@ def align_sphinx(
             for k, (lab, a, b) in enumerate(s for s in seg if not s[0].startswith(_NOT_WORDS))
         ]
     )
-    phones = phone_spans(dec, pcm, tokens=tokens, wide_beam=cfg.wide_beam)
+    phones, owners = phone_spans(dec, pcm, tokens=tokens, wide_beam=cfg.wide_beam)
     for w in words:
         w.end = min(w.end, duration)
+    if len(set(owners)) == len(words):  # the phone pass holds every word
+        fit_phones_to_words(words, phones, owners)
     # PocketSphinx's phone pass (set_alignment) fails on some utterances at any beam
     info = {"retried": retried, "anchored": False, "phones_failed": not phones}
     result = SpeechAlignment(
