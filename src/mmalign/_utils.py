@@ -76,6 +76,12 @@ def as_sequence(
     return arr
 
 
+def interp_frames(x: np.ndarray, at: np.ndarray, grid: np.ndarray) -> np.ndarray:
+    """Linear interpolation of the frames (rows) of ``x`` (n, d), which sit at ``grid`` (n,),
+    at the positions ``at`` (m,); clamped at both ends. Returns (m, d)."""
+    return np.stack([np.interp(at, grid, x[:, k]) for k in range(x.shape[1])], axis=1)
+
+
 def check_option(value: Any, name: str, valid: Iterable[str]) -> str:
     """Check that ``value`` is one of ``valid`` and return it.
 

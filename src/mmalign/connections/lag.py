@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from mmalign._utils import as_sequence
+from mmalign._utils import as_sequence, interp_frames
 
 __all__ = [
     "LagEstimate",
@@ -100,9 +100,7 @@ def resample_stream(x: Any, rate_in: float, rate_out: float) -> np.ndarray:
     rate_in = check_rate(rate_in, "rate_in")
     rate_out = check_rate(rate_out, "rate_out")
     n_out = max(1, int(round(len(x) * rate_out / rate_in)))
-    t_out = np.arange(n_out) / rate_out
-    t_in = np.arange(len(x)) / rate_in
-    return np.stack([np.interp(t_out, t_in, x[:, c]) for c in range(x.shape[1])], axis=1)
+    return interp_frames(x, np.arange(n_out) / rate_out, np.arange(len(x)) / rate_in)
 
 
 def cross_correlation_lag(

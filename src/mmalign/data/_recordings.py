@@ -12,6 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from mmalign._utils import interp_frames
 from mmalign.data._types import MultimodalSplit
 
 __all__ = [
@@ -141,9 +142,7 @@ def resample(x: np.ndarray, positions: np.ndarray) -> np.ndarray:
     [0.0, 0.5, 1.0]
     """
     x = np.asarray(x, np.float64)
-    src = np.asarray(positions, np.float64) * len(x) - 0.5
-    idx = np.arange(len(x))
-    return np.stack([np.interp(src, idx, x[:, k]) for k in range(x.shape[1])], axis=1)
+    return interp_frames(x, np.asarray(positions, np.float64) * len(x) - 0.5, np.arange(len(x)))
 
 
 def random_time_warp(

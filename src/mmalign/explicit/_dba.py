@@ -22,7 +22,7 @@ from numbers import Integral, Real
 
 import numpy as np
 
-from mmalign._utils import as_sequence
+from mmalign._utils import as_sequence, interp_frames
 
 __all__ = ["DBAResult", "dba"]
 
@@ -86,9 +86,7 @@ def _resample(seq: np.ndarray, size: int) -> np.ndarray:
     """Linear interpolation of (n, d) onto ``size`` equally spaced frames."""
     if len(seq) == size:
         return seq.copy()
-    old = np.linspace(0.0, 1.0, len(seq))
-    new = np.linspace(0.0, 1.0, size)
-    return np.stack([np.interp(new, old, seq[:, k]) for k in range(seq.shape[1])], axis=1)
+    return interp_frames(seq, np.linspace(0.0, 1.0, size), np.linspace(0.0, 1.0, len(seq)))
 
 
 def _assign(seqs, barycenter, weights, radius, dtw_path):
