@@ -324,9 +324,14 @@ def test_corpus_recipe_is_applied_by_load_dataset(utd_root):
     plain = load_utd_mhad(utd_root)
     assert len(ds["train"]) == (1 + recipe["augment"]) * len(plain["train"])
     assert ds.source["options"]["augment"] == recipe["augment"]
+    # the recipe's skeleton carries the joints' velocities; the loader alone reads positions
+    assert recipe["velocity"] is True
+    assert ds.input_dims == {"inertial": 6, "skeleton": 120}
+    assert plain.input_dims == {"inertial": 6, "skeleton": 60}
     # the user's options win over the recipe
-    raw = load_dataset(f"utd-mhad:{utd_root}", augment=0, n_frames=None)
+    raw = load_dataset(f"utd-mhad:{utd_root}", augment=0, n_frames=None, velocity=False)
     assert len(raw["train"]) == len(plain["train"])
+    assert raw.input_dims == plain.input_dims
     np.testing.assert_array_equal(
         raw["test"].lengths["skeleton"], plain["test"].lengths["skeleton"]
     )

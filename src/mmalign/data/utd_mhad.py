@@ -20,7 +20,8 @@ utd-mhad:PATH`` applies (:data:`mmalign.data.CORPUS_PRESETS`) also resamples bot
 every sequence to 32 frames (``n_frames``) and adds 4 jittered copies of every training
 sequence (``augment``, :func:`jitter_trial`): with only three training subjects, the models
 otherwise learn the subjects, not the actions (LXMERT, seed 0: 70 % -> 86 % on the unseen
-subjects).
+subjects); and it appends the skeleton's velocities (``velocity``; LXMERT on the skeleton
+alone, subject-7 validation split: 65.7 % -> 85.2 %).
 
 Split: the cross-subject protocol of the UTD-MHAD paper, odd subjects (1, 3, 5, 7) train and
 even subjects (2, 4, 6, 8) test; validation is carved from the training subjects: by default
@@ -305,8 +306,8 @@ def load_utd_mhad(
     center, scale, velocity, distances : bool
         Skeleton joints relative to the hip centre (default), divided by the spine length, with
         their velocities, with the 190 distances between every pair of joints (see
-        :func:`skeleton_features`; the corpus recipe :data:`mmalign.data.CORPUS_PRESETS` sets
-        ``distances=True``).
+        :func:`skeleton_features`; default: positions only; the corpus recipe
+        :data:`mmalign.data.CORPUS_PRESETS` adds the velocities).
     n_frames : int, optional
         Resample both streams of every sequence to this many frames (linear interpolation
         over the recording's interval); default: keep each stream's own frames.
