@@ -293,6 +293,22 @@ def test_utd_mhad_recipe_options(utd_root):
     spine = np.linalg.norm(sk[:, 1] - sk[:, 3], axis=1).mean()
     np.testing.assert_allclose(f[:, 0:3] * spine, sk[:, 0] - sk[:, 3], atol=1e-9)
     np.testing.assert_allclose(f[:, 60:], np.gradient(f[:, :60], axis=0))
+    # distances: 190 more, between every pair of joints, the same after a turn and a shift,
+    # in spine lengths with scale
+    from mmalign.data.utd_mhad import _rotation
+
+    d = skeleton_features(sk, distances=True)
+    assert d.shape == (len(sk), 250)
+    np.testing.assert_allclose(d[:, :60], skeleton_features(sk))
+    np.testing.assert_allclose(d[:, 60], np.linalg.norm(sk[:, 0] - sk[:, 1], axis=1))  # pair 0-1
+    np.testing.assert_allclose(d[:, -1], np.linalg.norm(sk[:, 18] - sk[:, 19], axis=1))
+    moved = sk @ _rotation(np.array([0.0, 1.0, 0.0]), 0.7).T + np.array([0.3, -0.1, 2.0])
+    np.testing.assert_allclose(skeleton_features(moved, distances=True)[:, 60:], d[:, 60:])
+    both = skeleton_features(sk, scale=True, velocity=True, distances=True)
+    assert both.shape == (len(sk), 310)
+    np.testing.assert_allclose(both[:, 120:] * spine, d[:, 60:], atol=1e-9)
+    with_d = load_utd_mhad(utd_root, standardize=False, distances=True)
+    assert with_d.input_dims == {"inertial": 6, "skeleton": 250}
     with pytest.raises(ValueError, match="n_frames must be None or an int >= 2"):
         load_utd_mhad(utd_root, n_frames=1)
     with pytest.raises(ValueError, match="augment must be an int >= 0"):
@@ -308,9 +324,14 @@ def test_corpus_recipe_is_applied_by_load_dataset(utd_root):
     plain = load_utd_mhad(utd_root)
     assert len(ds["train"]) == (1 + recipe["augment"]) * len(plain["train"])
     assert ds.source["options"]["augment"] == recipe["augment"]
+    # the recipe's skeleton carries the joints' velocities; the loader alone reads positions
+    assert recipe["velocity"] is True
+    assert ds.input_dims == {"inertial": 6, "skeleton": 120}
+    assert plain.input_dims == {"inertial": 6, "skeleton": 60}
     # the user's options win over the recipe
-    raw = load_dataset(f"utd-mhad:{utd_root}", augment=0, n_frames=None)
+    raw = load_dataset(f"utd-mhad:{utd_root}", augment=0, n_frames=None, velocity=False)
     assert len(raw["train"]) == len(plain["train"])
+    assert raw.input_dims == plain.input_dims
     np.testing.assert_array_equal(
         raw["test"].lengths["skeleton"], plain["test"].lengths["skeleton"]
     )
@@ -355,6 +376,15 @@ def test_utd_mhad_without_validation_and_online_augmentation(utd_root):
     np.testing.assert_allclose(ratio, ratio[0, 0], rtol=1e-6)
     assert 0.9 <= ratio[0, 0] <= 1.1
     np.testing.assert_allclose(v1[..., 1] / v0[..., 1], ratio[0, 0], rtol=1e-6)  # vertical
+    # with joint distances appended, those only scale (by the same factor); the vectors turn
+    dist = np.abs(rng.normal(size=(1, 190)))
+    aug_d = UtdMhadAugment({}, keep_length=True, n_distances=190)
+    out_d = aug_d({"skeleton": np.tile(np.concatenate([skel[:1], dist], 1), (8, 1)),
+                   "inertial": iner}, np.random.default_rng(5))  # fmt: skip
+    np.testing.assert_allclose(out_d["skeleton"][:, :60], out["skeleton"], rtol=1e-6)
+    np.testing.assert_allclose(out_d["skeleton"][:, 60:] / dist, ratio[0, 0], rtol=1e-6)
+    online_d = load_utd_mhad(utd_root, n_frames=8, augment="online", distances=True)
+    assert online_d.augment.n_distances == 190 and ds.augment.n_distances == 0
     acc = np.linalg.norm(out["inertial"][:, :3], axis=1) / np.linalg.norm(iner[:, :3], axis=1)
     gyro = np.linalg.norm(out["inertial"][:, 3:], axis=1) / np.linalg.norm(iner[:, 3:], axis=1)
     np.testing.assert_allclose(acc, gyro, rtol=1e-6)
