@@ -294,3 +294,70 @@ def test_build_model_output_has_no_sequences_for_unknown_streams():
     out = model({"text": torch.randn(2, 3, 4), "audio": torch.randn(2, 5, 3)})
     assert set(out.sequences) == {"text", "audio"}
     assert out.sequences["audio"].shape == (2, 5, 8)  # MulT: (M - 1) d per target stream
+
+
+@pytest.mark.parametrize("name", ["mult", "early-fusion", "coattention", "lxmert", "mtag"])
+def test_zero_head_init_gives_uniform_first_predictions(name):
+    from mmalign.implicit._common import output_layer
+
+    dims = {"text": 11, "vision": 6}
+    x = {"text": torch.randn(3, 2, 11), "vision": torch.randn(3, 7, 6)}
+    n = {"text": torch.tensor([2, 1, 2]), "vision": torch.tensor([7, 4, 6])}
+    torch.manual_seed(0)
+    zero = MultimodalModule(name, dims, 6, "classification", head_init="zero").eval()
+    torch.manual_seed(0)
+    plain = MultimodalModule(name, dims, 6, "classification").eval()
+    assert output_layer(zero.model).out_features == 6
+    assert torch.count_nonzero(zero.model(x, n).predictions) == 0  # uniform: every logit 0
+    assert torch.count_nonzero(plain.model(x, n).predictions) > 0
+    # only that layer differs: zeroing draws no random numbers
+    a, b = zero.state_dict(), plain.state_dict()
+    differ = sorted(k for k in a if not torch.equal(a[k], b[k]))
+    assert len(differ) in (1, 2) and all(k.rsplit(".", 1)[0] == differ[0].rsplit(".", 1)[0] for k in differ)
+    # the label's first gradient reaches that layer only
+    y = torch.tensor([0, 3, 5])
+    torch.nn.functional.cross_entropy(zero.model(x, n).predictions, y).backward()
+    layer = output_layer(zero.model)
+    assert layer.weight.grad.abs().sum() > 0
+    below = [p.grad for p in zero.model.parameters() if p is not layer.weight and p is not layer.bias]
+    assert all(g is None or float(g.abs().sum()) == 0 for g in below)
+
+
+def test_head_init_recipe_and_pretrained_head(tiny, tmp_path):
+    # ink_pair's recipe starts the task head at zero; text_vision and other data keep the
+    # models' own initialisation
+    assert TrainConfig(model="lxmert").resolved("digits-av/ink_pair").head_init == "zero"
+    assert TrainConfig(model="mult").resolved("digits-av/text_vision").head_init == "default"
+    assert TrainConfig(model="mtag").resolved("mosi").head_init == "default"
+    assert TrainConfig(head_init="default").resolved("digits-av/ink_pair").head_init == "default"
+    with pytest.raises(ValueError, match="Unknown head_init 'random'; valid options are"):
+        TrainConfig(head_init="random")
+    # a pre-training run's task head never trains: with head_init="zero" it is not copied
+    pre = fit(
+        tiny,
+        TrainConfig(objectives="matching,masked", max_epochs=1, batch_size=8, progress_bar=False),
+        model_options=TINY_MULT,
+        out_dir=tmp_path / "pre",
+    )
+    saved = torch.load(pre.best_checkpoint, weights_only=False)["state_dict"]
+    assert saved["model.out_layer.weight"].abs().sum() > 0  # its random head
+    options = {**model_preset("mult", "digits-av"), **TINY_MULT}
+    n_out = tiny.n_outputs
+    zero = MultimodalModule("mult", tiny.input_dims, n_out, "classification", model_options=options, head_init="zero")
+    left = load_pretrained(zero, pre.best_checkpoint)
+    assert left == ["model.out_layer.bias", "model.out_layer.weight"]
+    assert zero.model.out_layer.weight.abs().sum() == 0
+    torch.testing.assert_close(zero.model.proj1.weight, saved["model.proj1.weight"])
+    plain = MultimodalModule("mult", tiny.input_dims, n_out, "classification", model_options=options)
+    assert load_pretrained(plain, pre.best_checkpoint) == []
+    torch.testing.assert_close(plain.model.out_layer.weight, saved["model.out_layer.weight"])
+    # a head trained on the label is copied, zero or not
+    lab = fit(
+        tiny,
+        TrainConfig(max_epochs=1, batch_size=8, progress_bar=False, pretrain_epochs=0),
+        model_options=TINY_MULT,
+        out_dir=tmp_path / "lab",
+    )
+    again = MultimodalModule("mult", tiny.input_dims, n_out, "classification", model_options=options, head_init="zero")
+    assert load_pretrained(again, lab.best_checkpoint) == []
+    assert again.model.out_layer.weight.abs().sum() > 0

@@ -26,6 +26,7 @@ import numpy as np
 from mmalign.data._types import MultimodalDataset
 
 LR_SCHEDULES = ("plateau", "cosine", "constant")
+HEAD_INITS = ("default", "zero")
 
 __all__ = [
     "TrainConfig",
@@ -127,6 +128,13 @@ class TrainConfig:
         Streams whose first ``k`` feature columns are a one-hot token, predicted by
         cross-entropy when masked (the rest of the columns, and other streams, by squared
         error). None (default): the dataset's recipe (``{"text": 10}`` on digits-av), else none.
+    head_init : {"default", "zero"} or None
+        How the last layer of the task head starts: the model's own random initialisation
+        (``"default"``) or zero (``"zero"``, weights and bias: uniform first predictions, as
+        BiT and ViT fine-tune; :func:`mmalign.train.module.zero_output_layer`); with
+        ``"zero"`` a pre-training run's (never trained) task head is not copied by
+        ``init_from``. None (default): the recipe's (``"zero"`` on digits-av's ``ink_pair``,
+        else ``"default"``).
     """
 
     model: str = "mult"
@@ -160,6 +168,7 @@ class TrainConfig:
     mask_span: int | None = None
     token_columns: dict[str, int] | None = None
     modality_dropout: float = 0.0
+    head_init: str | None = None
 
     def __post_init__(self) -> None:
         from mmalign._utils import check_option
@@ -205,6 +214,8 @@ class TrainConfig:
         if self.init_from is not None:
             self.init_from = str(self.init_from)
         check_option(self.alignment_layers, "alignment_layers", ["last", "all"])
+        if self.head_init is not None:
+            check_option(self.head_init, "head_init", HEAD_INITS)
         if self.lr_schedule is not None:
             check_option(self.lr_schedule, "lr_schedule", LR_SCHEDULES)
         if self.warmup_steps is not None and (
@@ -232,8 +243,8 @@ class TrainConfig:
 
     def resolved(self, dataset_name: str) -> TrainConfig:
         """A copy with the fields left at None (``lr``, ``lr_schedule``, ``warmup_steps``,
-        ``max_epochs``, ``objectives``, ``pretrain_epochs``, ``mask_span``, ``token_columns``)
-        filled in from the training recipe of this model on the dataset
+        ``max_epochs``, ``objectives``, ``pretrain_epochs``, ``mask_span``, ``token_columns``,
+        ``head_init``) filled in from the training recipe of this model on the dataset
         (:func:`mmalign.train.presets.train_preset`)."""
         from mmalign.train.presets import train_preset
 
@@ -501,6 +512,7 @@ def fit(
         mask_span=config.mask_span,
         token_columns=config.token_columns,
         modality_dropout=float(config.modality_dropout),
+        head_init=config.head_init or "default",
     )
     if config.init_from is not None and not resumed:
         load_pretrained(module, config.init_from)
@@ -620,6 +632,7 @@ _SAME_RUN = (
     "mask_span",
     "token_columns",
     "modality_dropout",
+    "head_init",
 )
 _RUN_KEY = "mmalign_run"
 
@@ -912,7 +925,8 @@ def load_pretrained(module, checkpoint: str | os.PathLike) -> list[str]:
     ValueError naming the difference); weights of another shape (a task head with another
     number of outputs) and weights the checkpoint lacks (the objectives' heads) keep their
     initialisation. A pre-training run's task head was never trained: it is copied as it was
-    initialised, which is as good as this run's own initialisation.
+    initialised, which is as good as this run's own initialisation; with ``head_init="zero"``
+    its last layer is not copied (this run's zero stands).
 
     Returns
     -------
@@ -943,6 +957,14 @@ def load_pretrained(module, checkpoint: str | os.PathLike) -> list[str]:
         )
     own = module.state_dict()
     take = {k: v for k, v in ckpt["state_dict"].items() if k in own and own[k].shape == v.shape}
+    if hp.get("head_init", "default") == "zero" and "label" not in tuple(
+        saved.get("objectives") or ("label",)
+    ):
+        # the checkpoint's task head was never trained: this run's zero head stands
+        from mmalign.train.module import zero_output_layer
+
+        name = "model." + zero_output_layer(module.model)
+        take = {k: v for k, v in take.items() if k not in (f"{name}.weight", f"{name}.bias")}
     module.load_state_dict(take, strict=False)
     return sorted(k for k in own if k not in take)
 
