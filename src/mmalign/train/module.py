@@ -196,7 +196,8 @@ def zero_output_layer(model: torch.nn.Module) -> str:
     features"). At zero the first predictions are uniform, the label's first gradient reaches
     only this layer, and the layers below move once it reads what they carry. On digits-av's
     ``ink_pair`` the sign of the label's first pull on a word's attention to its own image is
-    set by the random head (benchmarks/alignment_pull.py ``--head-seeds``); README."""
+    set by the random head (benchmarks/alignment_pull.py ``--head-seeds``), but a zero head did
+    not cure LXMERT's failing seed (README), so no recipe uses it."""
     from mmalign.implicit._common import output_layer
 
     layer = output_layer(model)
