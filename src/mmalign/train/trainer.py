@@ -56,8 +56,8 @@ class TrainConfig:
         train_preset`: 3e-3 on digits-av), else 1e-3 (MulT's).
     weight_decay : float or None
         AdamW weight decay (decoupled, Loshchilov & Hutter, ICLR 2019); 0 uses Adam. None
-        (default): the recipe's (0; 0.1 on digits-av's ``ink_pair``, where without it one seed
-        in three partly memorises, README).
+        (default): the recipe's (0; 0.3 on digits-av's ``ink_pair``, where without it some
+        seeds partly memorise, README).
     batch_size : int
         Default 32.
     max_epochs : int or None
