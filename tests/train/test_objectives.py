@@ -235,7 +235,12 @@ def test_a_model_recipe_sets_objectives_epochs_and_pre_training(tiny, tmp_path, 
     from mmalign.train.presets import train_preset
 
     # the recipe of a model on a dataset comes from its registry entry, under the user's options
-    recipe = {"max_epochs": 2, "objectives": ("label", "matching"), "pretrain_epochs": 1}
+    recipe = {
+        "max_epochs": 2,
+        "objectives": ("label", "matching"),
+        "pretrain_epochs": 1,
+        "weight_decay": 0.05,
+    }
     monkeypatch.setitem(MODELS["mult"].recipes, "digits-av", recipe)
     assert {k: train_preset("digits-av", "mult")[k] for k in recipe} == recipe
     assert train_preset("digits-av")["pretrain_epochs"] == 0  # no model: the dataset's
@@ -279,6 +284,9 @@ def test_a_model_recipe_sets_objectives_epochs_and_pre_training(tiny, tmp_path, 
     doc = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert doc["train_config"]["init_from"] == pre["best_checkpoint"] and res.epochs == 2
     assert doc["train_config"]["objectives"] == ["label", "matching"]
+    # the recipe's weight decay is the label phase's; pre-training runs without it
+    assert doc["train_config"]["weight_decay"] == 0.05
+    assert pre["train_config"]["weight_decay"] == 0.0
     assert 0 <= doc["metrics"]["accuracy"] <= 1
 
 
