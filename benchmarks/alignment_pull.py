@@ -16,7 +16,9 @@ For every model (its preset for the label, e.g. ``"digits-av/ink_pair"``), on th
   first and of the last word of the text, and the label.
 
 At initialisation (default) or from a checkpoint of :func:`mmalign.train.fit` (``--checkpoint
-runs/.../checkpoints/best.ckpt``; same model and label).
+runs/.../checkpoints/best.ckpt``; same model and label). ``--head-seeds 0,1,2`` redraws the last
+layer of the task head with each seed, the layers below unchanged: whether the sign of the pull
+follows the head rather than the layers below.
 
 Run: ``python benchmarks/alignment_pull.py --label ink_pair --models early-fusion,mtag
 --seeds 0,1,2``. Prints a Markdown table.
@@ -274,9 +276,7 @@ def main() -> None:
                 flush=True,
             )
         if len(rows) > 1:
-            print(
-                f"| {model} | mean | | {statistics.mean(r['pull'] for r in rows):+.3f} | | | | |"
-            )
+            print(f"| {model} | mean | | {statistics.mean(r['pull'] for r in rows):+.3f} | | | | |")
 
 
 if __name__ == "__main__":

@@ -326,13 +326,17 @@ def test_zero_head_init_gives_uniform_first_predictions(name):
     # only that layer differs: zeroing draws no random numbers
     a, b = zero.state_dict(), plain.state_dict()
     differ = sorted(k for k in a if not torch.equal(a[k], b[k]))
-    assert len(differ) in (1, 2) and all(k.rsplit(".", 1)[0] == differ[0].rsplit(".", 1)[0] for k in differ)
+    assert len(differ) in (1, 2) and all(
+        k.rsplit(".", 1)[0] == differ[0].rsplit(".", 1)[0] for k in differ
+    )
     # the label's first gradient reaches that layer only
     y = torch.tensor([0, 3, 5])
     torch.nn.functional.cross_entropy(zero.model(x, n).predictions, y).backward()
     layer = output_layer(zero.model)
     assert layer.weight.grad.abs().sum() > 0
-    below = [p.grad for p in zero.model.parameters() if p is not layer.weight and p is not layer.bias]
+    below = [
+        p.grad for p in zero.model.parameters() if p is not layer.weight and p is not layer.bias
+    ]
     assert all(g is None or float(g.abs().sum()) == 0 for g in below)
 
 
@@ -355,12 +359,16 @@ def test_head_init_recipe_and_pretrained_head(tiny, tmp_path):
     assert saved["model.out_layer.weight"].abs().sum() > 0  # its random head
     options = {**model_preset("mult", "digits-av"), **TINY_MULT}
     n_out = tiny.n_outputs
-    zero = MultimodalModule("mult", tiny.input_dims, n_out, "classification", model_options=options, head_init="zero")
+    zero = MultimodalModule(
+        "mult", tiny.input_dims, n_out, "classification", model_options=options, head_init="zero"
+    )
     left = load_pretrained(zero, pre.best_checkpoint)
     assert left == ["model.out_layer.bias", "model.out_layer.weight"]
     assert zero.model.out_layer.weight.abs().sum() == 0
     torch.testing.assert_close(zero.model.proj1.weight, saved["model.proj1.weight"])
-    plain = MultimodalModule("mult", tiny.input_dims, n_out, "classification", model_options=options)
+    plain = MultimodalModule(
+        "mult", tiny.input_dims, n_out, "classification", model_options=options
+    )
     assert load_pretrained(plain, pre.best_checkpoint) == []
     torch.testing.assert_close(plain.model.out_layer.weight, saved["model.out_layer.weight"])
     # a head trained on the label is copied, zero or not
@@ -370,6 +378,8 @@ def test_head_init_recipe_and_pretrained_head(tiny, tmp_path):
         model_options=TINY_MULT,
         out_dir=tmp_path / "lab",
     )
-    again = MultimodalModule("mult", tiny.input_dims, n_out, "classification", model_options=options, head_init="zero")
+    again = MultimodalModule(
+        "mult", tiny.input_dims, n_out, "classification", model_options=options, head_init="zero"
+    )
     assert load_pretrained(again, lab.best_checkpoint) == []
     assert again.model.out_layer.weight.abs().sum() > 0
