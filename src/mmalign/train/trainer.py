@@ -658,7 +658,13 @@ def run_record(
         {
             "model": config.model,
             "model_options": dict(model_options or {}),
-            "train": {k: getattr(config, k) for k in _SAME_RUN},
+            # head_init only where it is not the default, so that runs recorded before it
+            # existed still resume
+            "train": {
+                k: getattr(config, k)
+                for k in _SAME_RUN
+                if not (k == "head_init" and getattr(config, k) in (None, "default"))
+            },
             "data": dict(dataset.source) or {"name": dataset.name},
             "data_shape": {
                 "task": dataset.task,
