@@ -648,6 +648,16 @@ _SAME_RUN = (
 _RUN_KEY = "mmalign_run"
 
 
+def _train_record(config: TrainConfig) -> dict[str, Any]:
+    """The :data:`_SAME_RUN` fields of ``config``; ``head_init`` only where it is not the
+    default, so that runs recorded before it existed still resume."""
+    return {
+        k: getattr(config, k)
+        for k in _SAME_RUN
+        if not (k == "head_init" and getattr(config, k) in (None, "default"))
+    }
+
+
 def run_record(
     dataset: MultimodalDataset, config: TrainConfig, model_options: dict[str, Any] | None
 ) -> dict[str, Any]:
@@ -658,13 +668,7 @@ def run_record(
         {
             "model": config.model,
             "model_options": dict(model_options or {}),
-            # head_init only where it is not the default, so that runs recorded before it
-            # existed still resume
-            "train": {
-                k: getattr(config, k)
-                for k in _SAME_RUN
-                if not (k == "head_init" and getattr(config, k) in (None, "default"))
-            },
+            "train": _train_record(config),
             "data": dict(dataset.source) or {"name": dataset.name},
             "data_shape": {
                 "task": dataset.task,
