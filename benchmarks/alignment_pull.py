@@ -16,7 +16,9 @@ For every model (its preset for the label, e.g. ``"digits-av/ink_pair"``), on th
   first and of the last word of the text, and the label.
 
 At initialisation (default) or from a checkpoint of :func:`mmalign.train.fit` (``--checkpoint
-runs/.../checkpoints/best.ckpt``; same model and label).
+runs/.../checkpoints/best.ckpt``; same model and label). ``--head-seeds 0,1,2`` redraws the last
+layer of the task head with each seed, the layers below unchanged: whether the sign of the pull
+follows the head rather than the layers below.
 
 Run: ``python benchmarks/alignment_pull.py --label ink_pair --models early-fusion,mtag
 --seeds 0,1,2``. Prints a Markdown table.
@@ -121,7 +123,15 @@ def _text_vision_grads(kind, rec, t_text: int, t_vision: int, bsz: int):
     raise RuntimeError("no text<-vision attention scores were recorded")
 
 
-def measure(model_name: str, label: str, seed: int, checkpoint: str | None, data, extra=None):
+def measure(
+    model_name: str,
+    label: str,
+    seed: int,
+    checkpoint: str | None,
+    data,
+    extra=None,
+    head_seed: int | None = None,
+):
     import numpy as np
     import torch
     import torch.nn.functional as F
@@ -140,6 +150,12 @@ def measure(model_name: str, label: str, seed: int, checkpoint: str | None, data
         net.load_state_dict(
             {k[len("model.") :]: v for k, v in state.items() if k.startswith("model.")}
         )
+    if head_seed is not None:
+        # the same layers below, another draw of the last layer of the task head
+        from mmalign.implicit._common import output_layer
+
+        torch.manual_seed(head_seed)
+        output_layer(net).reset_parameters()
     net.eval()  # no dropout: the pull of the label itself
     rec = _Recorder().install()
     stats = {"pull": [], "pull_first": [], "pull_last": [], "mass0": [], "massL": [], "unif": []}
@@ -209,6 +225,12 @@ def main() -> None:
     ap.add_argument("--models", default="mult,early-fusion,coattention,lxmert,mtag")
     ap.add_argument("--seeds", default="0,1,2")
     ap.add_argument("--checkpoint", default=None, help="a fit checkpoint (one model, one seed)")
+    ap.add_argument(
+        "--head-seeds",
+        default="",
+        help="e.g. 0,1,2: for every model seed, redraw the last layer of the task head with "
+        "each of these seeds (the layers below unchanged), one row each",
+    )
     ap.add_argument("--set", dest="model_set", action="append", default=[], metavar="KEY=VALUE")
     args = ap.parse_args()
 
@@ -229,14 +251,17 @@ def main() -> None:
         f"{args.label}, {'checkpoint ' + args.checkpoint if args.checkpoint else 'initialisation'}"
     )
     print(
-        "| model | seed | pull mean (t, % > 0) | first word | last word | own-image attention "
+        "| model | seed | head seed | pull mean (t, % > 0) | first word | last word | own-image attention "
         "layer 1 / last (uniform) | probe ink first / last / label |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
+    head_seeds = [int(s) for s in args.head_seeds.split(",") if s] or [None]
     for model in args.models.split(","):
         rows = []
-        for seed in [int(s) for s in args.seeds.split(",")]:
-            r = measure(model, args.label, seed, args.checkpoint, data, extra)
+        for seed, head_seed in [
+            (s, h) for s in (int(x) for x in args.seeds.split(",")) for h in head_seeds
+        ]:
+            r = measure(model, args.label, seed, args.checkpoint, data, extra, head_seed)
             rows.append(r)
             probe = (
                 f"{r['probe_ink_first']:.0%} / {r['probe_ink_last']:.0%} / {r['probe_label']:.0%}"
@@ -244,14 +269,14 @@ def main() -> None:
                 else "-"
             )
             print(
-                f"| {model} | {seed} | {r['pull']:+.3f} ({r['pull_t']:+.1f}, "
+                f"| {model} | {seed} | {'-' if head_seed is None else head_seed} | {r['pull']:+.3f} ({r['pull_t']:+.1f}, "
                 f"{r['pull_pos']:.0%}) | {r['pull_first']:+.3f} ({r['pull_first_t']:+.1f}) | "
                 f"{r['pull_last']:+.3f} ({r['pull_last_t']:+.1f}) | {r['mass0']:.1%} / "
                 f"{r['massL']:.1%} ({r['unif']:.1%}) | {probe} |",
                 flush=True,
             )
         if len(rows) > 1:
-            print(f"| {model} | mean | {statistics.mean(r['pull'] for r in rows):+.3f} | | | | |")
+            print(f"| {model} | mean | | {statistics.mean(r['pull'] for r in rows):+.3f} | | | | |")
 
 
 if __name__ == "__main__":

@@ -23,7 +23,9 @@ wall time counts in the row's. ``--jobs N`` trains N rows at once, one process e
 ``--threads 1`` on N cores).
 
 Run: ``python benchmarks/train.py [--models mult,lxmert] [--labels text_vision] [--seeds 0,1,2]
-[--epochs N] [--pretrain-epochs N] [--n-train N] [--modalities text,vision] [--quick]``. Prints a
+[--epochs N] [--pretrain-epochs N] [--train-set KEY=VALUE] [--n-train N] [--modalities text,vision]
+[--quick]``; ``--train-set`` sets a training option over every recipe (``weight_decay=0``: the
+``ink_pair`` recipe as it was before weight decay). Prints a
 Markdown table and writes ``runs/benchmarks/train/train.json``.
 """
 
@@ -71,6 +73,7 @@ def _run_row(job: dict) -> dict:
         pretrain_epochs=pretrain_epochs,
         progress_bar=False,
         seed=seed,
+        **job.get("train_set", {}),
     ).resolved(preset_name(data))
     if job["quick"] and cfg.pretrain_epochs:
         cfg = dataclasses.replace(cfg, pretrain_epochs=1)
@@ -157,6 +160,15 @@ def main() -> None:
         metavar="KEY=VALUE",
         help="model option for every run on top of its digits-av preset, e.g. norm_first=true",
     )
+    ap.add_argument(
+        "--train-set",
+        dest="train_set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="training option (a TrainConfig field) for every run over its recipe, e.g. "
+        "objectives=label,matching,masked or head_init=default",
+    )
     ap.add_argument("--out", default="runs/benchmarks/train")
     args = ap.parse_args()
 
@@ -182,6 +194,21 @@ def main() -> None:
         if not sep:
             ap.error(f"--set expects KEY=VALUE, got {pair!r}")
         extra[key] = _parse_value(value)
+    train_set = {}
+    for pair in args.train_set:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            ap.error(f"--train-set expects KEY=VALUE, got {pair!r}")
+        from mmalign.train import TrainConfig
+
+        fields = [f.name for f in dataclasses.fields(TrainConfig)]
+        if key not in fields or key in ("model", "seed", "max_epochs", "pretrain_epochs"):
+            ap.error(
+                f"--train-set: {key!r} is not a training option here; use one of "
+                f"{', '.join(f for f in fields if f not in ('model', 'seed', 'max_epochs', 'pretrain_epochs'))} "
+                "(--epochs and --pretrain-epochs set the epochs)"
+            )
+        train_set[key] = value if key == "objectives" else _parse_value(value)
     out = Path(args.out)
     jobs = []
     chances = {}
@@ -208,6 +235,7 @@ def main() -> None:
                         audio_fps=args.audio_fps,
                         threads=args.threads,
                         extra=extra,
+                        train_set=train_set,
                         out=str(out),
                         chance=chances[label],
                     )

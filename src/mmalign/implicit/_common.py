@@ -29,6 +29,7 @@ __all__ = [
     "PreLNFeedForward",
     "sublayers",
     "ClassifierHead",
+    "output_layer",
     "pool_stream",
     "PretrainedMixin",
     "masked_mean",
@@ -377,6 +378,24 @@ class ClassifierHead(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return self.fc2(self.norm(F.gelu(self.fc1(x))))
+
+
+def output_layer(model: nn.Module) -> nn.Linear:
+    """The last linear layer of a model's task head (the one that writes the predictions):
+    the last ``nn.Linear`` of ``model.head`` (early fusion, co-attention, LXMERT, MTAG), else
+    ``model.out_layer`` (MulT). ValueError for a model with neither."""
+    head = getattr(model, "head", None)
+    if isinstance(head, nn.Module):
+        linears = [m for m in head.modules() if isinstance(m, nn.Linear)]
+        if linears:
+            return linears[-1]
+    out = getattr(model, "out_layer", None)
+    if isinstance(out, nn.Linear):
+        return out
+    raise ValueError(
+        f"{type(model).__name__} has no task head to initialise (neither a 'head' with a "
+        "Linear layer nor an 'out_layer'); use head_init='default' with it."
+    )
 
 
 def pool_stream(h: Tensor, mask: Tensor, lengths: Tensor, pooling: str, summary: bool) -> Tensor:

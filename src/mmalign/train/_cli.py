@@ -326,7 +326,7 @@ def _check_resume_early(args: argparse.Namespace, config: Any, options: dict, da
     run's record that are known without them (fit compares the rest)."""
 
     from mmalign.data import data_record
-    from mmalign.train.trainer import _SAME_RUN, _jsonable, _resume_decision
+    from mmalign.train.trainer import _jsonable, _resume_decision, _train_record
 
     out = Path(args.out)
     if args.resume is False or not (out / "checkpoints" / "last.ckpt").is_file():
@@ -338,7 +338,7 @@ def _check_resume_early(args: argparse.Namespace, config: Any, options: dict, da
         {
             "model": config.model,
             "model_options": options,
-            "train": {k: getattr(config, k) for k in _SAME_RUN},
+            "train": _train_record(config),
             "data": data,
         }
     )

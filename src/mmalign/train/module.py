@@ -19,7 +19,7 @@ from torch import Tensor
 from torch.utils.data import DataLoader, Dataset
 
 from mmalign.data._types import MultimodalDataset, MultimodalSplit
-from mmalign.train.trainer import LR_SCHEDULES
+from mmalign.train.trainer import HEAD_INITS, LR_SCHEDULES
 
 __all__ = [
     "MultimodalModule",
@@ -29,6 +29,7 @@ __all__ = [
     "decode",
     "lr_factor",
     "drop_modalities",
+    "zero_output_layer",
 ]
 
 
@@ -185,6 +186,28 @@ class MultimodalDataModule(L.LightningDataModule):
         return self._loader("test" if "test" in self.dataset.splits else "valid", False)
 
 
+def zero_output_layer(model: torch.nn.Module) -> str:
+    """Set the last layer of ``model``'s task head (:func:`mmalign.implicit._common.
+    output_layer`) to zero, weights and bias, and return its name in ``model``.
+
+    Fine-tuning heads start at zero in BiT (Kolesnikov et al., ECCV 2020) and ViT (Dosovitskiy
+    et al., ICLR 2021) for the same reason as here: a random head sends random gradients into
+    the pre-trained layers (Kumar et al., ICLR 2022, "fine-tuning can distort pretrained
+    features"). At zero the first predictions are uniform, the label's first gradient reaches
+    only this layer, and the layers below move once it reads what they carry. On digits-av's
+    ``ink_pair`` the sign of the label's first pull on a word's attention to its own image is
+    set by the random head (benchmarks/alignment_pull.py ``--head-seeds``), but a zero head did
+    not cure LXMERT's failing seed (README), so no recipe uses it."""
+    from mmalign.implicit._common import output_layer
+
+    layer = output_layer(model)
+    with torch.no_grad():
+        layer.weight.zero_()
+        if layer.bias is not None:
+            layer.bias.zero_()
+    return next(name for name, m in model.named_modules() if m is layer)
+
+
 def drop_modalities(
     inputs: dict[str, Tensor], p: float, generator: torch.Generator | None = None
 ) -> dict[str, Tensor]:
@@ -287,6 +310,10 @@ class MultimodalModule(L.LightningModule):
     modality_dropout : float, default 0.0
         Probability that a training sample loses one of its streams, drawn at random (its
         frames set to zero, the mean of standardised features); see :func:`drop_modalities`.
+    head_init : {"default", "zero"}, default "default"
+        ``"zero"``: the last layer of the task head starts at zero (weights and bias), so that
+        the first predictions are uniform and no random head decides which way the label's
+        gradient first pulls the layers below (:func:`zero_output_layer`).
     """
 
     def __init__(
@@ -306,6 +333,7 @@ class MultimodalModule(L.LightningModule):
         mask_span: int = 1,
         token_columns: dict[str, int] | None = None,
         modality_dropout: float = 0.0,
+        head_init: str = "default",
     ) -> None:
         super().__init__()
         if not 0.0 <= float(modality_dropout) < 1.0:
@@ -316,10 +344,13 @@ class MultimodalModule(L.LightningModule):
 
         check_option(task, "task", TASKS)
         check_option(lr_schedule, "lr_schedule", LR_SCHEDULES)
+        check_option(head_init, "head_init", HEAD_INITS)
         self.save_hyperparameters()
         self.model = build_model(
             model_name, dict(input_dims), int(n_outputs), **(model_options or {})
         )
+        if head_init == "zero":
+            zero_output_layer(self.model)
         self.task = task
         self.objectives = tuple(objectives)
         self.pretraining = tuple(o for o in self.objectives if o != "label")

@@ -11,6 +11,7 @@ __all__ = ["model_preset", "train_preset", "preset_name", "TRAIN_PRESETS", "DEFA
 # The recipe when a dataset has none: MulT's (lr 1e-3, ReduceLROnPlateau).
 DEFAULT_RECIPE: dict[str, Any] = {
     "lr": 1e-3,
+    "weight_decay": 0.0,
     "lr_schedule": "plateau",
     "warmup_steps": 0,
     "max_epochs": 30,
@@ -18,6 +19,7 @@ DEFAULT_RECIPE: dict[str, Any] = {
     "pretrain_epochs": 0,
     "mask_span": 1,
     "token_columns": {},
+    "head_init": "default",
 }
 
 # digits-av's labels need a token to find its image: every model sits on a plateau at chance
@@ -58,8 +60,8 @@ def _layers(name: str) -> list[str]:
 
 
 def train_preset(dataset_name: str, model: str | None = None) -> dict[str, Any]:
-    """The training recipe (``lr``, ``lr_schedule``, ``warmup_steps``, ``max_epochs``,
-    ``objectives``, ``pretrain_epochs``, ``mask_span``, ``token_columns``) for ``dataset_name``
+    """The training recipe (``lr``, ``weight_decay``, ``lr_schedule``, ``warmup_steps``, ``max_epochs``,
+    ``objectives``, ``pretrain_epochs``, ``mask_span``, ``token_columns``, ``head_init``) for ``dataset_name``
     (a dataset, or ``dataset/label``, :func:`preset_name`): :data:`DEFAULT_RECIPE`, under the
     dataset's preset (:data:`TRAIN_PRESETS`), under the model's own recipe for it
     (``ModelSpec.recipes`` in the model registry), then the same for the label."""
