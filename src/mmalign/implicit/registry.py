@@ -143,11 +143,13 @@ _REAL: dict[str, dict[str, Any]] = {
 #: four models with a ``pooling`` option read each stream's last step and its mean ("last-mean":
 #: the mean carries both words). From scratch early fusion and MTAG memorise ``ink_pair`` (21.6 %,
 #: 18.6 % test) and MulT reaches 84 % +- 4.5; with the recipe each model reaches 93.6-97.4 % on
-#: seed 0; over seeds 0-2 early fusion 96.7 %, MulT 91.5 %, co-attention 92.9 % (two seeds),
-#: MTAG 82.7 % and LXMERT 81.3 % (one or two seeds memorise; README). On ``text_vision`` the same recipe slows early fusion and LXMERT (65 %, 69 % after
-#: 30 epochs, seed 0), so that label keeps the dataset's presets. AdamW's weight decay (label
-#: phase; in pre-training too it spoils it) against the seeds that partly memorise, chosen on LXMERT seed 1's validation accuracy
-#: (label phase, best epoch: 79 % without, 82 % at 0.1, 89 % at 0.3); test figures in the README.
+#: seed 0; over seeds 0-2 early fusion 96.7 %, MulT 91.5 %, co-attention 93.5 %, MTAG 82.7 % and
+#: LXMERT 81.3 % (one or two seeds memorise; README). On ``text_vision`` the same recipe slows
+#: early fusion and LXMERT (65 %, 69 % after 30 epochs, seed 0), so that label keeps the
+#: dataset's presets. AdamW's weight decay 0.3 in the label phase (in pre-training too it spoils
+#: pre-training) works against the seeds that partly memorise; chosen on LXMERT seed 1's
+#: validation accuracy (label phase, best epoch: 79 % without, 82 % at 0.1, 89 % at 0.3); test
+#: figures in the README.
 _INK_PAIR_RECIPE: dict[str, Any] = {
     "pretrain_epochs": 20,
     "objectives": ("label", "matching"),
