@@ -174,6 +174,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         from mmalign._utils import check_option
+        from mmalign.implicit.config import check_positive_int
         from mmalign.implicit.registry import MODEL_NAMES
         from mmalign.train.objectives import OBJECTIVES
 
@@ -191,20 +192,12 @@ class TrainConfig:
                 check_option(o, "objective", OBJECTIVES)
             if len(set(self.objectives)) != len(self.objectives):
                 raise ValueError(f"objectives are listed twice in {self.objectives!r}.")
-        if self.pretrain_epochs is not None and (
-            not isinstance(self.pretrain_epochs, int)
-            or isinstance(self.pretrain_epochs, bool)
-            or self.pretrain_epochs < 0
-        ):
-            raise ValueError(f"pretrain_epochs must be an int >= 0, got {self.pretrain_epochs!r}.")
+        if self.pretrain_epochs is not None:
+            check_positive_int(self.pretrain_epochs, "pretrain_epochs", minimum=0)
         if not 0.0 < float(self.mask_prob) < 1.0:
             raise ValueError(f"mask_prob must be in (0, 1), got {self.mask_prob!r}.")
-        if self.mask_span is not None and (
-            not isinstance(self.mask_span, int)
-            or isinstance(self.mask_span, bool)
-            or self.mask_span < 1
-        ):
-            raise ValueError(f"mask_span must be an int >= 1, got {self.mask_span!r}.")
+        if self.mask_span is not None:
+            check_positive_int(self.mask_span, "mask_span")
         if self.token_columns is not None and (
             not isinstance(self.token_columns, dict)
             or not all(isinstance(v, int) and v >= 2 for v in self.token_columns.values())
@@ -220,12 +213,8 @@ class TrainConfig:
             check_option(self.head_init, "head_init", HEAD_INITS)
         if self.lr_schedule is not None:
             check_option(self.lr_schedule, "lr_schedule", LR_SCHEDULES)
-        if self.warmup_steps is not None and (
-            not isinstance(self.warmup_steps, int)
-            or isinstance(self.warmup_steps, bool)
-            or (self.warmup_steps < 0)
-        ):
-            raise ValueError(f"warmup_steps must be an int >= 0, got {self.warmup_steps!r}.")
+        if self.warmup_steps is not None:
+            check_positive_int(self.warmup_steps, "warmup_steps", minimum=0)
         for name in ("batch_size", "max_epochs", "num_nodes"):
             v = getattr(self, name)
             if v is None and name == "max_epochs":
