@@ -240,6 +240,7 @@ def test_a_model_recipe_sets_objectives_epochs_and_pre_training(tiny, tmp_path, 
         "objectives": ("label", "matching"),
         "pretrain_epochs": 1,
         "weight_decay": 0.05,
+        "pretrain_weight_decay": 0.02,
     }
     monkeypatch.setitem(MODELS["mult"].recipes, "digits-av", recipe)
     assert {k: train_preset("digits-av", "mult")[k] for k in recipe} == recipe
@@ -257,6 +258,14 @@ def test_a_model_recipe_sets_objectives_epochs_and_pre_training(tiny, tmp_path, 
     assert (ink.pretrain_epochs, ink.objectives) == (20, ("label", "matching"))
     assert ink.lr == 3e-3 and ink.mask_span == 5  # the dataset's recipe below the label's
     assert ink.weight_decay == 0.3  # AdamW on ink_pair, against memorising seeds
+    assert ink.pretrain_weight_decay == 0.0  # 0.3 there too spoils LXMERT's pre-training
+    with pytest.raises(ValueError, match="pretrain_weight_decay must be a number >= 0"):
+        TrainConfig(pretrain_weight_decay=-0.1)
+    # a 50-epoch label phase for the models whose slow seeds need it; 30 elsewhere
+    assert ink.max_epochs == 50 and lx.resolved("digits-av/text_vision").max_epochs == 30
+    early = TrainConfig(model="early-fusion").resolved("digits-av/ink_pair")
+    assert (early.max_epochs, early.weight_decay, early.pretrain_epochs) == (30, 0.3, 20)
+    assert TrainConfig(model="lxmert", max_epochs=3).resolved("digits-av/ink_pair").max_epochs == 3
     assert lx.resolved("digits-av/text_vision").weight_decay == 0.0
     assert TrainConfig(weight_decay=0.0).resolved("digits-av/ink_pair").weight_decay == 0.0
     with pytest.raises(ValueError, match="weight_decay must be a number >= 0"):
@@ -284,9 +293,12 @@ def test_a_model_recipe_sets_objectives_epochs_and_pre_training(tiny, tmp_path, 
     doc = json.loads((tmp_path / "run" / "metrics.json").read_text())
     assert doc["train_config"]["init_from"] == pre["best_checkpoint"] and res.epochs == 2
     assert doc["train_config"]["objectives"] == ["label", "matching"]
-    # the recipe's weight decay is the label phase's; pre-training runs without it
+    # each phase has its own weight decay: the recipe's 0.05 for the label, 0.02 before it
     assert doc["train_config"]["weight_decay"] == 0.05
-    assert pre["train_config"]["weight_decay"] == 0.0
+    assert pre["train_config"]["weight_decay"] == 0.02
+    assert torch.load(pre["best_checkpoint"], weights_only=True)["hyper_parameters"][
+        "weight_decay"
+    ] == pytest.approx(0.02)
     assert 0 <= doc["metrics"]["accuracy"] <= 1
 
 

@@ -155,6 +155,13 @@ _INK_PAIR_RECIPE: dict[str, Any] = {
     "objectives": ("label", "matching"),
     "weight_decay": 0.3,
 }
+#: The same with a 50-epoch label phase, for LXMERT and MTAG: their seeds that stayed under
+#: 90 % were slow, not stuck (validation accuracy still rising when the cosine schedule reached
+#: 0 at epoch 30); stretched over 50 epochs the schedule lets them finish. Chosen on validation
+#: accuracy, label phase from the same pre-training (best epoch, 30 -> 50 epochs): LXMERT seed
+#: 1 89.3 % -> 97.7 %, seed 2 88.3 % -> 98.0 %, MTAG seed 1 87.3 % -> 96.0 % (test figures in
+#: the README). Early fusion and co-attention pass every seed with 30 and keep it.
+_INK_PAIR_LONG: dict[str, Any] = {**_INK_PAIR_RECIPE, "max_epochs": 50}
 
 _SPECS = (
     ModelSpec(
@@ -247,7 +254,7 @@ _SPECS = (
             "avletters": _REAL["lxmert"],
             "digits-av/ink_pair": {"pooling": "last-mean"},
         },
-        recipes={"digits-av/ink_pair": _INK_PAIR_RECIPE},
+        recipes={"digits-av/ink_pair": _INK_PAIR_LONG},
     ),
     ModelSpec(
         "mtag",
@@ -278,8 +285,8 @@ _SPECS = (
             "digits-av/ink_pair": {"pooling": "last-mean"},
         },
         # text_vision: pre-training first (from scratch one seed in three memorises: 87.5 % +-
-        # 7.5 vs 97.3 % +- 1.3 pre-trained); ink_pair: the recipe of every model
-        recipes={"digits-av": {"pretrain_epochs": 20}, "digits-av/ink_pair": _INK_PAIR_RECIPE},
+        # 7.5 vs 97.3 % +- 1.3 pre-trained); ink_pair: the recipe with a 50-epoch label phase
+        recipes={"digits-av": {"pretrain_epochs": 20}, "digits-av/ink_pair": _INK_PAIR_LONG},
     ),
     ModelSpec(
         "grounding",

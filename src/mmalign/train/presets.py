@@ -17,6 +17,7 @@ DEFAULT_RECIPE: dict[str, Any] = {
     "max_epochs": 30,
     "objectives": ("label",),
     "pretrain_epochs": 0,
+    "pretrain_weight_decay": 0.0,
     "mask_span": 1,
     "token_columns": {},
     "head_init": "default",
@@ -61,8 +62,8 @@ def _layers(name: str) -> list[str]:
 
 def train_preset(dataset_name: str, model: str | None = None) -> dict[str, Any]:
     """The training recipe (``lr``, ``weight_decay``, ``lr_schedule``, ``warmup_steps``,
-    ``max_epochs``, ``objectives``, ``pretrain_epochs``, ``mask_span``, ``token_columns``,
-    ``head_init``) for ``dataset_name`` (a dataset, or ``dataset/label``, :func:`preset_name`):
+    ``max_epochs``, ``objectives``, ``pretrain_epochs``, ``pretrain_weight_decay``,
+    ``mask_span``, ``token_columns``, ``head_init``) for ``dataset_name`` (a dataset, or ``dataset/label``, :func:`preset_name`):
     :data:`DEFAULT_RECIPE`, under the dataset's preset (:data:`TRAIN_PRESETS`), under the model's
     own recipe for it (``ModelSpec.recipes`` in the model registry), then the same for the label.
     """
