@@ -63,9 +63,10 @@ def _layers(name: str) -> list[str]:
 def train_preset(dataset_name: str, model: str | None = None) -> dict[str, Any]:
     """The training recipe (``lr``, ``weight_decay``, ``lr_schedule``, ``warmup_steps``,
     ``max_epochs``, ``objectives``, ``pretrain_epochs``, ``pretrain_weight_decay``,
-    ``mask_span``, ``token_columns``, ``head_init``) for ``dataset_name`` (a dataset, or ``dataset/label``, :func:`preset_name`):
-    :data:`DEFAULT_RECIPE`, under the dataset's preset (:data:`TRAIN_PRESETS`), under the model's
-    own recipe for it (``ModelSpec.recipes`` in the model registry), then the same for the label.
+    ``mask_span``, ``token_columns``, ``head_init``) for ``dataset_name`` (a dataset, or
+    ``dataset/label``, :func:`preset_name`): :data:`DEFAULT_RECIPE`, under the dataset's preset
+    (:data:`TRAIN_PRESETS`), under the model's own recipe for it (``ModelSpec.recipes`` in the
+    model registry), then the same for the label.
     """
     from mmalign.implicit.registry import MODELS
 
