@@ -385,7 +385,23 @@ def late_fusion_run(args, ds, model, seed, model_opts, train_opts, results_path)
     scores: dict[str, dict[str, np.ndarray]] = {s: {} for s in splits}
     single: dict[str, float] = {}
     t0 = time.perf_counter()
+    reuse = _options(args.reuse, "--reuse")
     for m in ds.modalities:
+        if m in reuse:  # the logits of an earlier --late-fusion run of this stream, same seed
+            other = str(reuse[m]).replace(" ", "_").replace("/", "-")
+            old = OUT / "runs" / f"{name}/{model}{'-' + other if other else ''}-{m}-s{seed}"
+            if not (old / "scores.npz").is_file():
+                raise SystemExit(f"--reuse {m}={reuse[m]}: no {old / 'scores.npz'}; run that "
+                                 "variant with --late-fusion first.")  # fmt: skip
+            kept = np.load(old / "scores.npz")
+            for sp in splits:
+                if sp not in kept or len(kept[sp]) != len(ds[sp]):
+                    raise SystemExit(f"--reuse {m}={reuse[m]}: {old / 'scores.npz'} was not "
+                                     f"scored on this {sp} split.")  # fmt: skip
+                scores[sp][m] = kept[sp]
+            single[m] = float((scores["test"][m].argmax(1) == ds["test"].labels).mean())
+            print(f"reused {old}: test acc {single[m]:.1%}", flush=True)
+            continue
         tag = f"{name}/{model}{'-' + slug if slug else ''}-{m}-s{seed}"
         data = blank(ds, m)
         cfg = TrainConfig(model=model, max_epochs=args.epochs, patience=args.patience,
@@ -438,6 +454,7 @@ def late_fusion_run(args, ds, model, seed, model_opts, train_opts, results_path)
         "wall_s": time.perf_counter() - t0, "data_options": recipe, "model_options": options,
         "stream_weights": weights, "single_stream_accuracy": single,
         "weights_from": "validation split" if given is None else "--weights",
+        "reused_streams": reuse,
     }  # fmt: skip
     _save(row, results_path)
     print(f"done {name}/{model} late fusion s{seed}: test acc {acc:.1%} with weights "
@@ -550,6 +567,9 @@ def main() -> None:
                     help="train each stream alone and fuse their decisions with stream weights")  # fmt: skip
     ap.add_argument("--weights", default="", metavar="NAME=W,...",
                     help="the stream weights of --late-fusion where there is no validation split")  # fmt: skip
+    ap.add_argument("--reuse", action="append", default=[], metavar="STREAM=VARIANT",
+                    help="--late-fusion: take that stream's logits from an earlier --late-fusion "
+                    "run of the variant (same model and seed) instead of training it again")  # fmt: skip
     ap.add_argument("--no-attention", action="store_true", help="skip the attention read-out")
     ap.add_argument("--table", action="store_true", help="print the table of results.json")
     args = ap.parse_args()
