@@ -37,11 +37,16 @@ Run (each run appends to ``runs/benchmarks/real/results.json``; ``--table`` prin
         --train-opt modality_dropout=0.3 --variant "modality dropout 0.3"
     # decision-level fusion of the two single-stream runs (mmalign.train.late_fusion): stream
     # weights chosen on the validation speakers, then reused where there is no validation split
-    .venv/bin/python benchmarks/real_train.py --corpus avletters:/data/avletters \
+    .venv/bin/python benchmarks/real_train.py --corpus avletters:/data/avletters \\
         --late-fusion --epochs 40 --patience 40 --variant "40 epochs, last checkpoint"
-    .venv/bin/python benchmarks/real_train.py --corpus avletters:/data/avletters \
-        --late-fusion --weights audio=0.7,video=0.3 --epochs 40 --data-opt valid_speakers=[] \
+    .venv/bin/python benchmarks/real_train.py --corpus avletters:/data/avletters \\
+        --late-fusion --weights audio=0.7,video=0.3 --epochs 40 --data-opt valid_speakers=[] \\
         --seeds 0,1,2 --variant "train 8 speakers, 40 epochs, last checkpoint"
+    # another video representation, the audio stream's logits reused from a run above
+    .venv/bin/python benchmarks/real_train.py --corpus avletters:/data/avletters \\
+        --late-fusion --epochs 40 --patience 40 --data-opt velocity=true \\
+        --reuse "audio=40 epochs, last checkpoint" \\
+        --variant "video velocity, 40 epochs, last checkpoint"
     .venv/bin/python benchmarks/real_train.py --table
 """
 
