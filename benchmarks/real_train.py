@@ -35,6 +35,18 @@ Run (each run appends to ``runs/benchmarks/real/results.json``; ``--table`` prin
         --data-opt augment='"online"' --epochs 200 --patience 40 --variant "online"
     .venv/bin/python benchmarks/real_train.py --corpus avletters:/data/avletters \\
         --train-opt modality_dropout=0.3 --variant "modality dropout 0.3"
+    # decision-level fusion of the two single-stream runs (mmalign.train.late_fusion): stream
+    # weights chosen on the validation speakers, then reused where there is no validation split
+    .venv/bin/python benchmarks/real_train.py --corpus avletters:/data/avletters \\
+        --late-fusion --epochs 40 --patience 40 --variant "40 epochs, last checkpoint"
+    .venv/bin/python benchmarks/real_train.py --corpus avletters:/data/avletters \\
+        --late-fusion --weights audio=0.7,video=0.3 --epochs 40 --data-opt valid_speakers=[] \\
+        --seeds 0,1,2 --variant "train 8 speakers, 40 epochs, last checkpoint"
+    # another video representation, the audio stream's logits reused from a run above
+    .venv/bin/python benchmarks/real_train.py --corpus avletters:/data/avletters \\
+        --late-fusion --epochs 40 --patience 40 --data-opt velocity=true \\
+        --reuse "audio=40 epochs, last checkpoint" \\
+        --variant "video velocity, 40 epochs, last checkpoint"
     .venv/bin/python benchmarks/real_train.py --table
 """
 
@@ -285,6 +297,10 @@ def run(args) -> None:
                 _save(row, results_path)
                 print(f"done {name}/baseline-{label}-s{seed}: test acc {b['accuracy']:.1%}")
             continue
+        if args.late_fusion:
+            for model in args.models.split(","):
+                late_fusion_run(args, ds, model, seed, model_opts, train_opts, results_path)
+            continue
         for model in args.models.split(","):
             options = {**model_preset(model, name), **model_opts}
             for mods in args.modalities.split(","):
@@ -351,6 +367,123 @@ def run(args) -> None:
                     f"in {wall:.0f} s {al}",
                     flush=True,
                 )
+
+
+def late_fusion_run(args, ds, model, seed, model_opts, train_opts, results_path) -> None:
+    """Train ``model`` on each stream alone, then fuse their decisions with stream weights
+    (:func:`mmalign.train.late_fusion`): chosen on the validation split where there is one
+    (:func:`mmalign.train.choose_stream_weights`), else ``--weights`` (chosen beforehand).
+    Every stream is scored at its last checkpoint (the fixed-epoch protocol); the rows of the
+    single streams and of the fusion are recorded, and each run's logits kept in
+    ``scores.npz`` beside its checkpoints."""
+    from mmalign.train import TrainConfig, choose_stream_weights, evaluate, fit, late_fusion
+    from mmalign.train.presets import model_preset
+
+    name, recipe = ds.name, ds.source.get("options", {})
+    options = {**model_preset(model, name), **model_opts}
+    slug = args.variant.replace(" ", "_").replace("/", "-") if args.variant else ""
+    splits = [s for s in ("valid", "test") if s in ds.splits]
+    given = _weights(args.weights, ds.modalities) if args.weights else None
+    if given is None and "valid" not in splits:
+        raise SystemExit("--late-fusion without a validation split: give --weights, chosen "
+                         "beforehand on the validation split, e.g. --weights audio=0.7,video=0.3")  # fmt: skip
+    scores: dict[str, dict[str, np.ndarray]] = {s: {} for s in splits}
+    single: dict[str, float] = {}
+    t0 = time.perf_counter()
+    reuse = _options(args.reuse, "--reuse")
+    for m in ds.modalities:
+        if m in reuse:  # the logits of an earlier --late-fusion run of this stream, same seed
+            other = str(reuse[m]).replace(" ", "_").replace("/", "-")
+            old = OUT / "runs" / f"{name}/{model}{'-' + other if other else ''}-{m}-s{seed}"
+            if not (old / "scores.npz").is_file():
+                raise SystemExit(f"--reuse {m}={reuse[m]}: no {old / 'scores.npz'}; run that "
+                                 "variant with --late-fusion first.")  # fmt: skip
+            kept = np.load(old / "scores.npz")
+            for sp in splits:
+                if sp not in kept or len(kept[sp]) != len(ds[sp]):
+                    raise SystemExit(f"--reuse {m}={reuse[m]}: {old / 'scores.npz'} was not "
+                                     f"scored on this {sp} split.")  # fmt: skip
+                scores[sp][m] = kept[sp]
+            single[m] = float((scores["test"][m].argmax(1) == ds["test"].labels).mean())
+            print(f"reused {old}: test acc {single[m]:.1%}", flush=True)
+            continue
+        tag = f"{name}/{model}{'-' + slug if slug else ''}-{m}-s{seed}"
+        data = blank(ds, m)
+        cfg = TrainConfig(model=model, max_epochs=args.epochs, patience=args.patience,
+                          batch_size=args.batch_size, progress_bar=False, seed=seed,
+                          threads=args.threads, n_plots=0, **train_opts)  # fmt: skip
+        t1 = time.perf_counter()
+        res = fit(data, cfg, model_options=model_opts, out_dir=OUT / "runs" / tag, resume=False)
+        for sp in splits:
+            scores[sp][m] = evaluate(res.last_checkpoint, data, split=sp).scores
+        np.savez(OUT / "runs" / tag / "scores.npz", **{sp: scores[sp][m] for sp in splits})
+        labels = ds["test"].labels
+        single[m] = float((scores["test"][m].argmax(1) == labels).mean())
+        val = (
+            float((scores["valid"][m].argmax(1) == ds["valid"].labels).mean())
+            if "valid" in splits
+            else None
+        )
+        resolved = cfg.resolved(name)
+        row = {
+            "corpus": name, "model": model, "variant": args.variant, "modalities": m,
+            "seed": seed, "accuracy": single[m], "epochs": res.epochs, "best_val": val,
+            "split": split_text(name, recipe), "alignment": {}, "parameters": res.n_parameters,
+            "wall_s": time.perf_counter() - t1, "data_options": recipe, "model_options": options,
+            "train_options": {"lr": resolved.lr, "lr_schedule": resolved.lr_schedule,
+                              "warmup_steps": resolved.warmup_steps,
+                              "batch_size": args.batch_size, "max_epochs": args.epochs,
+                              "patience": args.patience, "checkpoint": "last", **train_opts},
+        }  # fmt: skip
+        _save(row, results_path)
+        print(f"done {tag}: test acc {single[m]:.1%} (last checkpoint), valid "
+              f"{'-' if val is None else f'{val:.1%}'}", flush=True)  # fmt: skip
+    if given is None:
+        chosen = choose_stream_weights(scores["valid"], ds["valid"].labels)
+        weights, val = chosen.weights, chosen.accuracy
+        print("stream weights on valid (weight of "
+              f"{ds.modalities[-1]}: accuracy): "
+              + ", ".join(f"{w[ds.modalities[-1]]:.2f}: {a:.1%}" for w, a, _ in chosen.grid))  # fmt: skip
+    else:
+        weights, val = given, None
+        if "valid" in splits:
+            logp = late_fusion(scores["valid"], weights)
+            val = float((logp.argmax(1) == ds["valid"].labels).mean())
+    fused = late_fusion(scores["test"], weights)
+    acc = float((fused.argmax(1) == ds["test"].labels).mean())
+    row = {
+        "corpus": name, "model": model,
+        "variant": (args.variant + ", " if args.variant else "") + "late fusion",
+        "modalities": "+".join(ds.modalities), "seed": seed, "accuracy": acc, "epochs": None,
+        "best_val": val, "split": split_text(name, recipe), "alignment": {},
+        "wall_s": time.perf_counter() - t0, "data_options": recipe, "model_options": options,
+        "stream_weights": weights, "single_stream_accuracy": single,
+        "weights_from": "validation split" if given is None else "--weights",
+        "reused_streams": reuse,
+    }  # fmt: skip
+    _save(row, results_path)
+    print(f"done {name}/{model} late fusion s{seed}: test acc {acc:.1%} with weights "
+          f"{weights} (single streams: "
+          + ", ".join(f"{m} {a:.1%}" for m, a in single.items()) + ")", flush=True)  # fmt: skip
+
+
+def _weights(text: str, modalities: tuple[str, ...]) -> dict[str, float]:
+    """``"audio=0.7,video=0.3"`` -> weights of every stream (refused unless they name each
+    stream once, are >= 0 and sum to 1)."""
+    w = {}
+    for part in text.split(","):
+        key, sep, val = part.partition("=")
+        try:
+            w[key.strip()] = float(val)
+        except ValueError:
+            raise SystemExit(f"--weights {text!r}: expected NAME=NUMBER pairs, e.g. "
+                             f"{'=0.5,'.join(modalities)}=0.5") from None  # fmt: skip
+        if not sep:
+            raise SystemExit(f"--weights {text!r}: expected NAME=NUMBER pairs.")
+    if set(w) != set(modalities) or min(w.values()) < 0 or abs(sum(w.values()) - 1) > 1e-6:
+        raise SystemExit(f"--weights {text!r}: give one weight >= 0 for each of "
+                         f"{', '.join(modalities)}, summing to 1.")  # fmt: skip
+    return w
 
 
 def _best_val(history: list[dict]) -> float | None:
@@ -435,6 +568,13 @@ def main() -> None:
         action="store_true",
         help="scikit-learn's logistic regression on the same data instead of --models",
     )
+    ap.add_argument("--late-fusion", action="store_true",
+                    help="train each stream alone and fuse their decisions with stream weights")  # fmt: skip
+    ap.add_argument("--weights", default="", metavar="NAME=W,...",
+                    help="the stream weights of --late-fusion where there is no validation split")  # fmt: skip
+    ap.add_argument("--reuse", action="append", default=[], metavar="STREAM=VARIANT",
+                    help="--late-fusion: take that stream's logits from an earlier --late-fusion "
+                    "run of the variant (same model and seed) instead of training it again")  # fmt: skip
     ap.add_argument("--no-attention", action="store_true", help="skip the attention read-out")
     ap.add_argument("--table", action="store_true", help="print the table of results.json")
     args = ap.parse_args()

@@ -455,3 +455,84 @@ def test_cli_trains_without_validation_with_online_augmentation(tmp_path, utd_ro
     # evaluate reloads the corpus without a validation split, with the same options
     assert main(["evaluate", str(ckpt)]) == 0
     assert "on utd-mhad/test" in capsys.readouterr().out
+
+
+def test_benchmark_late_fusion_on_a_tiny_folder(tmp_path, avl_root, monkeypatch, capsys):
+    """benchmarks/real_train.py --late-fusion: each stream trained alone, their logits kept,
+    the stream weights chosen on validation (or given where there is none), three rows."""
+    import importlib.util
+    import json
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "real_train.py"
+    spec = importlib.util.spec_from_file_location("real_train", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    monkeypatch.chdir(tmp_path)
+    common = ["real_train.py", "--corpus", f"avletters:{avl_root}", "--late-fusion",
+              "--epochs", "1", "--batch-size", "8", "--model-opt", "d_model=8",
+              "--model-opt", "n_heads=2", "--variant", "tiny"]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", common)
+    bench.main()
+    rows = json.loads(Path("runs/benchmarks/real/results.json").read_text())
+    by = {r["modalities"]: r for r in rows}
+    assert set(by) == {"audio", "video", "audio+video"}
+    fused = by["audio+video"]
+    assert fused["variant"] == "tiny, late fusion" and fused["weights_from"] == "validation split"
+    assert sum(fused["stream_weights"].values()) == pytest.approx(1.0)
+    assert fused["single_stream_accuracy"] == {m: by[m]["accuracy"] for m in ("audio", "video")}
+    scores = np.load("runs/benchmarks/real/runs/avletters/lxmert-tiny-audio-s0/scores.npz")
+    assert scores["valid"].shape == (4, 26) and scores["test"].shape == (4, 26)
+    # the fused row's accuracy is the fusion of the kept logits with the chosen weights
+    from mmalign.train import late_fusion
+
+    both = {m: np.load(f"runs/benchmarks/real/runs/avletters/lxmert-tiny-{m}-s0/scores.npz")
+            ["test"] for m in ("audio", "video")}  # fmt: skip
+    test_labels = load_avletters(avl_root)["test"].labels
+    acc = (late_fusion(both, fused["stream_weights"]).argmax(1) == test_labels).mean()
+    assert fused["accuracy"] == pytest.approx(acc)
+    # a second variant that changes the video only reuses the audio stream's logits
+    monkeypatch.setattr(sys, "argv", [*common[:-1], "velocity video", "--data-opt",
+                                      "velocity=true", "--reuse", "audio=tiny"])  # fmt: skip
+    bench.main()
+    rows = json.loads(Path("runs/benchmarks/real/results.json").read_text())
+    again = [r for r in rows if r["variant"].startswith("velocity video")]
+    assert sorted(r["modalities"] for r in again) == ["audio+video", "video"]
+    fused2 = next(r for r in again if r["modalities"] == "audio+video")
+    assert fused2["reused_streams"] == {"audio": "tiny"}
+    assert fused2["single_stream_accuracy"]["audio"] == by["audio"]["accuracy"]
+    monkeypatch.setattr(sys, "argv", [*common, "--reuse", "audio=nothing"])
+    with pytest.raises(SystemExit, match="run that variant with --late-fusion first"):
+        bench.main()
+    # no validation split: the weights must be given, each stream once, summing to 1
+    monkeypatch.setattr(sys, "argv", [*common, "--data-opt", "valid_speakers=[]"])
+    with pytest.raises(SystemExit, match="give --weights"):
+        bench.main()
+    monkeypatch.setattr(
+        sys, "argv", [*common, "--data-opt", "valid_speakers=[]", "--weights", "audio=0.9"]
+    )
+    with pytest.raises(SystemExit, match="one weight >= 0 for each of audio, video"):
+        bench.main()
+
+
+def test_avletters_video_velocity(avl_root):
+    plain = load_avletters(avl_root, n_frames=6, standardize=False)
+    ds = load_avletters(avl_root, n_frames=6, velocity=True, standardize=False)
+    assert ds.input_dims == {"audio": 26, "video": 600}
+    x, v = plain["train"].features["video"][0], ds["train"].features["video"][0]
+    np.testing.assert_allclose(v[:, :300], x)
+    np.testing.assert_allclose(v[:, 300:], np.gradient(x, axis=0), atol=1e-6)
+    # with eigenlips the differences are those of the coefficients
+    pca = load_avletters(avl_root, video_pca=4, velocity=True, standardize=False)
+    c = pca["test"].features["video"][0, : pca["test"].lengths["video"][0]]
+    assert c.shape[1] == 8
+    np.testing.assert_allclose(c[:, 4:], np.gradient(c[:, :4], axis=0), atol=1e-5)
+    # online augmentation shifts the difference image like the image itself
+    on = load_avletters(avl_root, n_frames=6, augment="online", velocity=True, standardize=False)
+    s = on["train"]
+    sample = {m: s.features[m][0] for m in s.features}
+    out = on.augment(sample, np.random.default_rng(0))
+    assert out["video"].shape == (6, 600) and not np.allclose(out["video"], sample["video"])
+    with pytest.raises(ValueError, match="velocity must be True or False"):
+        load_avletters(avl_root, velocity="yes")

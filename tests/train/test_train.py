@@ -41,6 +41,9 @@ def test_fit_writes_checkpoint_metrics_and_plots(tiny, tmp_path):
     # evaluate() reproduces the test scores of the best checkpoint
     again = evaluate(result.best_checkpoint, tiny, split="test")
     assert again.metrics["accuracy"] == pytest.approx(doc["metrics"]["accuracy"])
+    # ... and keeps the raw outputs (logits) whose argmax is the decoded prediction
+    assert again.scores.shape == (len(tiny["test"]), tiny.n_outputs)
+    np.testing.assert_array_equal(again.scores.argmax(1), again.predictions)
 
 
 def test_training_is_seeded(tiny, tmp_path):

@@ -155,7 +155,8 @@ class AvlettersAugment:
     keep_length : bool
         Keep every stream's number of frames (the recipe's fixed ``n_frames``).
     grid : tuple of int or None
-        ``(height, width)`` of the pooled lip image of a video frame; None: not pixels.
+        ``(height, width)`` of the pooled lip image of a video frame (with ``velocity``, the
+        frame's differences follow as a second image, shifted alike); None: not pixels.
     pool : int
         The pooling factor (pixels per pooled pixel).
     """
@@ -174,8 +175,8 @@ class AvlettersAugment:
 
         def video(x: np.ndarray) -> np.ndarray:
             if self.grid is not None:
-                img = x.reshape(len(x), *self.grid)
-                x = nd_shift(img, (0, dy, dx), order=1, mode="nearest").reshape(len(x), -1)
+                img = x.reshape(len(x), -1, *self.grid)  # (T, 1 or 2 with velocity, H, W)
+                x = nd_shift(img, (0, 0, dy, dx), order=1, mode="nearest").reshape(len(x), -1)
             return x * gain
 
         out = {}
@@ -187,6 +188,11 @@ class AvlettersAugment:
             x = resample(x, at)
             out[m] = standardized_transform(self.stats, m, x, video) if m == "video" else x
         return out
+
+
+def _velocity(x: np.ndarray) -> np.ndarray:
+    """(T, D) -> (T, D) frame-to-frame differences (``np.gradient`` over time; 0 for one frame)."""
+    return (np.gradient(x, axis=0) if len(x) > 1 else np.zeros_like(x)).astype(np.float32)
 
 
 def eigenlips(frames: np.ndarray, n_components: int) -> tuple[np.ndarray, np.ndarray]:
@@ -224,6 +230,7 @@ def load_avletters(
     pool: int = 4,
     center_video: bool = True,
     video_pca: int | None = None,
+    velocity: bool = False,
     n_frames: int | None = None,
     augment: int = 0,
     seed: int = 0,
@@ -250,6 +257,11 @@ def load_avletters(
         Replace every (pooled, centred) lip image by its first ``video_pca`` principal
         components, fitted on the training speakers' frames only (:func:`eigenlips`, the
         lip-reading literature's compact appearance features); default: the pixels.
+    velocity : bool
+        Append the frame-to-frame differences of the video features (``np.gradient`` over
+        the frames as stored: after ``n_frames`` resampling and ``video_pca``; the "delta"
+        features of lip-reading front ends): how the lips move, whatever they look like.
+        Doubles the video's width.
     n_frames : int, optional
         Resample both streams of every utterance to this many frames (linear interpolation
         over the utterance); default: keep each stream's own frames.
@@ -266,7 +278,8 @@ def load_avletters(
     Returns
     -------
     MultimodalDataset
-        Modalities ``audio`` (26 MFCC_E_D, 50 frames/s) and ``video``; 26-way classification
+        Modalities ``audio`` (26 MFCC_E_D, 50 frames/s) and ``video`` (pooled pixels or
+        ``video_pca`` coefficients; twice as many with ``velocity``); 26-way classification
         (0 = A). ``extras``: ``times`` (frame centre times in s per modality and sample),
         ``speaker``, ``repetition``, ``frame_rates`` (of the recordings as read; with
         ``n_frames``, ``times`` holds where each frame now lies) and the standardisation
@@ -292,6 +305,8 @@ def load_avletters(
         not isinstance(video_pca, int) or isinstance(video_pca, bool) or video_pca < 1
     ):
         raise ValueError(f"video_pca must be None or an int >= 1, got {video_pca!r}.")
+    if not isinstance(velocity, bool):
+        raise ValueError(f"velocity must be True or False, got {velocity!r}.")
     per: dict[str, dict[str, list]] = {
         s: {k: [] for k in ("audio", "video", "label", "id", "speaker", "rep", "duration")}
         for s in ("train", "valid", "test")
@@ -353,6 +368,9 @@ def load_avletters(
         for d in per.values():
             d["video"] = [((v - mean) @ comps.T).astype(np.float32) for v in d["video"]]
         grid = None
+    if velocity:
+        for d in per.values():
+            d["video"] = [np.concatenate([v, _velocity(v)], axis=1) for v in d["video"]]
     feats = {s: {"audio": d["audio"], "video": d["video"]} for s, d in per.items()}
     stats = standardize_splits(feats) if standardize else {}
     splits = {}

@@ -31,6 +31,9 @@ _EXPORTS: dict[str, str] = {
     "classification_metrics": "mmalign.train.metrics",
     "multilabel_metrics": "mmalign.train.metrics",
     "model_preset": "mmalign.train.presets",
+    "late_fusion": "mmalign.train.fusion",
+    "choose_stream_weights": "mmalign.train.fusion",
+    "StreamWeights": "mmalign.train.fusion",
 }
 
 __all__ = sorted(_EXPORTS)

@@ -280,6 +280,9 @@ class EvalResult:
         "mass"}`` of the chosen map (chosen on another split, e.g. validation, by :func:`fit`).
     example_ticks : dict of str to list
         Per example, ``(target labels, source labels)``: the words of a text stream (else None).
+    scores : ndarray of shape (N, n_outputs), optional
+        The model's raw outputs before decoding (the logits of a classifier), e.g. for
+        decision-level fusion of single-stream runs (:func:`mmalign.train.late_fusion`).
     """
 
     metrics: dict[str, float]
@@ -293,6 +296,7 @@ class EvalResult:
     example_ticks: dict[str, list[tuple[list[str] | None, list[str] | None]]] = field(
         default_factory=dict
     )
+    scores: np.ndarray | None = None
 
 
 @dataclass
@@ -1055,7 +1059,7 @@ def evaluate(
     sel_sums: dict[str, list[float]] = {}
     by_head: dict[str, np.ndarray] = {}
     examples: dict[str, list] = {}
-    preds = []
+    preds, raw = [], []
     objective_sums: dict[str, list] = {}
     batcher = collate(s)
     with torch.no_grad():
@@ -1067,6 +1071,7 @@ def evaluate(
             out = model(inputs, lengths, return_attention=has_truth)
             width = s.labels.shape[1] if s.labels.ndim > 1 else None
             preds.append(decode(out.predictions, hp.task, width))
+            raw.append(out.predictions.float().cpu().numpy())
             if module.pretraining and "label" not in module.objectives:
                 # a pre-training run: score its objectives (the same corruption every time)
                 gen = torch.Generator().manual_seed(20_000 + start)
@@ -1140,7 +1145,10 @@ def evaluate(
         for k, v in sel_sums.items()
         if v[2] > 0
     }
-    return EvalResult(metrics, alignment, pred, examples, split, n_params, grids, selected, ticks)
+    return EvalResult(
+        metrics, alignment, pred, examples, split, n_params, grids, selected, ticks,
+        np.concatenate(raw),
+    )  # fmt: skip
 
 
 def _jsonable(x: Any) -> Any:
