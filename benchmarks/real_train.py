@@ -306,8 +306,7 @@ def run(args) -> None:
             for mods in args.modalities.split(","):
                 data = ds if mods == "both" else blank(ds, mods)
                 label = "+".join(ds.modalities) if mods == "both" else mods
-                slug = args.variant.replace(" ", "_").replace("/", "-") if args.variant else ""
-                tag = f"{name}/{model}{'-' + slug if slug else ''}-{label}-s{seed}"
+                tag = _run_tag(name, model, args.variant, label, seed)
                 cfg = TrainConfig(
                     model=model,
                     max_epochs=args.epochs,
@@ -325,9 +324,7 @@ def run(args) -> None:
                 wall = time.perf_counter() - t0
                 align = {}
                 if mods == "both" and not args.no_attention:
-                    png = (
-                        OUT / "figures" / f"{name}-{model}{'-' + slug if slug else ''}-s{seed}.png"
-                    )
+                    png = OUT / "figures" / f"{name}-{model}{_slug(args.variant)}-s{seed}.png"
                     align = attention_scores(
                         res.best_checkpoint,
                         ds,
@@ -381,7 +378,6 @@ def late_fusion_run(args, ds, model, seed, model_opts, train_opts, results_path)
 
     name, recipe = ds.name, ds.source.get("options", {})
     options = {**model_preset(model, name), **model_opts}
-    slug = args.variant.replace(" ", "_").replace("/", "-") if args.variant else ""
     splits = [s for s in ("valid", "test") if s in ds.splits]
     given = _weights(args.weights, ds.modalities) if args.weights else None
     if given is None and "valid" not in splits:
@@ -393,8 +389,7 @@ def late_fusion_run(args, ds, model, seed, model_opts, train_opts, results_path)
     reuse = _options(args.reuse, "--reuse")
     for m in ds.modalities:
         if m in reuse:  # the logits of an earlier --late-fusion run of this stream, same seed
-            other = str(reuse[m]).replace(" ", "_").replace("/", "-")
-            old = OUT / "runs" / f"{name}/{model}{'-' + other if other else ''}-{m}-s{seed}"
+            old = OUT / "runs" / _run_tag(name, model, str(reuse[m]), m, seed)
             if not (old / "scores.npz").is_file():
                 raise SystemExit(f"--reuse {m}={reuse[m]}: no {old / 'scores.npz'}; run that "
                                  "variant with --late-fusion first.")  # fmt: skip
@@ -404,10 +399,10 @@ def late_fusion_run(args, ds, model, seed, model_opts, train_opts, results_path)
                     raise SystemExit(f"--reuse {m}={reuse[m]}: {old / 'scores.npz'} was not "
                                      f"scored on this {sp} split.")  # fmt: skip
                 scores[sp][m] = kept[sp]
-            single[m] = float((scores["test"][m].argmax(1) == ds["test"].labels).mean())
+            single[m] = _accuracy(scores["test"][m], ds["test"].labels)
             print(f"reused {old}: test acc {single[m]:.1%}", flush=True)
             continue
-        tag = f"{name}/{model}{'-' + slug if slug else ''}-{m}-s{seed}"
+        tag = _run_tag(name, model, args.variant, m, seed)
         data = blank(ds, m)
         cfg = TrainConfig(model=model, max_epochs=args.epochs, patience=args.patience,
                           batch_size=args.batch_size, progress_bar=False, seed=seed,
@@ -417,13 +412,8 @@ def late_fusion_run(args, ds, model, seed, model_opts, train_opts, results_path)
         for sp in splits:
             scores[sp][m] = evaluate(res.last_checkpoint, data, split=sp).scores
         np.savez(OUT / "runs" / tag / "scores.npz", **{sp: scores[sp][m] for sp in splits})
-        labels = ds["test"].labels
-        single[m] = float((scores["test"][m].argmax(1) == labels).mean())
-        val = (
-            float((scores["valid"][m].argmax(1) == ds["valid"].labels).mean())
-            if "valid" in splits
-            else None
-        )
+        single[m] = _accuracy(scores["test"][m], ds["test"].labels)
+        val = _accuracy(scores["valid"][m], ds["valid"].labels) if "valid" in splits else None
         resolved = cfg.resolved(name)
         row = {
             "corpus": name, "model": model, "variant": args.variant, "modalities": m,
@@ -447,10 +437,8 @@ def late_fusion_run(args, ds, model, seed, model_opts, train_opts, results_path)
     else:
         weights, val = given, None
         if "valid" in splits:
-            logp = late_fusion(scores["valid"], weights)
-            val = float((logp.argmax(1) == ds["valid"].labels).mean())
-    fused = late_fusion(scores["test"], weights)
-    acc = float((fused.argmax(1) == ds["test"].labels).mean())
+            val = _accuracy(late_fusion(scores["valid"], weights), ds["valid"].labels)
+    acc = _accuracy(late_fusion(scores["test"], weights), ds["test"].labels)
     row = {
         "corpus": name, "model": model,
         "variant": (args.variant + ", " if args.variant else "") + "late fusion",
@@ -465,6 +453,21 @@ def late_fusion_run(args, ds, model, seed, model_opts, train_opts, results_path)
     print(f"done {name}/{model} late fusion s{seed}: test acc {acc:.1%} with weights "
           f"{weights} (single streams: "
           + ", ".join(f"{m} {a:.1%}" for m, a in single.items()) + ")", flush=True)  # fmt: skip
+
+
+def _slug(variant: str) -> str:
+    """``"-variant"`` with its spaces and slashes made path-safe ("" for the recipe)."""
+    return "-" + variant.replace(" ", "_").replace("/", "-") if variant else ""
+
+
+def _run_tag(corpus: str, model: str, variant: str, streams: str, seed: int) -> str:
+    """A run's folder under ``runs/``: ``corpus/model[-variant]-streams-sSEED``."""
+    return f"{corpus}/{model}{_slug(variant)}-{streams}-s{seed}"
+
+
+def _accuracy(scores: np.ndarray, labels: np.ndarray) -> float:
+    """Share of rows of (N, n_classes) ``scores`` whose argmax is the label."""
+    return float((scores.argmax(1) == labels).mean())
 
 
 def _weights(text: str, modalities: tuple[str, ...]) -> dict[str, float]:
