@@ -27,9 +27,9 @@ wall time counts in the row's. ``--jobs N`` trains N rows at once, one process e
 
 Run: ``python benchmarks/train.py [--models mult,lxmert] [--labels text_vision] [--seeds 0,1,2]
 [--epochs N] [--pretrain-epochs N] [--train-set KEY=VALUE] [--n-train N] [--modalities text,vision]
-[--control-audio-fps N] [--quick]``; ``--train-set`` sets a training option over every recipe (``weight_decay=0``: the
-``ink_pair`` recipe as it was before weight decay). Prints a
-Markdown table and writes ``runs/benchmarks/train/train.json``.
+[--control-audio-fps N] [--quick]``; ``--train-set`` sets a training option over every recipe
+(``weight_decay=0``: the ``ink_pair`` recipe as it was before weight decay). Prints a Markdown
+table and writes ``runs/benchmarks/train/train.json``.
 """
 
 from __future__ import annotations

@@ -74,8 +74,12 @@ def late_fusion(scores: Mapping[str, np.ndarray], weights: Mapping[str, float]) 
     w = {m: float(weights[m]) for m in z}
     if any(not np.isfinite(v) or v < 0 for v in w.values()) or abs(sum(w.values()) - 1) > 1e-6:
         raise ValueError(f"weights must be >= 0 and sum to 1; got {w}.")
-    fused = sum(w[m] * log_softmax(z[m], axis=1) for m in z)
-    return log_softmax(fused, axis=1)
+    return _fuse({m: log_softmax(z[m], axis=1) for m in z}, w)
+
+
+def _fuse(logp: dict[str, np.ndarray], w: dict[str, float]) -> np.ndarray:
+    """Weighted sum of per-stream log-posteriors, renormalised over the classes."""
+    return log_softmax(sum(w[m] * logp[m] for m in logp), axis=1)
 
 
 @dataclass
@@ -131,12 +135,13 @@ def choose_stream_weights(
     if steps < 1 or abs(steps * step - 1) > 1e-9:
         raise ValueError(f"step must divide 1 into whole steps (e.g. 0.05 or 0.1); got {step!r}.")
     names = list(z)
+    logp_streams = {m: log_softmax(z[m], axis=1) for m in names}  # once, not per candidate
     grid = []
     for combo in itertools.product(range(steps + 1), repeat=len(names) - 1):
         if sum(combo) > steps:
             continue
         w = dict(zip(names, [c / steps for c in combo] + [(steps - sum(combo)) / steps]))
-        logp = late_fusion(z, w)
+        logp = _fuse(logp_streams, w)
         grid.append((w, float((logp.argmax(1) == y).mean()), float(-logp[np.arange(n), y].mean())))
     best = max(grid, key=lambda g: (g[1], -g[2]))
     return StreamWeights(best[0], best[1], best[2], grid)
