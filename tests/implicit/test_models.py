@@ -69,9 +69,17 @@ def test_shapes_and_attention_maps(name, n_mod):
     torch.testing.assert_close(plain.predictions, out.predictions, atol=1e-5, rtol=1e-5)
 
 
-@pytest.mark.parametrize("name,n_mod", CASES)
-def test_padding_invariance(name, n_mod):
-    model = make_model(name, n_mod)
+# the models whose embedding can be a temporal convolution (``kernel_sizes``)
+CONV_MODELS = ("mult", "early-fusion", "coattention", "lxmert")
+
+
+@pytest.mark.parametrize(
+    "name,n_mod,extra",
+    [(name, n, {}) for name, n in CASES]
+    + [(name, 2, {"kernel_sizes": {"a": 3, "t": 5}}) for name in CONV_MODELS],
+)
+def test_padding_invariance(name, n_mod, extra):
+    model = make_model(name, n_mod, **extra)
     inputs, lengths = make_batch(n_mod)
     out = model(inputs, lengths, return_attention=True)
     g = torch.Generator().manual_seed(7)
@@ -94,6 +102,25 @@ def test_padding_invariance(name, n_mod):
                 torch.testing.assert_close(
                     w2[b, :, :nt, :ns], w[b, :, :nt, :ns], atol=1e-5, rtol=1e-4
                 )
+
+
+@pytest.mark.parametrize("name", CONV_MODELS[1:])  # MulT's own Conv1d reads (B, D, T)
+def test_temporal_convolution_reads_k_neighbours(name):
+    """``kernel_sizes`` k: a frame's embedding depends on its k nearest frames, no others."""
+    model = make_model(name, 2, kernel_sizes={"a": 3})
+    x = torch.randn(1, 9, DIMS[2]["a"], generator=torch.Generator().manual_seed(3))
+    moved = x.clone()
+    moved[0, 6] += 1.0
+    changed = (model.proj["a"](moved) - model.proj["a"](x)).abs().sum(-1)[0] > 0
+    assert changed.nonzero().flatten().tolist() == [5, 6, 7]
+    # the other modality keeps the per-frame projection
+    x = torch.randn(1, 5, DIMS[2]["t"])
+    moved = x.clone()
+    moved[0, 2] += 1.0
+    changed = (model.proj["t"](moved) - model.proj["t"](x)).abs().sum(-1)[0] > 0
+    assert changed.nonzero().flatten().tolist() == [2]
+    with pytest.raises(ValueError, match="kernel_sizes.* must be odd"):
+        make_model(name, 2, kernel_sizes=4)
 
 
 @pytest.mark.parametrize("name,n_mod", CASES)

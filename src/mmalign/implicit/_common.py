@@ -366,6 +366,27 @@ def sublayers(norm_first: bool) -> tuple[type[nn.Module], type[nn.Module]]:
     return PostLNAttention, PostLNFeedForward
 
 
+class TemporalConv(nn.Module):
+    """A 1-D convolution over time, ``(B, T, D) -> (B, T, d)`` with the length kept (odd
+    ``kernel``, zero padding): every step is projected together with its ``kernel // 2``
+    neighbours on each side, MulT's temporal convolution (Tsai et al., ACL 2019, Sec. 3.2)."""
+
+    def __init__(self, d_in: int, d_out: int, kernel: int) -> None:
+        super().__init__()
+        self.conv = nn.Conv1d(d_in, d_out, kernel, padding=(kernel - 1) // 2)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.conv(x.transpose(1, 2)).transpose(1, 2)
+
+
+def input_projection(config: Any, modality: str) -> nn.Module:
+    """The embedding of one modality's features to ``d_model``: a Linear (``kernel_sizes`` 1,
+    the default) or a :class:`TemporalConv` over that many frames."""
+    kernel = config.per_modality("kernel_sizes", modality)
+    d_in, d = config.input_dims[modality], config.d_model
+    return nn.Linear(d_in, d) if kernel == 1 else TemporalConv(d_in, d, kernel)
+
+
 class ClassifierHead(nn.Module):
     """BERT-family answer head: ``Linear -> GELU -> LayerNorm -> Linear`` (LXMERT's QA head,
     ViLBERT's SimpleClassifier), from ``d_in`` through ``2 * hidden``."""

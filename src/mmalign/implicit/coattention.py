@@ -21,6 +21,7 @@ from mmalign.implicit._common import (
     ClassifierHead,
     PositionEmbedding,
     PretrainedMixin,
+    input_projection,
     key_padding_mask,
     pool_stream,
     pooled_width,
@@ -79,6 +80,10 @@ class CoAttentionConfig(ModelConfig):
         ``"last"``: each stream's last real step (MulT's read-out); ``"last-mean"``: both
         the last real step and the masked mean of each stream. Attention maps never include
         the summary tokens.
+    kernel_sizes : int or dict of str to int, default 1
+        Frames each modality's embedding reads (odd, one or one per modality): 1 is the
+        Linear projection of each frame; k > 1 a temporal convolution over k frames
+        (:class:`~mmalign.implicit._common.TemporalConv`, MulT's ``kernel_sizes``).
     """
 
     model_name: ClassVar[str] = "coattention"
@@ -94,6 +99,7 @@ class CoAttentionConfig(ModelConfig):
     n_self_layers: IntOrMap = 1
     n_coattn_layers: int = 2
     pooling: str = "cls"
+    kernel_sizes: IntOrMap = 1
 
     def _validate(self) -> None:
         check_bert(self)
@@ -160,7 +166,7 @@ class CoAttentionTransformer(PretrainedMixin, nn.Module):
         self.config = config
         mods, d = config.modalities, config.d_model
         # embeddings
-        self.proj = nn.ModuleDict({m: nn.Linear(config.input_dims[m], d) for m in mods})
+        self.proj = nn.ModuleDict({m: input_projection(config, m) for m in mods})
         self.positions = nn.ModuleDict(
             {m: PositionEmbedding(d, config.positions, config.max_positions) for m in mods}
         )

@@ -154,6 +154,18 @@ def check_bert(cfg: Any) -> None:
     check_positive_int(cfg.max_positions, "max_positions")
     check_bool(cfg.norm_first, "norm_first")
     check_option(cfg.pooling, "pooling", POOLINGS)
+    check_kernel_sizes(cfg)
+
+
+def check_kernel_sizes(cfg: Any) -> None:
+    """``kernel_sizes``: odd ints >= 1, one or one per modality (odd keeps every length)."""
+
+    def odd(value: Any, name: str) -> None:
+        check_positive_int(value, name)
+        if value % 2 == 0:
+            raise ValueError(f"{name} must be odd so that lengths are kept, got {value}.")
+
+    check_per_modality(cfg.kernel_sizes, "kernel_sizes", cfg.modalities + ["default"], odd)
 
 
 def check_width(cfg: Any) -> None:

@@ -20,6 +20,7 @@ from mmalign.implicit._common import (
     ClassifierHead,
     PositionEmbedding,
     PretrainedMixin,
+    input_projection,
     key_padding_mask,
     masked_mean,
     pool_stream,
@@ -28,6 +29,7 @@ from mmalign.implicit._common import (
     sublayers,
 )
 from mmalign.implicit.config import (
+    IntOrMap,
     ModelConfig,
     check_bert,
     check_positive_int,
@@ -72,6 +74,10 @@ class EarlyFusionConfig(ModelConfig):
         ``"last-mean"``: the last valid step and the mean of the valid steps of each
         modality, concatenated (a label that needs every word, as ``ink_pair``, reads the
         mean; a query word placed last, as ``text_vision``'s, the last step).
+    kernel_sizes : int or dict of str to int, default 1
+        Frames each modality's embedding reads (odd, one or one per modality): 1 is the
+        Linear projection of each frame; k > 1 a temporal convolution over k frames
+        (:class:`~mmalign.implicit._common.TemporalConv`, MulT's ``kernel_sizes``).
     """
 
     model_name: ClassVar[str] = "early-fusion"
@@ -86,6 +92,7 @@ class EarlyFusionConfig(ModelConfig):
     norm_first: bool = False
     n_layers: int = 4
     pooling: str = "cls"
+    kernel_sizes: IntOrMap = 1
 
     def _validate(self) -> None:
         check_bert(self)
@@ -136,7 +143,7 @@ class EarlyFusionTransformer(PretrainedMixin, nn.Module):
         self.config = config
         mods, d = config.modalities, config.d_model
         # embeddings
-        self.proj = nn.ModuleDict({m: nn.Linear(config.input_dims[m], d) for m in mods})
+        self.proj = nn.ModuleDict({m: input_projection(config, m) for m in mods})
         self.type_embed = nn.Parameter(torch.randn(len(mods), d) * 0.02)
         self.positions = PositionEmbedding(d, config.positions, config.max_positions)
         self.cls = nn.Parameter(torch.randn(d) * 0.02)

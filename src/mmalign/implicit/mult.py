@@ -15,7 +15,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -34,6 +34,7 @@ from mmalign.implicit.config import (
     FloatOrMap,
     IntOrMap,
     ModelConfig,
+    check_kernel_sizes,
     check_per_modality,
     check_positive_int,
     check_rate,
@@ -116,12 +117,7 @@ class MulTConfig(ModelConfig):
         if self.n_mem_layers is not None:
             check_positive_int(self.n_mem_layers, "n_mem_layers")
 
-        def _odd(value: Any, name: str) -> None:
-            check_positive_int(value, name)
-            if value % 2 == 0:
-                raise ValueError(f"{name} must be odd so that lengths are kept, got {value}.")
-
-        check_per_modality(self.kernel_sizes, "kernel_sizes", mods + ["default"], _odd)
+        check_kernel_sizes(self)
         for name in ("attn_dropout", "input_dropout"):
             if getattr(self, name) is not None:
                 check_per_modality(getattr(self, name), name, mods + ["default"], check_rate)
