@@ -1,4 +1,5 @@
-"""Training without a validation split, augmentation drawn every epoch, modality dropout."""
+"""Training without a validation split, augmentation drawn every epoch, modality dropout,
+label smoothing."""
 
 import dataclasses
 
@@ -8,7 +9,7 @@ import torch
 
 from mmalign.data import MultimodalDataset
 from mmalign.train import TrainConfig, fit
-from mmalign.train.module import collate, drop_modalities
+from mmalign.train.module import MultimodalModule, collate, drop_modalities, task_loss
 
 TINY_MULT = dict(d_model=8, n_heads=2, n_layers=1, n_mem_layers=1)
 
@@ -95,3 +96,32 @@ def test_fit_with_modality_dropout_records_it(tiny, tmp_path):
     ckpt = torch.load(res.last_checkpoint, weights_only=False)
     assert ckpt["hyper_parameters"]["modality_dropout"] == 0.3
     assert ckpt["mmalign_run"]["train"]["modality_dropout"] == 0.3
+
+
+def test_label_smoothing_in_training_only():
+    logits = torch.tensor([[2.0, 0.0, -1.0], [0.5, 0.5, 3.0]])
+    labels = torch.tensor([0, 1])
+    logp = torch.log_softmax(logits, 1)
+    # smoothed target: 1 - eps on the label, eps spread evenly over all k classes
+    eps, k = 0.1, 3
+    by_hand = -((1 - eps) * logp[[0, 1], labels] + eps / k * logp.sum(1)).mean()
+    torch.testing.assert_close(task_loss(logits, labels, "classification", eps), by_hand)
+    plain = task_loss(logits, labels, "classification")
+    torch.testing.assert_close(plain, -logp[[0, 1], labels].mean())
+    module = MultimodalModule("mult", {"a": 3, "b": 2}, 3, "classification", TINY_MULT,
+                              label_smoothing=eps)  # fmt: skip
+    out = type("Out", (), {"loss": None, "predictions": logits})()
+    torch.testing.assert_close(module.train()._task_loss(out, labels), by_hand)
+    torch.testing.assert_close(module.eval()._task_loss(out, labels), plain)
+    for bad in (1.0, -0.1, True):
+        with pytest.raises(ValueError, match="label_smoothing must be in"):
+            TrainConfig(label_smoothing=bad)
+
+
+def test_fit_with_label_smoothing_records_it(tiny, tmp_path):
+    cfg = TrainConfig(max_epochs=1, batch_size=8, progress_bar=False, n_plots=0,
+                      label_smoothing=0.1)  # fmt: skip
+    res = fit(tiny, cfg, model_options=TINY_MULT, out_dir=tmp_path / "run")
+    ckpt = torch.load(res.last_checkpoint, weights_only=False)
+    assert ckpt["hyper_parameters"]["label_smoothing"] == 0.1
+    assert ckpt["mmalign_run"]["train"]["label_smoothing"] == 0.1

@@ -230,15 +230,17 @@ def drop_modalities(
     return out
 
 
-def task_loss(predictions: Tensor, labels: Tensor, task: str) -> Tensor:
-    """L1 for regression (as MulT), cross-entropy for classification, mean CE over 2-way heads
-    for multilabel. ``predictions`` (B, n_outputs). For grounding, ``predictions`` (B, T, R)
+def task_loss(
+    predictions: Tensor, labels: Tensor, task: str, label_smoothing: float = 0.0
+) -> Tensor:
+    """L1 for regression (as MulT), cross-entropy for classification (its targets smoothed by
+    ``label_smoothing``), mean CE over 2-way heads for multilabel. ``predictions`` (B, n_outputs). For grounding, ``predictions`` (B, T, R)
     and ``labels`` (B, >= T): cross-entropy of every step that has a label (>= 0) over the
     steps of the other modality (the supervised upper bound of weak grounding)."""
     if task == "regression":
         return F.l1_loss(predictions[:, 0], labels.float())
     if task == "classification":
-        return F.cross_entropy(predictions, labels.long())
+        return F.cross_entropy(predictions, labels.long(), label_smoothing=label_smoothing)
     if task == "grounding":
         target = labels[:, : predictions.shape[1]].long()  # batches are trimmed, labels not
         keep = target >= 0
@@ -310,6 +312,9 @@ class MultimodalModule(L.LightningModule):
     modality_dropout : float, default 0.0
         Probability that a training sample loses one of its streams, drawn at random (its
         frames set to zero, the mean of standardised features); see :func:`drop_modalities`.
+    label_smoothing : float, default 0.0
+        The training label's cross-entropy is taken against targets smoothed by this much
+        (classification only; validation and test losses are not).
     head_init : {"default", "zero"}, default "default"
         ``"zero"``: the last layer of the task head starts at zero (weights and bias), so that
         the first predictions are uniform and no random head decides which way the label's
@@ -333,11 +338,14 @@ class MultimodalModule(L.LightningModule):
         mask_span: int = 1,
         token_columns: dict[str, int] | None = None,
         modality_dropout: float = 0.0,
+        label_smoothing: float = 0.0,
         head_init: str = "default",
     ) -> None:
         super().__init__()
         if not 0.0 <= float(modality_dropout) < 1.0:
             raise ValueError(f"modality_dropout must be in [0, 1), got {modality_dropout!r}.")
+        if not 0.0 <= float(label_smoothing) < 1.0:
+            raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}.")
         from mmalign._utils import check_option
         from mmalign.data._types import TASKS
         from mmalign.implicit import build_model
@@ -380,8 +388,12 @@ class MultimodalModule(L.LightningModule):
         return self.model(inputs, lengths, **kw)
 
     def _task_loss(self, out: Any, labels: Tensor) -> Tensor:
-        """The model's own objective when it computes one (``out.loss``), else the task's."""
-        return out.loss if out.loss is not None else task_loss(out.predictions, labels, self.task)
+        """The model's own objective when it computes one (``out.loss``), else the task's
+        (with ``label_smoothing`` while training)."""
+        if out.loss is not None:
+            return out.loss
+        smoothing = float(self.hparams.get("label_smoothing", 0.0)) if self.training else 0.0
+        return task_loss(out.predictions, labels, self.task, smoothing)
 
     def losses(
         self, batch: dict[str, Any], generator: torch.Generator | None = None

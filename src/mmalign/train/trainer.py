@@ -135,6 +135,10 @@ class TrainConfig:
         Streams whose first ``k`` feature columns are a one-hot token, predicted by
         cross-entropy when masked (the rest of the columns, and other streams, by squared
         error). None (default): the dataset's recipe (``{"text": 10}`` on digits-av), else none.
+    label_smoothing : float
+        Classification only: the label's cross-entropy against targets smoothed by this much
+        (Szegedy et al., CVPR 2016; ``torch.nn.functional.cross_entropy``'s
+        ``label_smoothing``; default 0). Validation loss and scores are unsmoothed.
     head_init : {"default", "zero"} or None
         How the last layer of the task head starts: the model's own random initialisation
         (``"default"``) or zero (``"zero"``, weights and bias: uniform first predictions, as
@@ -176,6 +180,7 @@ class TrainConfig:
     mask_span: int | None = None
     token_columns: dict[str, int] | None = None
     modality_dropout: float = 0.0
+    label_smoothing: float = 0.0
     head_init: str | None = None
 
     def __post_init__(self) -> None:
@@ -234,6 +239,14 @@ class TrainConfig:
         ):
             raise ValueError(
                 f"modality_dropout must be a probability in [0, 1), got {self.modality_dropout!r}."
+            )
+        if (
+            isinstance(self.label_smoothing, bool)
+            or not isinstance(self.label_smoothing, (int, float))
+            or not 0.0 <= self.label_smoothing < 1.0
+        ):
+            raise ValueError(
+                f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}; 0.1 is usual."
             )
         for name in ("weight_decay", "pretrain_weight_decay"):
             v = getattr(self, name)
@@ -522,6 +535,7 @@ def fit(
         mask_span=config.mask_span,
         token_columns=config.token_columns,
         modality_dropout=float(config.modality_dropout),
+        label_smoothing=float(config.label_smoothing),
         head_init=config.head_init or "default",
     )
     if config.init_from is not None and not resumed:
@@ -642,6 +656,7 @@ _SAME_RUN = (
     "mask_span",
     "token_columns",
     "modality_dropout",
+    "label_smoothing",
     "head_init",
 )
 _RUN_KEY = "mmalign_run"
