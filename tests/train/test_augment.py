@@ -9,7 +9,13 @@ import torch
 
 from mmalign.data import MultimodalDataset
 from mmalign.train import TrainConfig, fit
-from mmalign.train.module import MultimodalModule, collate, drop_modalities, task_loss
+from mmalign.train.module import (
+    MultimodalModule,
+    collate,
+    drop_modalities,
+    mix_batch,
+    task_loss,
+)
 
 TINY_MULT = dict(d_model=8, n_heads=2, n_layers=1, n_mem_layers=1)
 
@@ -125,3 +131,49 @@ def test_fit_with_label_smoothing_records_it(tiny, tmp_path):
     ckpt = torch.load(res.last_checkpoint, weights_only=False)
     assert ckpt["hyper_parameters"]["label_smoothing"] == 0.1
     assert ckpt["mmalign_run"]["train"]["label_smoothing"] == 0.1
+
+
+def test_mixup_mixes_streams_lengths_and_targets():
+    g = torch.Generator().manual_seed(0)
+    inputs = {"a": torch.randn(6, 5, 3, generator=g), "b": torch.randn(6, 4, 2, generator=g)}
+    lengths = {"a": torch.tensor([5, 3, 5, 2, 4, 5]), "b": torch.tensor([4, 4, 1, 4, 2, 3])}
+    labels = torch.arange(6)  # one class per sample: each target row names its pair and lam
+    mixed, lens, target = mix_batch(
+        inputs, lengths, labels, 6, 0.4, torch.Generator().manual_seed(1)
+    )
+    torch.testing.assert_close(target.sum(1), torch.ones(6))
+    clean = {m: x * (torch.arange(x.shape[1])[None] < lengths[m][:, None])[..., None]
+             for m, x in inputs.items()}  # fmt: skip
+    partners = []
+    for i in range(6):
+        lam = float(target[i, i])
+        j = i if lam == 1.0 else int(torch.argmax(target[i] * (torch.arange(6) != i)))
+        partners.append(j)
+        torch.testing.assert_close(
+            target[i, j], torch.tensor(1.0 - lam) if j != i else target[i, i]
+        )
+        for m in inputs:
+            torch.testing.assert_close(mixed[m][i], lam * clean[m][i] + (1 - lam) * clean[m][j])
+            assert int(lens[m][i]) == max(int(lengths[m][i]), int(lengths[m][j]))
+    assert sorted(partners) == list(range(6))  # a permutation of the batch
+    moved = [i for i, j in enumerate(partners) if j != i]
+    assert moved and 0 < float(target[moved[0], moved[0]]) < 1
+    assert len({round(float(target[i, i]), 6) for i in range(6) if partners[i] != i}) == 1
+    # padding content never leaks: the same draw on a batch whose padding holds other values
+    noisy = {m: x.clone() for m, x in inputs.items()}
+    noisy["a"][1, 3:] = 99.0
+    again, _, _ = mix_batch(noisy, lengths, labels, 6, 0.4, torch.Generator().manual_seed(1))
+    torch.testing.assert_close(again["a"], mixed["a"])
+
+
+def test_fit_with_mixup(tiny, tmp_path):
+    cfg = TrainConfig(max_epochs=1, batch_size=8, progress_bar=False, n_plots=0, mixup=0.2)
+    res = fit(tiny, cfg, model_options=TINY_MULT, out_dir=tmp_path / "run")
+    ckpt = torch.load(res.last_checkpoint, weights_only=False)
+    assert ckpt["hyper_parameters"]["mixup"] == 0.2
+    assert np.isfinite(res.history[-1]["train_loss"])
+    for bad in (-0.1, True, "0.2"):
+        with pytest.raises(ValueError, match="mixup must be"):
+            TrainConfig(mixup=bad)
+    with pytest.raises(ValueError, match="classification only"):
+        MultimodalModule("mult", {"a": 3, "b": 2}, 1, "regression", TINY_MULT, mixup=0.2)

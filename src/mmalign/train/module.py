@@ -230,17 +230,49 @@ def drop_modalities(
     return out
 
 
+def mix_batch(
+    inputs: dict[str, Tensor],
+    lengths: dict[str, Tensor],
+    labels: Tensor,
+    n_classes: int,
+    alpha: float,
+    generator: torch.Generator | None = None,
+) -> tuple[dict[str, Tensor], dict[str, Tensor], Tensor]:
+    """Mixup (Zhang et al., ICLR 2018) of a batch of sequences: every sample becomes
+    ``lam * itself + (1 - lam) * partner``, frame by frame in every stream, with a random
+    partner from the batch and one ``lam ~ Beta(alpha, alpha)`` per batch; a mixed stream is
+    as long as the longer of the two (the shorter one's padding is zeros, the mean of
+    standardised features). Returns the mixed inputs, their lengths and the mixed targets
+    (B, ``n_classes``) class probabilities; drawn from ``generator`` (torch's global one when
+    None)."""
+    b = len(labels)
+    perm = torch.randperm(b, generator=generator)
+    draw = int(torch.randint(2**31 - 1, (1,), generator=generator))
+    lam = float(np.random.default_rng(draw).beta(alpha, alpha))
+    mixed, lens = {}, {}
+    for m, x in inputs.items():
+        keep = torch.arange(x.shape[1], device=x.device)[None, :] < lengths[m][:, None]
+        x = x * keep[..., None].to(x.dtype)  # padding as zeros, whatever the batch held
+        mixed[m] = lam * x + (1.0 - lam) * x[perm.to(x.device)]
+        lens[m] = torch.maximum(lengths[m], lengths[m][perm.to(lengths[m].device)])
+    onehot = F.one_hot(labels.long(), n_classes).to(mixed[next(iter(mixed))].dtype)
+    return mixed, lens, lam * onehot + (1.0 - lam) * onehot[perm.to(onehot.device)]
+
+
 def task_loss(
     predictions: Tensor, labels: Tensor, task: str, label_smoothing: float = 0.0
 ) -> Tensor:
     """L1 for regression (as MulT), cross-entropy for classification (its targets smoothed by
-    ``label_smoothing``), mean CE over 2-way heads for multilabel. ``predictions`` (B, n_outputs). For grounding, ``predictions`` (B, T, R)
-    and ``labels`` (B, >= T): cross-entropy of every step that has a label (>= 0) over the
-    steps of the other modality (the supervised upper bound of weak grounding)."""
+    ``label_smoothing``; labels are class indices, or (B, k) class probabilities), mean CE
+    over 2-way heads for multilabel. ``predictions`` (B, n_outputs). For grounding,
+    ``predictions`` (B, T, R) and ``labels`` (B, >= T): cross-entropy of every step that has a
+    label (>= 0) over the steps of the other modality (the supervised upper bound of weak
+    grounding)."""
     if task == "regression":
         return F.l1_loss(predictions[:, 0], labels.float())
-    if task == "classification":
-        return F.cross_entropy(predictions, labels.long(), label_smoothing=label_smoothing)
+    if task == "classification":  # labels: class indices (B,), or probabilities (B, k)
+        target = labels if labels.is_floating_point() and labels.ndim == 2 else labels.long()
+        return F.cross_entropy(predictions, target, label_smoothing=label_smoothing)
     if task == "grounding":
         target = labels[:, : predictions.shape[1]].long()  # batches are trimmed, labels not
         keep = target >= 0
@@ -315,6 +347,9 @@ class MultimodalModule(L.LightningModule):
     label_smoothing : float, default 0.0
         The training label's cross-entropy is taken against targets smoothed by this much
         (classification only; validation and test losses are not).
+    mixup : float, default 0.0
+        Mixup's ``alpha`` (0: off): the label term of every training batch is taken on mixed
+        samples and targets (:func:`mix_batch`); the other objectives see the batch as it is.
     head_init : {"default", "zero"}, default "default"
         ``"zero"``: the last layer of the task head starts at zero (weights and bias), so that
         the first predictions are uniform and no random head decides which way the label's
@@ -339,6 +374,7 @@ class MultimodalModule(L.LightningModule):
         token_columns: dict[str, int] | None = None,
         modality_dropout: float = 0.0,
         label_smoothing: float = 0.0,
+        mixup: float = 0.0,
         head_init: str = "default",
     ) -> None:
         super().__init__()
@@ -346,6 +382,11 @@ class MultimodalModule(L.LightningModule):
             raise ValueError(f"modality_dropout must be in [0, 1), got {modality_dropout!r}.")
         if not 0.0 <= float(label_smoothing) < 1.0:
             raise ValueError(f"label_smoothing must be in [0, 1), got {label_smoothing!r}.")
+        if float(mixup) < 0 or (float(mixup) > 0 and task != "classification"):
+            raise ValueError(
+                f"mixup must be >= 0 and applies to classification only, got {mixup!r} on a "
+                f"{task} task; leave it at 0."
+            )
         from mmalign._utils import check_option
         from mmalign.data._types import TASKS
         from mmalign.implicit import build_model
@@ -399,7 +440,8 @@ class MultimodalModule(L.LightningModule):
         self, batch: dict[str, Any], generator: torch.Generator | None = None
     ) -> tuple[Tensor, dict[str, Tensor], Any]:
         """The summed loss of ``objectives`` on one batch, every term (and the objectives'
-        accuracies), and the model's output on the clean inputs (None without ``"label"``).
+        accuracies), and the model's output on the clean inputs (None without ``"label"``, or
+        while training with ``mixup``, whose label term sees mixed inputs).
         The pre-training objectives see a corrupted copy of the batch (streams swapped, steps
         masked; drawn from ``generator``, the global generator when None)."""
         from mmalign.train.objectives import corrupt_batch, objective_losses
@@ -407,8 +449,16 @@ class MultimodalModule(L.LightningModule):
         terms: dict[str, Tensor] = {}
         out = None
         if "label" in self.objectives:
-            out = self.model(batch["inputs"], batch["lengths"])
-            terms["label"] = self._task_loss(out, batch["labels"])
+            alpha = float(self.hparams.get("mixup", 0.0)) if self.training else 0.0
+            if alpha > 0:
+                k = int(self.hparams.n_outputs)
+                inputs, lengths, target = mix_batch(
+                    batch["inputs"], batch["lengths"], batch["labels"], k, alpha, generator
+                )
+                terms["label"] = self._task_loss(self.model(inputs, lengths), target)
+            else:
+                out = self.model(batch["inputs"], batch["lengths"])
+                terms["label"] = self._task_loss(out, batch["labels"])
         if self.pretraining:
             hp = self.hparams
             vocab = dict(hp.get("token_columns") or {})

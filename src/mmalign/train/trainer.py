@@ -139,6 +139,11 @@ class TrainConfig:
         Classification only: the label's cross-entropy against targets smoothed by this much
         (Szegedy et al., CVPR 2016; ``torch.nn.functional.cross_entropy``'s
         ``label_smoothing``; default 0). Validation loss and scores are unsmoothed.
+    mixup : float
+        Classification only: mixup's ``alpha`` (Zhang et al., ICLR 2018; default 0, off). The
+        label term of every training batch is taken on mixed pairs of samples, ``lam * a +
+        (1 - lam) * b`` frame by frame in every stream with ``lam ~ Beta(alpha, alpha)``, and
+        their mixed targets (:func:`mmalign.train.module.mix_batch`).
     head_init : {"default", "zero"} or None
         How the last layer of the task head starts: the model's own random initialisation
         (``"default"``) or zero (``"zero"``, weights and bias: uniform first predictions, as
@@ -181,6 +186,7 @@ class TrainConfig:
     token_columns: dict[str, int] | None = None
     modality_dropout: float = 0.0
     label_smoothing: float = 0.0
+    mixup: float = 0.0
     head_init: str | None = None
 
     def __post_init__(self) -> None:
@@ -247,6 +253,14 @@ class TrainConfig:
         ):
             raise ValueError(
                 f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}; 0.1 is usual."
+            )
+        if (
+            isinstance(self.mixup, bool)
+            or not isinstance(self.mixup, (int, float))
+            or not 0.0 <= self.mixup < float("inf")
+        ):
+            raise ValueError(
+                f"mixup must be a number >= 0 (0: off), got {self.mixup!r}; 0.2 is usual."
             )
         for name in ("weight_decay", "pretrain_weight_decay"):
             v = getattr(self, name)
@@ -536,6 +550,7 @@ def fit(
         token_columns=config.token_columns,
         modality_dropout=float(config.modality_dropout),
         label_smoothing=float(config.label_smoothing),
+        mixup=float(config.mixup),
         head_init=config.head_init or "default",
     )
     if config.init_from is not None and not resumed:
@@ -657,6 +672,7 @@ _SAME_RUN = (
     "token_columns",
     "modality_dropout",
     "label_smoothing",
+    "mixup",
     "head_init",
 )
 _RUN_KEY = "mmalign_run"
