@@ -516,6 +516,46 @@ def test_benchmark_late_fusion_on_a_tiny_folder(tmp_path, avl_root, monkeypatch,
         bench.main()
 
 
+def test_benchmark_subject_folds_on_a_tiny_folder(tmp_path, utd_root, monkeypatch, capsys):
+    """benchmarks/real_cv.py: one fold per validation subject, the last checkpoint scored on
+    that subject only (never the test subjects), one line per fold, and its table."""
+    import importlib.util
+    import json
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "real_cv.py"
+    spec = importlib.util.spec_from_file_location("real_cv", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "argv", ["real_cv.py", "--corpus", f"utd-mhad:{utd_root}",
+                                      "--folds", "3,5", "--epochs", "1", "--batch-size", "8",
+                                      "--model-opt", "d_model=8", "--model-opt", "n_heads=2",
+                                      "--model-opt", "kernel_sizes=3", "--variant", "tiny"])  # fmt: skip
+    bench.main()
+    rows = [json.loads(x) for x in Path("runs/benchmarks/real/cv.jsonl").read_text().splitlines()]
+    assert [(r["fold"], r["seed"], r["variant"]) for r in rows] == [(3, 0, "tiny"), (5, 0, "tiny")]
+    assert all(r["data_options"]["valid_subjects"] == [r["fold"]] for r in rows)
+    # the fold's accuracy is its checkpoint's on that subject's sequences (2 actions x 2 trials)
+    from mmalign.data import load_dataset
+    from mmalign.train import evaluate
+
+    run = Path("runs/benchmarks/real/cv/coattention-tiny-both-v5-s0")
+    ds = load_dataset(f"utd-mhad:{utd_root}", seed=0, valid_subjects=[5])
+    assert len(ds["valid"]) == 4
+    scores = evaluate(run / "checkpoints" / "last.ckpt", ds, split="valid").scores
+    assert rows[1]["accuracy"] == pytest.approx((scores.argmax(1) == ds["valid"].labels).mean())
+    capsys.readouterr()
+    monkeypatch.setattr(sys, "argv", ["real_cv.py", "--table"])
+    bench.main()
+    assert "| tiny | coattention | both | 0 |" in capsys.readouterr().out
+    monkeypatch.setattr(sys, "argv", ["real_cv.py", "--corpus", f"utd-mhad:{utd_root}",
+                                      "--folds", "2"])  # fmt: skip
+    with pytest.raises(SystemExit, match="training subjects 1, 3, 5, 7"):
+        bench.main()
+
+
 def test_avletters_video_velocity(avl_root):
     plain = load_avletters(avl_root, n_frames=6, standardize=False)
     ds = load_avletters(avl_root, n_frames=6, velocity=True, standardize=False)
