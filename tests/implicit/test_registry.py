@@ -151,3 +151,21 @@ def test_listing_the_models_imports_no_torch():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.split() == ["False", "True", "mmalign.implicit.mult"], out.stderr
+
+
+def test_real_corpus_presets_build():
+    """Every model's preset for the real corpora builds (co-attention's UTD-MHAD one with its
+    3-frame temporal convolution), with the corpora's stream widths."""
+    from mmalign.implicit import build_model
+    from mmalign.implicit._common import TemporalConv
+    from mmalign.train.presets import model_preset
+
+    dims = {"utd-mhad": {"inertial": 6, "skeleton": 120}, "avletters": {"audio": 26, "video": 48}}
+    for corpus, input_dims in dims.items():
+        for name in ("mult", "early-fusion", "coattention", "lxmert", "mtag"):
+            model = build_model(name, input_dims, 27, **model_preset(name, corpus))
+            assert model.config.d_model == 32
+    coatt = build_model(
+        "coattention", dims["utd-mhad"], 27, **model_preset("coattention", "utd-mhad")
+    )
+    assert all(isinstance(coatt.proj[m], TemporalConv) for m in dims["utd-mhad"])

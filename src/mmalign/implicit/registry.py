@@ -228,8 +228,11 @@ _SPECS = (
                 "positions": "sinusoidal",
                 "pooling": "last",
             },
-            # real recordings (benchmarks/real_train.py, README): small widths, dropout 0.3
-            "utd-mhad": _REAL["coattention"],
+            # real recordings (benchmarks/real_train.py, README): small widths, dropout 0.3; on
+            # UTD-MHAD each embedding a temporal convolution over 3 frames, chosen on
+            # leave-one-training-subject-out validation (benchmarks/real_cv.py, README: at or
+            # above the recipe on every paired fold and seed, mean 90.0 % vs 88.0 %)
+            "utd-mhad": {**_REAL["coattention"], "kernel_sizes": 3},
             "avletters": _REAL["coattention"],
             "digits-av/ink_pair": {"pooling": "last-mean"},
         },
