@@ -95,13 +95,17 @@ def test_modality_dropout_blanks_at_most_one_stream():
         TrainConfig(modality_dropout=1.0)
 
 
-def test_fit_with_modality_dropout_records_it(tiny, tmp_path):
+@pytest.mark.parametrize(
+    "option,value", [("modality_dropout", 0.3), ("label_smoothing", 0.1), ("mixup", 0.2)]
+)
+def test_fit_records_the_regularisers(tiny, tmp_path, option, value):
     cfg = TrainConfig(max_epochs=1, batch_size=8, progress_bar=False, n_plots=0,
-                      modality_dropout=0.3)  # fmt: skip
+                      **{option: value})  # fmt: skip
     res = fit(tiny, cfg, model_options=TINY_MULT, out_dir=tmp_path / "run")
     ckpt = torch.load(res.last_checkpoint, weights_only=False)
-    assert ckpt["hyper_parameters"]["modality_dropout"] == 0.3
-    assert ckpt["mmalign_run"]["train"]["modality_dropout"] == 0.3
+    assert ckpt["hyper_parameters"][option] == value
+    assert ckpt["mmalign_run"]["train"][option] == value
+    assert np.isfinite(res.history[-1]["train_loss"])
 
 
 def test_label_smoothing_in_training_only():
@@ -122,15 +126,6 @@ def test_label_smoothing_in_training_only():
     for bad in (1.0, -0.1, True):
         with pytest.raises(ValueError, match="label_smoothing must be in"):
             TrainConfig(label_smoothing=bad)
-
-
-def test_fit_with_label_smoothing_records_it(tiny, tmp_path):
-    cfg = TrainConfig(max_epochs=1, batch_size=8, progress_bar=False, n_plots=0,
-                      label_smoothing=0.1)  # fmt: skip
-    res = fit(tiny, cfg, model_options=TINY_MULT, out_dir=tmp_path / "run")
-    ckpt = torch.load(res.last_checkpoint, weights_only=False)
-    assert ckpt["hyper_parameters"]["label_smoothing"] == 0.1
-    assert ckpt["mmalign_run"]["train"]["label_smoothing"] == 0.1
 
 
 def test_mixup_mixes_streams_lengths_and_targets():
@@ -166,12 +161,7 @@ def test_mixup_mixes_streams_lengths_and_targets():
     torch.testing.assert_close(again["a"], mixed["a"])
 
 
-def test_fit_with_mixup(tiny, tmp_path):
-    cfg = TrainConfig(max_epochs=1, batch_size=8, progress_bar=False, n_plots=0, mixup=0.2)
-    res = fit(tiny, cfg, model_options=TINY_MULT, out_dir=tmp_path / "run")
-    ckpt = torch.load(res.last_checkpoint, weights_only=False)
-    assert ckpt["hyper_parameters"]["mixup"] == 0.2
-    assert np.isfinite(res.history[-1]["train_loss"])
+def test_mixup_errors():
     for bad in (-0.1, True, "0.2"):
         with pytest.raises(ValueError, match="mixup must be"):
             TrainConfig(mixup=bad)

@@ -238,30 +238,14 @@ class TrainConfig:
                 continue
             if not isinstance(v, int) or isinstance(v, bool) or v < 1:
                 raise ValueError(f"{name} must be a positive int, got {v!r}.")
-        if (
-            isinstance(self.modality_dropout, bool)
-            or not isinstance(self.modality_dropout, (int, float))
-            or not 0.0 <= self.modality_dropout < 1.0
+        for name, top, what in (
+            ("modality_dropout", 1.0, "a probability in [0, 1)"),
+            ("label_smoothing", 1.0, "in [0, 1) (0.1 is usual)"),
+            ("mixup", float("inf"), "a number >= 0 (0: off; 0.2 is usual)"),
         ):
-            raise ValueError(
-                f"modality_dropout must be a probability in [0, 1), got {self.modality_dropout!r}."
-            )
-        if (
-            isinstance(self.label_smoothing, bool)
-            or not isinstance(self.label_smoothing, (int, float))
-            or not 0.0 <= self.label_smoothing < 1.0
-        ):
-            raise ValueError(
-                f"label_smoothing must be in [0, 1), got {self.label_smoothing!r}; 0.1 is usual."
-            )
-        if (
-            isinstance(self.mixup, bool)
-            or not isinstance(self.mixup, (int, float))
-            or not 0.0 <= self.mixup < float("inf")
-        ):
-            raise ValueError(
-                f"mixup must be a number >= 0 (0: off), got {self.mixup!r}; 0.2 is usual."
-            )
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v < top:
+                raise ValueError(f"{name} must be {what}, got {v!r}.")
         for name in ("weight_decay", "pretrain_weight_decay"):
             v = getattr(self, name)
             if v is not None and (
