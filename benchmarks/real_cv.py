@@ -41,7 +41,7 @@ def _real_train():
 
 
 _rt = _real_train()
-_options, _slug, blank = _rt._options, _rt._slug, _rt.blank
+_accuracy, _options, _slug, blank = _rt._accuracy, _rt._options, _rt._slug, _rt.blank
 
 OUT = Path("runs/benchmarks/real")
 
@@ -84,7 +84,7 @@ def main() -> None:
         raise SystemExit("real_cv.py: error: --corpus utd-mhad:PATH is required.")
     import torch
 
-    from mmalign.data import load_dataset
+    from mmalign.data import MultimodalDataset, load_dataset
     from mmalign.train import TrainConfig, evaluate, fit
 
     torch.set_num_threads(args.threads)
@@ -101,6 +101,10 @@ def main() -> None:
             opts = {"seed": seed, **data_opts, "valid_subjects": [v]}
             ds = load_dataset(args.corpus, **opts)
             data = ds if args.modalities == "both" else blank(ds, args.modalities)
+            # without its test split: fit then scores the validation subject, never the test
+            splits = {s: data[s] for s in ("train", "valid")}
+            data = MultimodalDataset(splits, data.task, data.n_outputs, data.name,
+                                     source=ds.source, augment=data.augment)  # fmt: skip
             cfg = TrainConfig(model=args.model, max_epochs=args.epochs, patience=args.epochs,
                               batch_size=args.batch_size, progress_bar=False, seed=seed,
                               threads=args.threads, n_plots=0, **train_opts)  # fmt: skip
@@ -110,7 +114,7 @@ def main() -> None:
             t0 = time.perf_counter()
             res = fit(data, cfg, model_options=model_opts, out_dir=run_dir, resume=False)
             scores = evaluate(res.last_checkpoint, data, split="valid").scores
-            acc = float((scores.argmax(1) == data["valid"].labels).mean())
+            acc = _accuracy(scores, data["valid"].labels)
             row = {
                 "variant": args.variant, "model": args.model, "modalities": args.modalities,
                 "fold": v, "seed": seed, "accuracy": acc, "epochs": args.epochs,

@@ -546,6 +546,8 @@ def test_benchmark_subject_folds_on_a_tiny_folder(tmp_path, utd_root, monkeypatc
     assert len(ds["valid"]) == 4
     scores = evaluate(run / "checkpoints" / "last.ckpt", ds, split="valid").scores
     assert rows[1]["accuracy"] == pytest.approx((scores.argmax(1) == ds["valid"].labels).mean())
+    # the run never scored the test subjects: fit's own scoring is on the validation subject
+    assert json.loads((run / "metrics.json").read_text())["split"] == "valid"
     capsys.readouterr()
     monkeypatch.setattr(sys, "argv", ["real_cv.py", "--table"])
     bench.main()
