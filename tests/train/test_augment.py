@@ -167,3 +167,39 @@ def test_mixup_errors():
             TrainConfig(mixup=bad)
     with pytest.raises(ValueError, match="classification only"):
         MultimodalModule("mult", {"a": 3, "b": 2}, 1, "regression", TINY_MULT, mixup=0.2)
+
+
+def test_ema_decay_checkpoints_the_averaged_weights(tiny, tmp_path):
+    # decay 0: the average is the last step's weights (the raw ones); decay 0.9: another
+    cfg = TrainConfig(max_epochs=2, batch_size=8, progress_bar=False, n_plots=0, patience=5)
+    runs = {}
+    for decay in (0.0, 0.9):
+        cfg = dataclasses.replace(cfg, ema_decay=decay)
+        res = fit(tiny, cfg, model_options=TINY_MULT, out_dir=tmp_path / f"ema{decay}")
+        runs[decay] = torch.load(res.last_checkpoint, weights_only=True)
+    plain, ema = runs[0.0], runs[0.9]
+    assert "current_model_state" not in plain
+    assert "ema_decay" not in plain["mmalign_run"]["train"]  # older runs still resume
+    assert ema["mmalign_run"]["train"]["ema_decay"] == 0.9
+    # the same seed trains the same raw weights; the checkpoint's weights are their average
+    raw = ema["current_model_state"]
+    for k, v in plain["state_dict"].items():
+        torch.testing.assert_close(raw[k], v)
+    moved = [k for k, v in ema["state_dict"].items() if v.is_floating_point()
+             and not torch.allclose(v, raw[k])]  # fmt: skip
+    assert moved, "the averaged weights equal the raw ones"
+    # evaluate scores the averaged weights
+    from mmalign.train import evaluate
+
+    a = evaluate(tmp_path / "ema0.9/checkpoints/last.ckpt", tiny, split="test").scores
+    b = evaluate(tmp_path / "ema0.0/checkpoints/last.ckpt", tiny, split="test").scores
+    assert not np.allclose(a, b)
+    # a run resumes with its average (the checkpoint keeps both weights)
+    short = dataclasses.replace(cfg, max_epochs=1)
+    fit(tiny, short, model_options=TINY_MULT, out_dir=tmp_path / "resumed")
+    res = fit(tiny, cfg, model_options=TINY_MULT, out_dir=tmp_path / "resumed")
+    again = torch.load(res.last_checkpoint, weights_only=True)
+    assert res.resumed and res.epochs == 2 and set(again["current_model_state"]) == set(raw)
+    for bad in (1.0, -0.5, True, "0.9"):
+        with pytest.raises(ValueError, match="ema_decay must be in"):
+            TrainConfig(ema_decay=bad)

@@ -144,6 +144,12 @@ class TrainConfig:
         label term of every training batch is taken on mixed pairs of samples, ``lam * a +
         (1 - lam) * b`` frame by frame in every stream with ``lam ~ Beta(alpha, alpha)``, and
         their mixed targets (:func:`mmalign.train.module.mix_batch`).
+    ema_decay : float
+        Keep an exponential moving average of the weights (Polyak & Juditsky, 1992), updated
+        after every optimiser step with this decay (default 0, off; 0.999 is usual: the last
+        ~1,000 steps weigh most). Validation, the checkpoints (``best.ckpt``, ``last.ckpt``)
+        and so :func:`evaluate` use the averaged weights; training goes on with the raw ones,
+        which a checkpoint also keeps for resuming (Lightning's ``EMAWeightAveraging``).
     head_init : {"default", "zero"} or None
         How the last layer of the task head starts: the model's own random initialisation
         (``"default"``) or zero (``"zero"``, weights and bias: uniform first predictions, as
@@ -187,6 +193,7 @@ class TrainConfig:
     modality_dropout: float = 0.0
     label_smoothing: float = 0.0
     mixup: float = 0.0
+    ema_decay: float = 0.0
     head_init: str | None = None
 
     def __post_init__(self) -> None:
@@ -242,6 +249,7 @@ class TrainConfig:
             ("modality_dropout", 1.0, "a probability in [0, 1)"),
             ("label_smoothing", 1.0, "in [0, 1) (0.1 is usual)"),
             ("mixup", float("inf"), "a number >= 0 (0: off; 0.2 is usual)"),
+            ("ema_decay", 1.0, "in [0, 1) (0: off; 0.999 is usual)"),
         ):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0.0 <= v < top:
@@ -559,6 +567,10 @@ def fit(
     cbs = [last_cb, speed, _RunRecord(record), _AugmentEpoch()]
     if has_valid:
         cbs += [best_cb, EarlyStopping(monitor="val_score", mode="max", patience=config.patience)]
+    if config.ema_decay:
+        from lightning.pytorch.callbacks import EMAWeightAveraging
+
+        cbs.append(EMAWeightAveraging(decay=float(config.ema_decay)))
     last = ckpt_dir / "last.ckpt"
     if resume is False:  # start afresh: the old run's checkpoints must not be mixed in
         for old in (last, ckpt_dir / "best.ckpt"):
@@ -657,18 +669,20 @@ _SAME_RUN = (
     "modality_dropout",
     "label_smoothing",
     "mixup",
+    "ema_decay",
     "head_init",
 )
 _RUN_KEY = "mmalign_run"
 
 
 def _train_record(config: TrainConfig) -> dict[str, Any]:
-    """The :data:`_SAME_RUN` fields of ``config``; ``head_init`` only where it is not the
-    default, so that runs recorded before it existed still resume."""
+    """The :data:`_SAME_RUN` fields of ``config``; ``head_init`` and ``ema_decay`` only where
+    they are not their defaults, so that runs recorded before they existed still resume."""
     return {
         k: getattr(config, k)
         for k in _SAME_RUN
         if not (k == "head_init" and getattr(config, k) in (None, "default"))
+        and not (k == "ema_decay" and not getattr(config, k))
     }
 
 
