@@ -455,6 +455,60 @@ def late_fusion_run(args, ds, model, seed, model_opts, train_opts, results_path)
           + ", ".join(f"{m} {a:.1%}" for m, a in single.items()) + ")", flush=True)  # fmt: skip
 
 
+def ensemble_run(args) -> None:
+    """Fuse the runs of ``--seeds`` (trained before with the same options) into ensembles of
+    ``--ensemble`` consecutive seeds: each run's last checkpoint scored on the test split of its
+    own seed's data (the augmentation, and so the standardisation, follow the seed), their
+    log-posteriors averaged with equal weights (:func:`mmalign.train.late_fusion`). One row per
+    ensemble, its members' accuracies beside it."""
+    from mmalign.data import load_dataset
+    from mmalign.train import evaluate, late_fusion
+    from mmalign.train.presets import model_preset
+
+    data_opts = _options(args.data_opt, "--data-opt")
+    model_opts = _options(args.model_opt, "--model-opt")
+    seeds = [int(x) for x in args.seeds.split(",")]
+    n = args.ensemble
+    if len(seeds) < n or len(seeds) % n:
+        raise SystemExit(f"--ensemble {n}: --seeds must list a multiple of {n} seeds (each "
+                         f"ensemble takes {n} consecutive ones); got {len(seeds)}.")  # fmt: skip
+    for model in args.models.split(","):
+        for mods in args.modalities.split(","):
+            scores, labels, name, recipe = {}, None, "", {}
+            for seed in seeds:
+                ds = load_dataset(args.corpus, **{"seed": seed, **data_opts})
+                name, recipe = ds.name, ds.source.get("options", {})
+                label = "+".join(ds.modalities) if mods == "both" else mods
+                tag = _run_tag(name, model, args.variant, label, seed)
+                ckpt = OUT / "runs" / tag / "checkpoints" / "last.ckpt"
+                if not ckpt.is_file():
+                    raise SystemExit(f"--ensemble: no {ckpt}; train seed {seed} first (the same "
+                                     "command without --ensemble).")  # fmt: skip
+                data = ds if mods == "both" else blank(ds, mods)
+                scores[seed] = evaluate(ckpt, data, split="test").scores
+                if labels is not None and not np.array_equal(labels, ds["test"].labels):
+                    raise SystemExit("--ensemble: the seeds' test splits differ.")
+                labels = ds["test"].labels
+            for i in range(0, len(seeds), n):
+                group = seeds[i : i + n]
+                fused = late_fusion({str(s): scores[s] for s in group},
+                                    {str(s): 1 / n for s in group})  # fmt: skip
+                row = {
+                    "corpus": name, "model": model,
+                    "variant": (args.variant + ", " if args.variant else "") + f"ensemble of {n}",
+                    "modalities": label, "seed": "+".join(map(str, group)),
+                    "accuracy": _accuracy(fused, labels), "epochs": None, "best_val": None,
+                    "split": split_text(name, recipe), "alignment": {},
+                    "data_options": recipe, "model_options": {**model_preset(model, name),
+                                                              **model_opts},
+                    "members": {str(s): _accuracy(scores[s], labels) for s in group},
+                }  # fmt: skip
+                _save(row, OUT / "results.json")
+                print(f"done {name}/{model} {label} ensemble of seeds {row['seed']}: test acc "
+                      f"{row['accuracy']:.1%} (members: "
+                      + ", ".join(f"{a:.1%}" for a in row["members"].values()) + ")", flush=True)  # fmt: skip
+
+
 def _slug(variant: str) -> str:
     """``"-variant"`` with its spaces and slashes made path-safe ("" for the recipe)."""
     return "-" + variant.replace(" ", "_").replace("/", "-") if variant else ""
@@ -524,7 +578,7 @@ def table() -> None:
     )
     print("|---|---|---|---|---|---|---|---|---|")
     for (corpus, model, variant, mods), rs in sorted(groups.items()):
-        rs = sorted(rs, key=lambda r: r["seed"])
+        rs = sorted(rs, key=lambda r: str(r["seed"]).zfill(4))
         acc = np.array([r["accuracy"] for r in rs])
         accs = f"{acc.mean():.1%}" + (f" ± {acc.std(ddof=1):.1%}" if len(acc) > 1 else "")
         vals = [r["best_val"] for r in rs if r.get("best_val") is not None]
@@ -579,6 +633,9 @@ def main() -> None:
                     help="--late-fusion: take that stream's logits from an earlier --late-fusion "
                     "run of the variant (same model and seed) instead of training it again")  # fmt: skip
     ap.add_argument("--no-attention", action="store_true", help="skip the attention read-out")
+    ap.add_argument("--ensemble", type=int, default=0, metavar="N",
+                    help="train nothing: fuse the runs of --seeds (trained before with the same "
+                    "options) into ensembles of N consecutive seeds")  # fmt: skip
     ap.add_argument("--table", action="store_true", help="print the table of results.json")
     args = ap.parse_args()
     if args.table:
@@ -590,6 +647,8 @@ def main() -> None:
             "--data-opt / --model-opt / --train-opt change the recipe: name the change with "
             "--variant"
         )
+    elif args.ensemble:
+        ensemble_run(args)
     else:
         run(args)
 

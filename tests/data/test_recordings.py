@@ -578,3 +578,51 @@ def test_avletters_video_velocity(avl_root):
     assert out["video"].shape == (6, 600) and not np.allclose(out["video"], sample["video"])
     with pytest.raises(ValueError, match="velocity must be True or False"):
         load_avletters(avl_root, velocity="yes")
+
+
+def test_benchmark_seed_ensembles_on_a_tiny_folder(tmp_path, utd_root, monkeypatch, capsys):
+    """benchmarks/real_train.py --ensemble N: the runs of the seeds, fused N at a time with
+    equal weights, one row per ensemble with its members' accuracies."""
+    import importlib.util
+    import json
+    import sys
+    from pathlib import Path
+
+    from mmalign.data import load_dataset
+    from mmalign.train import evaluate, late_fusion
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "real_train.py"
+    spec = importlib.util.spec_from_file_location("real_train", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    monkeypatch.chdir(tmp_path)
+    common = ["real_train.py", "--corpus", f"utd-mhad:{utd_root}", "--models", "coattention",
+              "--epochs", "1", "--batch-size", "8", "--model-opt", "d_model=8",
+              "--model-opt", "n_heads=2", "--variant", "tiny", "--no-attention"]  # fmt: skip
+    monkeypatch.setattr(sys, "argv", [*common, "--seeds", "0,1", "--ensemble", "2"])
+    with pytest.raises(SystemExit, match="train seed 0 first"):
+        bench.main()
+    monkeypatch.setattr(sys, "argv", [*common, "--seeds", "0,1,2"])
+    bench.main()
+    monkeypatch.setattr(sys, "argv", [*common, "--seeds", "0,1,2", "--ensemble", "2"])
+    with pytest.raises(SystemExit, match="a multiple of 2 seeds"):
+        bench.main()
+    monkeypatch.setattr(sys, "argv", [*common, "--seeds", "0,1", "--ensemble", "2"])
+    bench.main()
+    rows = json.loads(Path("runs/benchmarks/real/results.json").read_text())
+    ens = [r for r in rows if r["variant"] == "tiny, ensemble of 2"]
+    assert len(ens) == 1 and ens[0]["seed"] == "0+1"
+    singles = {r["seed"]: r["accuracy"] for r in rows if r["variant"] == "tiny"}
+    assert ens[0]["members"] == {"0": singles[0], "1": singles[1]}
+    # the row is the fusion of the two runs, each scored on its own seed's data
+    scores = {}
+    for seed in (0, 1):
+        ds = load_dataset(f"utd-mhad:{utd_root}", seed=seed)
+        run = Path(f"runs/benchmarks/real/runs/utd-mhad/coattention-tiny-inertial+skeleton-s{seed}")
+        scores[str(seed)] = evaluate(run / "checkpoints" / "last.ckpt", ds).scores
+    fused = late_fusion(scores, {"0": 0.5, "1": 0.5})
+    assert ens[0]["accuracy"] == pytest.approx((fused.argmax(1) == ds["test"].labels).mean())
+    capsys.readouterr()
+    monkeypatch.setattr(sys, "argv", ["real_train.py", "--table"])
+    bench.main()
+    assert "| tiny, ensemble of 2 | inertial+skeleton |" in capsys.readouterr().out
