@@ -626,3 +626,53 @@ def test_benchmark_seed_ensembles_on_a_tiny_folder(tmp_path, utd_root, monkeypat
     monkeypatch.setattr(sys, "argv", ["real_train.py", "--table"])
     bench.main()
     assert "| tiny, ensemble of 2 | inertial+skeleton |" in capsys.readouterr().out
+
+
+def test_cli_evaluates_seeds_as_one_ensemble(tmp_path, utd_root, capsys):
+    """mmalign evaluate A B: each run on its own data (the seed's augmentation), their
+    log-posteriors averaged; metrics.json holds the ensemble and its members."""
+    import json
+
+    from mmalign.cli import main
+    from mmalign.data import load_dataset
+    from mmalign.train import evaluate, late_fusion
+
+    ckpts = []
+    for seed in (0, 1):
+        out = tmp_path / f"s{seed}"
+        args = ["train", "--model", "coattention", "--data", f"utd-mhad:{utd_root}", "--quiet"]
+        args += ["--out", str(out), "--set", "max_epochs=1", "--set", "d_model=8"]
+        args += ["--set", "n_heads=2", "--set", f"seed={seed}"]
+        assert main(args) == 0
+        ckpts.append(str(out / "checkpoints" / "last.ckpt"))
+    capsys.readouterr()
+    assert main(["evaluate", *ckpts]) == 2  # where would the ensemble's metrics go?
+    assert "give --out" in capsys.readouterr().err
+    assert main(["evaluate", *ckpts, "--out", str(tmp_path / "ens")]) == 0
+    printed = capsys.readouterr().out
+    assert "ensemble of 2 checkpoints on test" in printed and "member 2" in printed
+    doc = json.loads((tmp_path / "ens" / "metrics.json").read_text())
+    assert [m["checkpoint"] for m in doc["members"]] == ckpts
+    scores, labels = {}, None
+    for seed, ckpt in enumerate(ckpts):
+        ds = load_dataset(f"utd-mhad:{utd_root}", seed=seed)
+        scores[str(seed)] = evaluate(ckpt, ds).scores
+        assert doc["members"][seed]["metrics"]["accuracy"] == pytest.approx(
+            (scores[str(seed)].argmax(1) == ds["test"].labels).mean()
+        )
+        labels = ds["test"].labels
+    fused = late_fusion(scores, {"0": 0.5, "1": 0.5})
+    assert doc["metrics"]["accuracy"] == pytest.approx((fused.argmax(1) == labels).mean())
+    # members scored on other samples are refused
+    other = ["evaluate", *ckpts, "--set", "data.valid_subjects=[3]", "--out", str(tmp_path / "x")]
+    assert main(other) == 0  # the same change for every member: still the same samples
+    capsys.readouterr()
+    odd = tmp_path / "odd"
+    args = ["train", "--model", "coattention", "--data", f"utd-mhad:{utd_root}", "--quiet"]
+    args += ["--out", str(odd), "--set", "max_epochs=1", "--set", "d_model=8"]
+    args += ["--set", "n_heads=2", "--set", "data.test_subjects=[2]"]
+    assert main(args) == 0
+    capsys.readouterr()
+    bad = ["evaluate", ckpts[0], str(odd / "checkpoints" / "last.ckpt"), "--out", str(odd)]
+    assert main(bad) == 2
+    assert "must be runs on the same data" in capsys.readouterr().err

@@ -27,7 +27,9 @@ _EVAL_EPILOG = """\
 By default the data are those the checkpoint was trained on (its dataset and every data option,
 stored in the checkpoint). --data FILE scores another pickle; --set data.KEY=VALUE (digits-av)
 changes one data option, e.g. --set data.n_test=1000 for a larger test split. Model and training
-options are fixed by the checkpoint.
+options are fixed by the checkpoint. Several checkpoints of classifiers (e.g. one run per seed)
+are scored as one ensemble: each on its own data, their log-posteriors averaged:
+  mmalign evaluate runs/s0/checkpoints/last.ckpt runs/s1/checkpoints/last.ckpt --out runs/ens
 """
 
 _SPLITS = ("train", "valid", "test")
@@ -64,7 +66,12 @@ def _register_evaluate(subparsers: Any) -> None:
         epilog=_EVAL_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    e.add_argument("checkpoint", help="a .ckpt file written by `mmalign train`")
+    e.add_argument(
+        "checkpoint",
+        nargs="+",
+        help="a .ckpt file written by `mmalign train`; several (classifiers): scored as one "
+        "ensemble, their log-posteriors averaged (give --out)",
+    )
     e.add_argument(
         "--data",
         default=None,
@@ -346,14 +353,7 @@ def _check_resume_early(args: argparse.Namespace, config: Any, options: dict, da
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from mmalign.data import check_data_spec, load_dataset
-    from mmalign.train.trainer import (
-        _RUN_KEY,
-        evaluate,
-        plot_attention_examples,
-        read_checkpoint,
-        write_metrics,
-    )
+    from mmalign.train.trainer import evaluate, plot_attention_examples, write_metrics
 
     for pair in args.overrides:
         if not pair.startswith("data."):
@@ -361,30 +361,100 @@ def _evaluate(args: argparse.Namespace) -> int:
                 f"mmalign evaluate accepts only data.KEY=VALUE overrides (the checkpoint fixes "
                 f"the model and training options), got {pair!r}."
             )
-    ckpt = read_checkpoint(args.checkpoint)
+    if len(args.checkpoint) > 1:
+        return _evaluate_ensemble(args)
+    checkpoint = args.checkpoint[0]
+    out = Path(args.out) if args.out else _default_eval_dir(Path(checkpoint))
+    _check_out_dir(str(out), "--out" if args.out else "the default --out")
+    dataset = _checkpoint_dataset(args, checkpoint)
+    result = evaluate(checkpoint, dataset, split=args.split)
+    write_metrics(
+        out / "metrics.json",
+        result,
+        extra={"checkpoint": str(checkpoint), "dataset": dataset.name, "data": dataset.source},
+    )
+    if result.examples:
+        plot_attention_examples(result, out / "alignment")
+    _print_result(result, header=f"{checkpoint} on {dataset.name}/{args.split}")
+    print(f"metrics and plots written to {_shown(out)}")
+    return 0
+
+
+def _checkpoint_dataset(args: argparse.Namespace, checkpoint: str) -> Any:
+    """The data to score ``checkpoint`` on: its own (every data option it was trained with)
+    unless ``--data`` / ``--set data.KEY=VALUE`` say otherwise; prints which."""
+    from mmalign.data import check_data_spec, load_dataset
+    from mmalign.train.trainer import _RUN_KEY, read_checkpoint
+
+    ckpt = read_checkpoint(checkpoint)
     trained = (ckpt.get(_RUN_KEY) or {}).get("data") or {}
     # data.* keys are the options of the data scored: --data, else the checkpoint's own
     _, _, data_opts = split_overrides(
         args.overrides, "mult", args.data or trained.get("data") or "digits-av"
     )
-    out = Path(args.out) if args.out else _default_eval_dir(Path(args.checkpoint))
-    _check_out_dir(str(out), "--out" if args.out else "the default --out")
     spec, opts, note = _evaluation_data(args.data, data_opts, trained)
     check_data_spec(spec, **(opts if _has_options(spec) else data_opts))
     print(note, flush=True)
     dataset = load_dataset(spec, **opts)
     if trained.get("modalities"):
         dataset = dataset.select(trained["modalities"])
-    result = evaluate(args.checkpoint, dataset, split=args.split)
-    write_metrics(
-        out / "metrics.json",
-        result,
-        extra={"checkpoint": str(args.checkpoint), "dataset": dataset.name, "data": dataset.source},
-    )
-    if result.examples:
-        plot_attention_examples(result, out / "alignment")
-    _print_result(result, header=f"{args.checkpoint} on {dataset.name}/{args.split}")
-    print(f"metrics and plots written to {_shown(out)}")
+    return dataset
+
+
+def _evaluate_ensemble(args: argparse.Namespace) -> int:
+    """Several classifiers scored as one: each checkpoint on its own data (e.g. the seed of its
+    run's augmentation), their log-posteriors averaged (:func:`mmalign.train.late_fusion`)."""
+    import json
+
+    import numpy as np
+
+    from mmalign._utils import atomic_write
+    from mmalign.train import late_fusion
+    from mmalign.train.metrics import classification_metrics
+    from mmalign.train.trainer import _jsonable, evaluate
+
+    if not args.out:
+        raise ValueError(
+            f"{len(args.checkpoint)} checkpoints are scored as one ensemble: give --out, the "
+            "folder for the ensemble's metrics.json."
+        )
+    out = Path(args.out)
+    _check_out_dir(str(out))
+    scores, members, first = {}, [], None
+    for i, checkpoint in enumerate(args.checkpoint):
+        dataset = _checkpoint_dataset(args, checkpoint)
+        if dataset.task != "classification":
+            raise ValueError(
+                f"an ensemble averages the classes' log-posteriors of classifiers; {checkpoint} "
+                f"was trained on a {dataset.task} task. Evaluate it on its own."
+            )
+        split = dataset[args.split]
+        if first is None:
+            first = split
+        elif list(split.ids) != list(first.ids) or not np.array_equal(split.labels, first.labels):
+            raise ValueError(
+                f"{checkpoint} is scored on other {args.split} samples than "
+                f"{args.checkpoint[0]}; an ensemble's members must be runs on the same data."
+            )
+        result = evaluate(checkpoint, dataset, split=args.split, n_examples=0)
+        scores[str(i)] = result.scores
+        members.append({"checkpoint": str(checkpoint), "metrics": result.metrics})
+        print(f"  member {i + 1}: {checkpoint}: accuracy {result.metrics['accuracy']:.4f}")
+    fused = late_fusion(scores, {k: 1 / len(scores) for k in scores})
+    metrics = classification_metrics(fused.argmax(1), first.labels).to_dict()
+    doc = {
+        "split": args.split,
+        "metrics": metrics,
+        "fusion": "equal-weight mean of the members' log-posteriors (mmalign.train.late_fusion)",
+        "members": members,
+    }
+    with atomic_write(out / "metrics.json") as fh:
+        json.dump(_jsonable(doc), fh, indent=2)
+        fh.write("\n")
+    print(f"ensemble of {len(members)} checkpoints on {args.split}:")
+    for k, v in metrics.items():
+        print(f"  {k}: {v:.4f}" if isinstance(v, float) else f"  {k}: {v}")
+    print(f"metrics written to {_shown(out / 'metrics.json')}")
     return 0
 
 
