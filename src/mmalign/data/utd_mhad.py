@@ -175,6 +175,20 @@ def skeleton_features(
     return x
 
 
+def window_std(x: np.ndarray, n_windows: int) -> np.ndarray:
+    """(T, D) samples -> (n_windows, D): the standard deviation of every column over the
+    samples of each of ``n_windows`` equal windows of the interval the T samples span (sample
+    t at relative time (t + 0.5) / T); 0 for a window holding fewer than 2 samples."""
+    x = np.asarray(x, np.float64)
+    where = np.minimum(((np.arange(len(x)) + 0.5) / len(x) * n_windows).astype(int), n_windows - 1)
+    out = np.zeros((n_windows, x.shape[1]))
+    for k in range(n_windows):
+        w = x[where == k]
+        if len(w) > 1:
+            out[k] = w.std(axis=0)
+    return out
+
+
 def joint_distances(skeleton: np.ndarray) -> np.ndarray:
     """(T, J, 3) joints -> (T, J (J - 1) / 2) distances between every pair of joints, pairs in
     ``np.triu_indices(J, 1)`` order."""
@@ -284,6 +298,7 @@ def load_utd_mhad(
     velocity: bool = False,
     distances: bool = False,
     n_frames: int | None = None,
+    inertial_std: bool = False,
     augment: int = 0,
     seed: int = 0,
     standardize: bool = True,
@@ -311,6 +326,12 @@ def load_utd_mhad(
     n_frames : int, optional
         Resample both streams of every sequence to this many frames (linear interpolation
         over the recording's interval); default: keep each stream's own frames.
+    inertial_std : bool
+        With ``n_frames``: every inertial frame also carries the standard deviation of each of
+        the 6 channels over the raw 50 Hz samples of its window (the recording's interval cut
+        into ``n_frames`` equal windows; :func:`window_std`), i.e. the fast motion (knocking,
+        punching, a triangle's corners) that resampling to fewer frames smooths away; 12
+        inertial features instead of 6 (default False). Not with ``augment="online"``.
     augment : int or "online"
         Jittered copies of every training sequence added to the training split
         (:func:`jitter_trial`; default 0), or ``"online"``: the dataset's ``augment`` is a
@@ -332,6 +353,12 @@ def load_utd_mhad(
         and ``stats``.
     """
     check_recipe_options(n_frames, augment)
+    if inertial_std and (n_frames is None or augment == "online"):
+        raise ValueError(
+            "inertial_std needs n_frames (the windows whose spread it measures) and offline "
+            f"augmentation (augment=0 or a number of copies); got n_frames={n_frames!r}, "
+            f"augment={augment!r}."
+        )
     train_s, test_s = list(train_subjects), list(test_subjects)
     valid_s, valid_t = list(valid_subjects), list(valid_trials)
     if (
@@ -381,6 +408,8 @@ def load_utd_mhad(
             if n_frames is not None:
                 at = (np.arange(n_frames) + 0.5) / n_frames
                 iner, skel = resample(iner, at), resample(skel, at)
+                if inertial_std:
+                    iner = np.concatenate([iner, window_std(rc["inertial"], n_frames)], axis=1)
             d = per[split]
             d["inertial"].append(iner.astype(np.float32))
             d["skeleton"].append(skel.astype(np.float32))
