@@ -315,6 +315,28 @@ def test_utd_mhad_recipe_options(utd_root):
         load_utd_mhad(utd_root, augment=-1)
 
 
+def test_utd_mhad_inertial_window_spread(utd_root):
+    from mmalign.data.utd_mhad import read_utd_mhad_trials, window_std
+
+    # 10 samples in 4 windows [k / 4, (k + 1) / 4): sample t at (t + 0.5) / 10
+    x = np.arange(20.0).reshape(10, 2) ** 2
+    got = window_std(x, 4)
+    for k, rows in enumerate([[0, 1], [2, 3, 4], [5, 6], [7, 8, 9]]):
+        np.testing.assert_allclose(got[k], x[rows].std(axis=0))
+    assert not window_std(x, 8)[1].any()  # one sample in the window: no spread
+    plain = load_utd_mhad(utd_root, standardize=False, n_frames=8)
+    ds = load_utd_mhad(utd_root, standardize=False, n_frames=8, inertial_std=True)
+    assert ds.input_dims == {"inertial": 12, "skeleton": 60}
+    te = ds["test"].features["inertial"]
+    np.testing.assert_array_equal(te[:, :, :6], plain["test"].features["inertial"])
+    raw = next(r for r in read_utd_mhad_trials(utd_root)
+               if f"a{r['action']}_s{r['subject']}_t{r['trial']}" == ds["test"].ids[0])  # fmt: skip
+    np.testing.assert_allclose(te[0, :, 6:], window_std(raw["inertial"], 8), atol=1e-5)
+    for bad in ({}, {"n_frames": 8, "augment": "online"}):
+        with pytest.raises(ValueError, match="inertial_std needs n_frames"):
+            load_utd_mhad(utd_root, inertial_std=True, **bad)
+
+
 def test_corpus_recipe_is_applied_by_load_dataset(utd_root):
     from mmalign.data import CORPUS_PRESETS
 
