@@ -347,11 +347,15 @@ def test_corpus_recipe_is_applied_by_load_dataset(utd_root):
     assert len(ds["train"]) == (1 + recipe["augment"]) * len(plain["train"])
     assert ds.source["options"]["augment"] == recipe["augment"]
     # the recipe's skeleton carries the joints' velocities; the loader alone reads positions
-    assert recipe["velocity"] is True
-    assert ds.input_dims == {"inertial": 6, "skeleton": 120}
+    # and every inertial frame the spread of its window's raw samples
+    assert recipe["velocity"] is True and recipe["inertial_std"] is True
+    assert ds.input_dims == {"inertial": 12, "skeleton": 120}
     assert plain.input_dims == {"inertial": 6, "skeleton": 60}
-    # the user's options win over the recipe
-    raw = load_dataset(f"utd-mhad:{utd_root}", augment=0, n_frames=None, velocity=False)
+    # the user's options win over the recipe; reading the corpus as it is says what to drop
+    with pytest.raises(ValueError, match="inertial_std=False"):
+        load_dataset(f"utd-mhad:{utd_root}", n_frames=None)
+    raw = load_dataset(f"utd-mhad:{utd_root}", augment=0, n_frames=None, velocity=False,
+                       inertial_std=False)  # fmt: skip
     assert len(raw["train"]) == len(plain["train"])
     assert raw.input_dims == plain.input_dims
     np.testing.assert_array_equal(
@@ -470,6 +474,10 @@ def test_cli_trains_without_validation_with_online_augmentation(tmp_path, utd_ro
     args += ["--quiet", "--set", "max_epochs=2", "--set", "d_model=8", "--set", "n_heads=2"]
     args += ["--set", "n_layers=1", "--set", "data.valid_subjects=[]"]
     args += ["--set", "data.augment=online", "--set", "modality_dropout=0.2"]
+    # the recipe's window spreads are measured once, on stored frames: one line says what to drop
+    assert main(args) == 2
+    assert "--set data.inertial_std=false" in capsys.readouterr().err
+    args += ["--set", "data.inertial_std=false"]
     assert main(args) == 0
     capsys.readouterr()
     ckpt = out / "checkpoints" / "last.ckpt"
@@ -664,7 +672,7 @@ def test_cli_evaluates_seeds_as_one_ensemble(tmp_path, utd_root, capsys):
         out = tmp_path / f"s{seed}"
         args = ["train", "--model", "coattention", "--data", f"utd-mhad:{utd_root}", "--quiet"]
         args += ["--out", str(out), "--set", "max_epochs=1", "--set", "d_model=8"]
-        args += ["--set", "n_heads=2", "--set", f"seed={seed}"]
+        args += ["--set", "n_heads=2", "--set", f"seed={seed}", "--set", f"data.seed={seed}"]
         assert main(args) == 0
         ckpts.append(str(out / "checkpoints" / "last.ckpt"))
     capsys.readouterr()

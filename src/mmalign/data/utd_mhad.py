@@ -357,7 +357,8 @@ def load_utd_mhad(
         raise ValueError(
             "inertial_std needs n_frames (the windows whose spread it measures) and offline "
             f"augmentation (augment=0 or a number of copies); got n_frames={n_frames!r}, "
-            f"augment={augment!r}."
+            f"augment={augment!r}. The corpus recipe sets inertial_std=True: add "
+            "inertial_std=False (mmalign train: --set data.inertial_std=false) to go without."
         )
     train_s, test_s = list(train_subjects), list(test_subjects)
     valid_s, valid_t = list(valid_subjects), list(valid_trials)
