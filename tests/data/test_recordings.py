@@ -706,3 +706,26 @@ def test_cli_evaluates_seeds_as_one_ensemble(tmp_path, utd_root, capsys):
     bad = ["evaluate", ckpts[0], str(odd / "checkpoints" / "last.ckpt"), "--out", str(odd)]
     assert main(bad) == 2
     assert "must be runs on the same data" in capsys.readouterr().err
+
+
+def test_evaluate_reads_an_older_record_with_the_loader_defaults(tmp_path, utd_root, capsys):
+    """A checkpoint records every loader option; one recorded before an option existed (or
+    before a recipe changed) is reloaded with the loader's default for it, not today's recipe."""
+    import torch
+
+    from mmalign.cli import main
+
+    out = tmp_path / "run"
+    args = ["train", "--model", "mult", "--data", f"utd-mhad:{utd_root}", "--out", str(out)]
+    args += ["--quiet", "--set", "max_epochs=1", "--set", "d_model=8", "--set", "n_heads=2"]
+    args += ["--set", "n_layers=1", "--set", "data.inertial_std=false"]
+    assert main(args) == 0
+    ckpt_path = out / "checkpoints" / "last.ckpt"
+    ckpt = torch.load(ckpt_path, weights_only=True)
+    options = ckpt["mmalign_run"]["data"]["options"]
+    assert options["inertial_std"] is False and options["center"] is True  # every option
+    del options["inertial_std"], options["center"]  # as an older mmalign recorded it
+    torch.save(ckpt, ckpt_path)
+    capsys.readouterr()
+    assert main(["evaluate", str(ckpt_path)]) == 0  # 6 inertial features, as trained
+    assert "with the options it was trained on" in capsys.readouterr().out

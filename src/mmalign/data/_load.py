@@ -148,10 +148,25 @@ def data_record(spec: str | os.PathLike, **options) -> dict:
     corpus = _corpus(spec)
     if corpus is not None:
         name, path = corpus
-        options = {**corpus_preset(name), **options}
+        # every option, the loader's defaults included: a later recipe must not change the data
+        options = {**corpus_loader_defaults(name), **corpus_preset(name), **options}
         opts = {k: list(v) if isinstance(v, tuple) else v for k, v in options.items()}
         return {"data": f"{name}:{Path(path).resolve()}", "options": opts}
     return {"data": str(Path(spec).resolve())}
+
+
+def corpus_loader_defaults(name: str) -> dict:
+    """The keyword options of corpus ``name``'s loader with their defaults (no recipe). A
+    recorded run's options lacking one (recorded before it existed, or with only the recipe's
+    and the user's options) had the loader's default."""
+    import inspect
+
+    if name == "avletters":
+        from mmalign.data.avletters import load_avletters as loader
+    else:
+        from mmalign.data.utd_mhad import load_utd_mhad as loader
+    params = inspect.signature(loader).parameters.values()
+    return {p.name: p.default for p in params if p.kind == p.KEYWORD_ONLY}
 
 
 def load_dataset(spec: str | os.PathLike, **options) -> MultimodalDataset:

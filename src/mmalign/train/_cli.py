@@ -516,10 +516,12 @@ def _evaluation_data(
                 f"--data {corpus[0]}:FOLDER (the same corpus, moved)."
             )
         name = corpus[0] if corpus else spec
-        saved = {
-            k: tuple(v) if isinstance(v, list) else v
-            for k, v in (trained.get("options") or {}).items()
-        }
+        recorded = trained.get("options") or {}
+        if corpus:  # an option missing from the record had the loader's default, not the recipe's
+            from mmalign.data._load import corpus_loader_defaults
+
+            recorded = {**corpus_loader_defaults(corpus[0]), **recorded}
+        saved = {k: tuple(v) if isinstance(v, list) else v for k, v in recorded.items()}
         changed = {k: v for k, v in data_opts.items() if saved.get(k) != v}
         opts = {**saved, **data_opts}
         if changed:
