@@ -62,6 +62,7 @@ from pathlib import Path
 import numpy as np
 
 OUT = Path("runs/benchmarks/real")
+STREAMS = {"utd-mhad": ("inertial", "skeleton"), "avletters": ("audio", "video")}
 SPLITS = {
     "utd-mhad": "cross-subject (train s1,3,5; valid s7; test s2,4,6,8)",
     "avletters": "speaker-independent (test Kate, Stephen; valid Nicola, Bill)",
@@ -457,16 +458,19 @@ def late_fusion_run(args, ds, model, seed, model_opts, train_opts, results_path)
 
 def ensemble_run(args) -> None:
     """Fuse the runs of ``--seeds`` (trained before with the same options) into ensembles of
-    ``--ensemble`` consecutive seeds: each run's last checkpoint scored on the test split of its
-    own seed's data (the augmentation, and so the standardisation, follow the seed), their
-    log-posteriors averaged with equal weights (:func:`mmalign.train.late_fusion`). One row per
-    ensemble, its members' accuracies beside it."""
+    ``--ensemble`` consecutive seeds: each run's last checkpoint scored on the test split of the
+    data it recorded (its own seed's augmentation, and so standardisation; the corpus read from
+    ``--corpus``), their log-posteriors averaged with equal weights
+    (:func:`mmalign.train.late_fusion`). One row per ensemble, its members' accuracies beside
+    it."""
     from mmalign.data import load_dataset
+    from mmalign.data._load import corpus_loader_defaults
     from mmalign.train import evaluate, late_fusion
     from mmalign.train.presets import model_preset
+    from mmalign.train.trainer import read_checkpoint
 
-    data_opts = _options(args.data_opt, "--data-opt")
     model_opts = _options(args.model_opt, "--model-opt")
+    name = args.corpus.partition(":")[0]
     seeds = [int(x) for x in args.seeds.split(",")]
     n = args.ensemble
     if len(seeds) < n or len(seeds) % n:
@@ -474,16 +478,18 @@ def ensemble_run(args) -> None:
                          f"ensemble takes {n} consecutive ones); got {len(seeds)}.")  # fmt: skip
     for model in args.models.split(","):
         for mods in args.modalities.split(","):
-            scores, labels, name, recipe = {}, None, "", {}
+            scores, labels, recipe = {}, None, {}
+            label = "+".join(STREAMS[name]) if mods == "both" else mods
             for seed in seeds:
-                ds = load_dataset(args.corpus, **{"seed": seed, **data_opts})
-                name, recipe = ds.name, ds.source.get("options", {})
-                label = "+".join(ds.modalities) if mods == "both" else mods
                 tag = _run_tag(name, model, args.variant, label, seed)
                 ckpt = OUT / "runs" / tag / "checkpoints" / "last.ckpt"
                 if not ckpt.is_file():
                     raise SystemExit(f"--ensemble: no {ckpt}; train seed {seed} first (the same "
                                      "command without --ensemble).")  # fmt: skip
+                # an option missing from an older record had the loader's default
+                recorded = read_checkpoint(ckpt)["mmalign_run"]["data"]["options"]
+                ds = load_dataset(args.corpus, **{**corpus_loader_defaults(name), **recorded})
+                recipe = ds.source.get("options", {})
                 data = ds if mods == "both" else blank(ds, mods)
                 scores[seed] = evaluate(ckpt, data, split="test").scores
                 if labels is not None and not np.array_equal(labels, ds["test"].labels):

@@ -729,3 +729,15 @@ def test_evaluate_reads_an_older_record_with_the_loader_defaults(tmp_path, utd_r
     capsys.readouterr()
     assert main(["evaluate", str(ckpt_path)]) == 0  # 6 inertial features, as trained
     assert "with the options it was trained on" in capsys.readouterr().out
+
+
+def test_benchmark_streams_name_the_loaders_modalities(utd_root, avl_root):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "real_train.py"
+    spec = importlib.util.spec_from_file_location("real_train", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    assert bench.STREAMS["utd-mhad"] == load_utd_mhad(utd_root).modalities
+    assert bench.STREAMS["avletters"] == load_avletters(avl_root).modalities
