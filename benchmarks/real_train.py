@@ -469,6 +469,7 @@ def ensemble_run(args) -> None:
     from mmalign.train.presets import model_preset
     from mmalign.train.trainer import read_checkpoint
 
+    data_opts = _options(args.data_opt, "--data-opt")
     model_opts = _options(args.model_opt, "--model-opt")
     name = args.corpus.partition(":")[0]
     seeds = [int(x) for x in args.seeds.split(",")]
@@ -486,9 +487,14 @@ def ensemble_run(args) -> None:
                 if not ckpt.is_file():
                     raise SystemExit(f"--ensemble: no {ckpt}; train seed {seed} first (the same "
                                      "command without --ensemble).")  # fmt: skip
-                # an option missing from an older record had the loader's default
-                recorded = read_checkpoint(ckpt)["mmalign_run"]["data"]["options"]
-                ds = load_dataset(args.corpus, **{**corpus_loader_defaults(name), **recorded})
+                # an option missing from an older record had the loader's default; a
+                # single-stream control (blank) records none: the command's --data-opt then
+                record = (read_checkpoint(ckpt).get("mmalign_run") or {}).get("data") or {}
+                if "options" in record:
+                    opts = {**corpus_loader_defaults(name), **record["options"]}
+                else:
+                    opts = {"seed": seed, **data_opts}
+                ds = load_dataset(args.corpus, **opts)
                 recipe = ds.source.get("options", {})
                 data = ds if mods == "both" else blank(ds, mods)
                 scores[seed] = evaluate(ckpt, data, split="test").scores

@@ -634,6 +634,12 @@ def test_benchmark_seed_ensembles_on_a_tiny_folder(tmp_path, utd_root, monkeypat
         bench.main()
     monkeypatch.setattr(sys, "argv", [*common, "--seeds", "0,1,2"])
     bench.main()
+    # a single-stream control records no loader options: the command's own are used
+    ctl = [*common, "--seeds", "0,1", "--modalities", "inertial"]
+    monkeypatch.setattr(sys, "argv", ctl)
+    bench.main()
+    monkeypatch.setattr(sys, "argv", [*ctl, "--ensemble", "2"])
+    bench.main()
     monkeypatch.setattr(sys, "argv", [*common, "--seeds", "0,1,2", "--ensemble", "2"])
     with pytest.raises(SystemExit, match="a multiple of 2 seeds"):
         bench.main()
@@ -641,8 +647,14 @@ def test_benchmark_seed_ensembles_on_a_tiny_folder(tmp_path, utd_root, monkeypat
     bench.main()
     rows = json.loads(Path("runs/benchmarks/real/results.json").read_text())
     ens = [r for r in rows if r["variant"] == "tiny, ensemble of 2"]
+    assert sorted(r["modalities"] for r in ens) == ["inertial", "inertial+skeleton"]
+    alone = next(r for r in ens if r["modalities"] == "inertial")
+    assert alone["members"] == {str(r["seed"]): r["accuracy"] for r in rows
+                                if r["variant"] == "tiny" and r["modalities"] == "inertial"}  # fmt: skip
+    ens = [r for r in ens if r["modalities"] == "inertial+skeleton"]
     assert len(ens) == 1 and ens[0]["seed"] == "0+1"
-    singles = {r["seed"]: r["accuracy"] for r in rows if r["variant"] == "tiny"}
+    singles = {r["seed"]: r["accuracy"] for r in rows
+               if r["variant"] == "tiny" and r["modalities"] == "inertial+skeleton"}  # fmt: skip
     assert ens[0]["members"] == {"0": singles[0], "1": singles[1]}
     # the row is the fusion of the two runs, each scored on its own seed's data
     scores = {}
