@@ -472,8 +472,13 @@ def ensemble_run(args) -> None:
     data_opts = _options(args.data_opt, "--data-opt")
     model_opts = _options(args.model_opt, "--model-opt")
     name = args.corpus.partition(":")[0]
+    if name not in STREAMS:
+        raise SystemExit(f"--ensemble: --corpus must be avletters:PATH or utd-mhad:PATH, got "
+                         f"{args.corpus!r}.")  # fmt: skip
     seeds = [int(x) for x in args.seeds.split(",")]
     n = args.ensemble
+    if n < 2:
+        raise SystemExit(f"--ensemble {n}: an ensemble needs at least 2 runs.")
     if len(seeds) < n or len(seeds) % n:
         raise SystemExit(f"--ensemble {n}: --seeds must list a multiple of {n} seeds (each "
                          f"ensemble takes {n} consecutive ones); got {len(seeds)}.")  # fmt: skip
@@ -659,7 +664,7 @@ def main() -> None:
             "--data-opt / --model-opt / --train-opt change the recipe: name the change with "
             "--variant"
         )
-    elif args.ensemble:
+    elif args.ensemble != 0:
         ensemble_run(args)
     else:
         run(args)

@@ -632,6 +632,9 @@ def test_benchmark_seed_ensembles_on_a_tiny_folder(tmp_path, utd_root, monkeypat
     monkeypatch.setattr(sys, "argv", [*common, "--seeds", "0,1", "--ensemble", "2"])
     with pytest.raises(SystemExit, match="train seed 0 first"):
         bench.main()
+    monkeypatch.setattr(sys, "argv", [*common, "--seeds", "0,1", "--ensemble", "-1"])
+    with pytest.raises(SystemExit, match="needs at least 2 runs"):
+        bench.main()
     monkeypatch.setattr(sys, "argv", [*common, "--seeds", "0,1,2"])
     bench.main()
     # a single-stream control records no loader options: the command's own are used
