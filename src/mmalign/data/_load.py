@@ -47,8 +47,10 @@ def _digit_scenes_options(**options) -> dict:
     return full
 
 
-def _loader_options(name: str) -> list[str]:
-    """The keyword options of corpus ``name``'s loader."""
+def corpus_loader_defaults(name: str) -> dict:
+    """The keyword options of corpus ``name``'s loader with their defaults (no recipe). A
+    recorded run's options lacking one (recorded before it existed, or with only the recipe's
+    and the user's options) had the loader's default."""
     import inspect
 
     if name == "avletters":
@@ -56,7 +58,7 @@ def _loader_options(name: str) -> list[str]:
     else:
         from mmalign.data.utd_mhad import load_utd_mhad as loader
     params = inspect.signature(loader).parameters.values()
-    return [p.name for p in params if p.kind == p.KEYWORD_ONLY]
+    return {p.name: p.default for p in params if p.kind == p.KEYWORD_ONLY}
 
 
 #: ``NAME:PATH`` specs of corpora read from the user's folder -> their loader.
@@ -111,7 +113,7 @@ def check_data_spec(spec: str | os.PathLike, flag: str = "--data", **options) ->
             raise ValueError(f"{flag} {name}: needs a folder, e.g. {flag} {name}:/path/to/{name}.")
         # a missing or incomplete folder: the loader says what is missing and where the corpus
         # comes from, before it reads anything
-        valid = _loader_options(name)
+        valid = list(corpus_loader_defaults(name))
         unknown = sorted(set(options) - set(valid))
         if unknown:
             raise ValueError(
@@ -153,20 +155,6 @@ def data_record(spec: str | os.PathLike, **options) -> dict:
         opts = {k: list(v) if isinstance(v, tuple) else v for k, v in options.items()}
         return {"data": f"{name}:{Path(path).resolve()}", "options": opts}
     return {"data": str(Path(spec).resolve())}
-
-
-def corpus_loader_defaults(name: str) -> dict:
-    """The keyword options of corpus ``name``'s loader with their defaults (no recipe). A
-    recorded run's options lacking one (recorded before it existed, or with only the recipe's
-    and the user's options) had the loader's default."""
-    import inspect
-
-    if name == "avletters":
-        from mmalign.data.avletters import load_avletters as loader
-    else:
-        from mmalign.data.utd_mhad import load_utd_mhad as loader
-    params = inspect.signature(loader).parameters.values()
-    return {p.name: p.default for p in params if p.kind == p.KEYWORD_ONLY}
 
 
 def load_dataset(spec: str | os.PathLike, **options) -> MultimodalDataset:

@@ -191,11 +191,11 @@ def split_overrides(
         "input_dims",
         "n_outputs",
     }
-    from mmalign.data._load import _corpus, _loader_options
+    from mmalign.data._load import _corpus, corpus_loader_defaults
 
     corpus = _corpus(data)
     if corpus is not None:
-        data_name, data_keys = corpus[0], set(_loader_options(corpus[0]))
+        data_name, data_keys = corpus[0], set(corpus_loader_defaults(corpus[0]))
     elif data == "digit-scenes":
         from mmalign.data._load import _digit_scenes_options
 
