@@ -673,16 +673,18 @@ _SAME_RUN = (
     "head_init",
 )
 _RUN_KEY = "mmalign_run"
+# _SAME_RUN fields added after runs were recorded -> their values that mean "as before": left
+# out of the record, so that those runs still resume
+_NEWER_FIELDS = {"head_init": (None, "default"), "ema_decay": (0.0,)}
 
 
 def _train_record(config: TrainConfig) -> dict[str, Any]:
-    """The :data:`_SAME_RUN` fields of ``config``; ``head_init`` and ``ema_decay`` only where
-    they are not their defaults, so that runs recorded before they existed still resume."""
+    """The :data:`_SAME_RUN` fields of ``config``, less the :data:`_NEWER_FIELDS` at a value
+    that means "as before"."""
     return {
         k: getattr(config, k)
         for k in _SAME_RUN
-        if not (k == "head_init" and getattr(config, k) in (None, "default"))
-        and not (k == "ema_decay" and not getattr(config, k))
+        if getattr(config, k) not in _NEWER_FIELDS.get(k, ())
     }
 
 
