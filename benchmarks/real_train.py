@@ -482,6 +482,7 @@ def ensemble_run(args) -> None:
     if len(seeds) < n or len(seeds) % n:
         raise SystemExit(f"--ensemble {n}: --seeds must list a multiple of {n} seeds (each "
                          f"ensemble takes {n} consecutive ones); got {len(seeds)}.")  # fmt: skip
+    loaded: dict[str, object] = {}  # the same data options are read once for every model
     for model in args.models.split(","):
         for mods in args.modalities.split(","):
             scores, labels, recipe = {}, None, {}
@@ -499,7 +500,10 @@ def ensemble_run(args) -> None:
                     opts = {**corpus_loader_defaults(name), **record["options"]}
                 else:
                     opts = {"seed": seed, **data_opts}
-                ds = load_dataset(args.corpus, **opts)
+                key = json.dumps(opts, sort_keys=True, default=str)
+                if key not in loaded:
+                    loaded[key] = load_dataset(args.corpus, **opts)
+                ds = loaded[key]
                 recipe = ds.source.get("options", {})
                 data = ds if mods == "both" else blank(ds, mods)
                 scores[seed] = evaluate(ckpt, data, split="test").scores
