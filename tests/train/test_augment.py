@@ -170,7 +170,7 @@ def test_mixup_errors():
 
 
 def test_ema_decay_checkpoints_the_averaged_weights(tiny, tmp_path):
-    # decay 0: the average is the last step's weights (the raw ones); decay 0.9: another
+    # decay 0: off, the checkpoint holds the raw weights; decay 0.9: their moving average
     cfg = TrainConfig(max_epochs=2, batch_size=8, progress_bar=False, n_plots=0, patience=5)
     runs = {}
     for decay in (0.0, 0.9):
